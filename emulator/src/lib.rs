@@ -1,0 +1,10 @@
+//! Fogbank: a local emulator for AWS SAM applications.
+//!
+//! See ARCHITECTURE.md at the repository root for the bird's-eye view. In
+//! short: [`app`] turns a template into a typed model, front doors
+//! ([`lambda_api`], `gateway`, `sqs`) turn wire formats into
+//! [`invoke::Invocation`]s, the [`invoke::Invoker`] owns instance pools, and
+//! [`backend`]s start the function processes that talk to [`runtime_api`].
+
+pub mod app;
+pub mod sqs;

@@ -1,0 +1,1 @@
+//! Amazon SQS emulation (issue 5).

@@ -1,0 +1,1 @@
+//! Shared helpers for Fogbank's integration tests.

@@ -1,0 +1,1 @@
+//! Fogbank's integration tests.
