@@ -1,0 +1,3 @@
+//! fogbank-dap: a Debug Adapter Protocol server for native Lambda functions.
+
+pub mod symbols;

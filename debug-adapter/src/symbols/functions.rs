@@ -1,0 +1,318 @@
+//! Functions: names at an address (with the inlined-call chain), function
+//! breakpoints by name, and function extents.
+
+use std::ops::Range;
+
+use super::DebugInfo;
+use super::error::{Result, SymbolError};
+use super::lines::SourceLocation;
+use super::loader::{self, Reader};
+use super::units::{self, DieKey};
+
+/// One function level at an address: the physical function, or a function
+/// inlined into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionFrame {
+    /// Demangled name without hash (`rust_types::inspect`), if known.
+    pub function: Option<String>,
+    /// Source position in this function: the pc's line for the innermost
+    /// level, the call site of the next-inner level for outer levels.
+    pub location: Option<SourceLocation>,
+    /// Whether this level was inlined into the next-outer one.
+    pub inlined: bool,
+}
+
+/// Where a function breakpoint goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionBreakpoint {
+    /// The function's full demangled name.
+    pub function: String,
+    /// Runtime address after the prologue: the first address where the
+    /// arguments are readable.
+    pub address: u64,
+    /// Source position of `address`, if a line table covers it.
+    pub location: Option<SourceLocation>,
+}
+
+/// A function with code, found by scanning DWARF (used when the symbol
+/// table is stripped or lacks a name).
+#[derive(Debug, Clone)]
+pub(crate) struct DwarfFunction {
+    pub(crate) name: String,
+    pub(crate) low: u64,
+    pub(crate) high: u64,
+}
+
+/// Whether a function named `full` is what the user meant by `request`:
+/// the same name, or `full` ends with `::request`.
+fn name_matches(full: &str, request: &str) -> bool {
+    let request = request.trim();
+    !request.is_empty()
+        && (full == request
+            || full
+                .strip_suffix(request)
+                .is_some_and(|prefix| prefix.ends_with("::")))
+}
+
+impl DebugInfo {
+    /// The function levels at runtime address `pc`, innermost first: the
+    /// functions inlined at `pc` and then the physical function. Empty
+    /// when no debug information covers `pc`.
+    pub fn frames_at(&self, pc: u64) -> Result<Vec<FunctionFrame>> {
+        Ok(self
+            .raw_frames_at(self.to_file_address(pc))?
+            .into_iter()
+            .map(|(frame, _)| frame)
+            .collect())
+    }
+
+    /// Like `frames_at`, with each level's DIE key (subprogram or inlined
+    /// subroutine). Takes a file address.
+    pub(crate) fn raw_frames_at(&self, file_pc: u64) -> Result<Vec<(FunctionFrame, Option<DieKey>)>> {
+        let Some(context) = self.addr2line() else { return Ok(Vec::new()) };
+        let mut iter = match context.find_frames(file_pc) {
+            addr2line::LookupResult::Output(result) => {
+                result.map_err(|e| SymbolError::dwarf("looking up frames", e))?
+            }
+            addr2line::LookupResult::Load { .. } => return Ok(Vec::new()),
+        };
+        let unit_offset = self.unit_index_for_pc(file_pc).and_then(|index| {
+            let unit = self.units().unit(index)?;
+            Some(unit.header.offset())
+        });
+        let mut frames = Vec::new();
+        // A malformed chain ends the list instead of failing the lookup.
+        while let Ok(Some(frame)) = iter.next() {
+            let function = frame.function.as_ref().and_then(|name| {
+                let raw = name.raw_name().ok()?;
+                Some(loader::demangle(&raw))
+            });
+            let location = frame.location.as_ref().and_then(|l| self.source_location(l));
+            let key = frame.dw_die_offset.and_then(|offset| {
+                let unit_start = unit_offset?.0;
+                let index = self.units().index_of_unit_start(unit_start as u64)?;
+                let unit = self.units().unit(index)?;
+                units::die_key(&unit, offset)
+            });
+            frames.push((
+                FunctionFrame {
+                    function,
+                    location,
+                    inlined: true,
+                },
+                key,
+            ));
+            if frames.len() > 256 {
+                break;
+            }
+        }
+        if let Some((last, _)) = frames.last_mut() {
+            last.inlined = false;
+        }
+        if frames.is_empty() {
+            // No DWARF function: fall back to the symbol table's name.
+            if let Some(symbol) = self.symbol_at(file_pc) {
+                frames.push((
+                    FunctionFrame {
+                        function: Some(symbol.name.clone()),
+                        location: None,
+                        inlined: false,
+                    },
+                    None,
+                ));
+            }
+        }
+        Ok(frames)
+    }
+
+    /// The name of the physical function at runtime address `pc`.
+    pub fn function_name_at(&self, pc: u64) -> Result<Option<String>> {
+        Ok(self.frames_at(pc)?.pop().and_then(|frame| frame.function))
+    }
+
+    /// Whether runtime address `pc` is in a function that has line
+    /// information (so source stepping can stop there). Code without it
+    /// (libc, hand-written assembly, stripped dependencies) should be
+    /// stepped over.
+    pub fn has_debug_info(&self, pc: u64) -> bool {
+        matches!(self.location_at(pc), Ok(Some(location)) if location.line != 0)
+    }
+
+    fn function_symbols(&self) -> &[loader::FunctionSymbol] {
+        self.symbols.get_or_init(|| loader::function_symbols(&self.bytes).unwrap_or_default())
+    }
+
+    fn symbol_at(&self, file_pc: u64) -> Option<&loader::FunctionSymbol> {
+        let symbols = self.function_symbols();
+        let index = symbols.partition_point(|s| s.address <= file_pc).checked_sub(1)?;
+        // Several symbols may share an address; any with a size covering pc will do.
+        symbols[..=index]
+            .iter()
+            .rev()
+            .take_while(|s| s.address == symbols[index].address)
+            .find(|s| file_pc < s.address.saturating_add(s.size.max(1)))
+    }
+
+    /// The file-address range of the function holding file address `pc`.
+    pub(crate) fn function_range_file(&self, file_pc: u64) -> Option<Range<u64>> {
+        if let Ok(frames) = self.raw_frames_at(file_pc)
+            && let Some((_, Some(key))) = frames.last()
+            && let Some((unit, offset)) = self.units().locate(*key)
+            && let Ok(entry) = unit.entry(offset)
+            && let Ok(mut ranges) = unit.die_ranges(&entry)
+        {
+            while let Ok(Some(range)) = ranges.next() {
+                if range.begin <= file_pc && file_pc < range.end {
+                    return Some(range.begin..range.end);
+                }
+            }
+        }
+        let symbol = self.symbol_at(file_pc)?;
+        Some(symbol.address..symbol.address.saturating_add(symbol.size.max(1)))
+    }
+
+    /// Resolves a function breakpoint: every function whose demangled name
+    /// is `name` or ends with `::name`, at its first address past the
+    /// prologue. Empty when nothing matches.
+    pub fn resolve_function_breakpoint(&self, name: &str) -> Result<Vec<FunctionBreakpoint>> {
+        let mut found: Vec<(String, u64, u64)> = self
+            .function_symbols()
+            .iter()
+            .filter(|symbol| name_matches(&symbol.name, name))
+            .map(|symbol| (symbol.name.clone(), symbol.address, symbol.address.saturating_add(symbol.size)))
+            .collect();
+        if found.is_empty() && self.has_dwarf {
+            found = self
+                .dwarf_functions()
+                .iter()
+                .filter(|function| name_matches(&function.name, name))
+                .map(|function| (function.name.clone(), function.low, function.high))
+                .collect();
+        }
+        found.sort_by_key(|(_, low, _)| *low);
+        found.dedup_by_key(|(_, low, _)| *low);
+        let mut breakpoints = Vec::new();
+        for (function, low, high) in found {
+            let address = self.to_runtime_address(self.skip_prologue(low, high));
+            let location = self.location_at(address).ok().flatten();
+            breakpoints.push(FunctionBreakpoint {
+                function,
+                address,
+                location,
+            });
+        }
+        Ok(breakpoints)
+    }
+
+    /// The first address of `low..high` past the prologue: the row the
+    /// compiler marked `prologue_end`, else the second statement row.
+    fn skip_prologue(&self, low: u64, high: u64) -> u64 {
+        let Some(index) = self.unit_index_for_pc(low) else { return low };
+        let Ok(Some(lines)) = self.unit_lines(index) else { return low };
+        let Some((sequence, first)) = lines.row_at(low) else { return low };
+        let rows = sequence.rows[first..]
+            .iter()
+            .take_while(|row| row.address < high.max(low.saturating_add(1)));
+        let mut statements = Vec::new();
+        for row in rows {
+            if row.prologue_end && row.address > low {
+                return row.address;
+            }
+            if row.is_stmt && row.line != 0 && statements.last() != Some(&row.address) {
+                statements.push(row.address);
+            }
+        }
+        statements.get(1).copied().unwrap_or(low)
+    }
+
+    /// Every function with code in the DWARF, by qualified name; built on
+    /// first use (a full DIE scan).
+    fn dwarf_functions(&self) -> &[DwarfFunction] {
+        self.dwarf_functions.get_or_init(|| {
+            let mut functions = Vec::new();
+            for index in 0..self.units().len() {
+                if let Some(unit) = self.units().unit(index) {
+                    scan_functions(unit, &mut functions);
+                }
+            }
+            functions
+        })
+    }
+}
+
+/// Adds the unit's concrete functions to `out`; stops at malformed data.
+fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>) {
+    let mut cursor = unit.entries();
+    let mut scopes: Vec<(isize, String)> = Vec::new();
+    while let Ok(Some(entry)) = cursor.next_dfs() {
+        let depth = entry.depth();
+        while scopes.last().is_some_and(|(scope_depth, _)| *scope_depth >= depth) {
+            scopes.pop();
+        }
+        let tag = entry.tag();
+        let name = units::attr_string(unit, entry, gimli::DW_AT_name);
+        match tag {
+            gimli::DW_TAG_namespace
+            | gimli::DW_TAG_structure_type
+            | gimli::DW_TAG_class_type
+            | gimli::DW_TAG_enumeration_type
+            | gimli::DW_TAG_union_type => {
+                scopes.push((depth, name.unwrap_or_default()));
+            }
+            gimli::DW_TAG_subprogram => {
+                let Ok(Some(low)) = entry
+                    .attr_value(gimli::DW_AT_low_pc)
+                    .map_or(Ok(None), |value| unit.attr_address(value))
+                else {
+                    scopes.push((depth, name.unwrap_or_default()));
+                    continue;
+                };
+                let high = match entry.attr_value(gimli::DW_AT_high_pc) {
+                    Some(gimli::AttributeValue::Udata(size)) => low.saturating_add(size),
+                    Some(value) => unit.attr_address(value).ok().flatten().unwrap_or(low),
+                    None => low,
+                };
+                let linkage = units::attr_string(unit, entry, gimli::DW_AT_linkage_name)
+                    .or_else(|| units::attr_string(unit, entry, gimli::DW_AT_MIPS_linkage_name));
+                let qualified = match (linkage, &name) {
+                    (Some(linkage), _) => loader::demangle(&linkage),
+                    (None, Some(name)) => scopes
+                        .iter()
+                        .map(|(_, scope)| scope.as_str())
+                        .chain(std::iter::once(name.as_str()))
+                        .filter(|part| !part.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("::"),
+                    (None, None) => String::new(),
+                };
+                if low != 0 && !qualified.is_empty() {
+                    out.push(DwarfFunction {
+                        name: qualified,
+                        low,
+                        high,
+                    });
+                }
+                scopes.push((depth, name.unwrap_or_default()));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_match_by_path_suffix() {
+        let check = |full: &str, request: &str, expected: bool| {
+            assert_eq!(name_matches(full, request), expected, "{full} vs {request}");
+        };
+        check("rust_types::inspect", "inspect", true);
+        check("rust_types::inspect", "rust_types::inspect", true);
+        check("rust_types::reinspect", "inspect", false);
+        check("main", "main", true);
+        check("rust_types::main", "main", true);
+        check("main", "", false);
+    }
+}

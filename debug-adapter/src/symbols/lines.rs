@@ -1,0 +1,588 @@
+//! Line tables: source breakpoints, address-to-location lookups and the
+//! address ranges of a line for stepping.
+//!
+//! A unit's file list is read from its line-program header first; the
+//! line program itself runs only for units that mention the requested
+//! file, so a breakpoint in a big binary does not decode every line table.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::DebugInfo;
+use super::error::{Result, SymbolError};
+use super::loader::Reader;
+
+/// Rewrites source-path prefixes between the machine that built the
+/// binary (the paths in DWARF) and the developer's machine (the paths the
+/// IDE sends), like lldb's `target.source-map`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    /// `(prefix in DWARF, prefix on the developer's machine)` pairs; the
+    /// first matching pair wins.
+    pub rules: Vec<(String, String)>,
+}
+
+impl SourceMap {
+    /// A map with one rule: DWARF paths under `build_prefix` are the
+    /// developer's files under `local_prefix`.
+    pub fn with_rule(build_prefix: impl Into<String>, local_prefix: impl Into<String>) -> Self {
+        SourceMap {
+            rules: vec![(build_prefix.into(), local_prefix.into())],
+        }
+    }
+
+    /// Converts a path from the developer's machine to its DWARF form.
+    pub fn to_build_path(&self, local: &str) -> String {
+        rewrite(local, self.rules.iter().map(|(build, local)| (local.as_str(), build.as_str())))
+    }
+
+    /// Converts a DWARF path to the developer's machine.
+    pub fn to_local_path(&self, build: &str) -> String {
+        rewrite(build, self.rules.iter().map(|(build, local)| (build.as_str(), local.as_str())))
+    }
+}
+
+fn rewrite<'a>(path: &str, mut rules: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    rules
+        .find_map(|(from, to)| {
+            let from = from.trim_end_matches('/');
+            let rest = path.strip_prefix(from)?;
+            (rest.is_empty() || rest.starts_with('/'))
+                .then(|| format!("{}{}", to.trim_end_matches('/'), rest))
+        })
+        .unwrap_or_else(|| path.to_owned())
+}
+
+/// A source position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLocation {
+    /// Path on the developer's machine (after the source map), or as in
+    /// DWARF when no rule applies.
+    pub path: String,
+    /// 1-based line; 0 when the compiler attributes the code to no line.
+    pub line: u32,
+    /// 1-based column, or 0 when unknown.
+    pub column: u32,
+}
+
+/// Where a source breakpoint goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineBreakpoint {
+    /// The line the user asked for.
+    pub requested_line: u32,
+    /// The line that has code: the requested one or the nearest following
+    /// line with code. Report it as the verified breakpoint's line.
+    pub line: u32,
+    /// The DWARF file the breakpoint matched (after the source map).
+    pub path: String,
+    /// Runtime addresses to patch: one per place the line's code starts
+    /// (several for loops, generic instances or inlined copies). Sorted,
+    /// without duplicates, never empty.
+    pub addresses: Vec<u64>,
+}
+
+/// The code of the current line around a pc, for `next` and `stepIn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRange {
+    /// Source line of the pc.
+    pub line: u32,
+    /// Runtime address ranges (end exclusive) of the current function that
+    /// belong to this line, the range holding the pc first; compiler-
+    /// generated line-0 code adjoining them is included. Single-step (or
+    /// run) while the pc stays in these ranges.
+    pub ranges: Vec<Range<u64>>,
+    /// Runtime address range of the function holding the pc, if known.
+    pub function: Option<Range<u64>>,
+}
+
+/// A file entry of a unit's line-program header.
+#[derive(Debug, Clone)]
+pub(crate) struct FileEntry {
+    /// Normalised absolute (or comp_dir-relative, when there is no
+    /// comp_dir) path.
+    pub(crate) path: String,
+    /// Number of trailing components that the header wrote explicitly
+    /// (directory and name, without comp_dir): matching all of them is
+    /// strong evidence of the right file.
+    pub(crate) written_components: usize,
+}
+
+/// The file table of one unit's line program, indexed by DWARF file index.
+pub(crate) struct UnitFiles {
+    pub(crate) files: Vec<Option<FileEntry>>,
+}
+
+/// One row of a line table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    pub(crate) address: u64,
+    pub(crate) file: u64,
+    pub(crate) line: u32,
+    pub(crate) is_stmt: bool,
+    pub(crate) prologue_end: bool,
+}
+
+/// A contiguous run of rows ending at `end`.
+pub(crate) struct Sequence {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) rows: Vec<Row>,
+}
+
+/// The decoded line program of one unit.
+pub(crate) struct UnitLines {
+    pub(crate) sequences: Vec<Sequence>,
+}
+
+impl UnitLines {
+    /// The sequence and row index covering file address `pc`.
+    pub(crate) fn row_at(&self, pc: u64) -> Option<(&Sequence, usize)> {
+        let sequence = self.sequences.iter().find(|s| s.start <= pc && pc < s.end)?;
+        let index = sequence.rows.partition_point(|row| row.address <= pc).checked_sub(1)?;
+        Some((sequence, index))
+    }
+}
+
+impl Sequence {
+    /// End address of row `index` (the next row's start, or the sequence end).
+    pub(crate) fn row_end(&self, index: usize) -> u64 {
+        self.rows.get(index + 1).map_or(self.end, |row| row.address)
+    }
+}
+
+/// Splits a path into normal components, resolving `.` and `..` lexically.
+fn components(path: &str) -> Vec<&str> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts
+}
+
+fn normalise(path: &str) -> String {
+    let absolute = path.starts_with('/');
+    let joined = components(path).join("/");
+    if absolute { format!("/{joined}") } else { joined }
+}
+
+fn join(base: &str, path: &str) -> String {
+    if path.starts_with('/') || base.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{}/{}", base.trim_end_matches('/'), path)
+    }
+}
+
+/// How well a DWARF file matches a requested path: larger is better,
+/// `None` when the file names differ.
+fn match_score(file: &FileEntry, request: &str) -> Option<(bool, bool, usize)> {
+    if file.path == request {
+        return Some((true, true, usize::MAX));
+    }
+    let file_parts = components(&file.path);
+    let request_parts = components(request);
+    let common = file_parts
+        .iter()
+        .rev()
+        .zip(request_parts.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    if common == 0 {
+        return None;
+    }
+    // A relative DWARF path (`src/main.rs` under a comp_dir that only
+    // existed on the build machine) matches when all its written
+    // components match the end of the IDE's absolute path.
+    let whole_written = common >= file.written_components.min(file_parts.len());
+    Some((false, whole_written, common))
+}
+
+fn attr_text(unit: gimli::UnitRef<'_, Reader>, value: gimli::AttributeValue<Reader>) -> Option<String> {
+    use gimli::Reader as _;
+    let reader = unit.attr_string(value).ok()?;
+    Some(reader.to_string_lossy().ok()?.into_owned())
+}
+
+fn file_entry(
+    unit: gimli::UnitRef<'_, Reader>,
+    header: &gimli::LineProgramHeader<Reader>,
+    file: &gimli::FileEntry<Reader>,
+) -> Option<FileEntry> {
+    let name = attr_text(unit, file.path_name())?;
+    let directory = file
+        .directory(header)
+        .and_then(|dir| attr_text(unit, dir))
+        .unwrap_or_default();
+    let written = join(&directory, &name);
+    let comp_dir = unit
+        .comp_dir
+        .as_ref()
+        .and_then(|dir| {
+            use gimli::Reader as _;
+            dir.to_string_lossy().ok().map(|s| s.into_owned())
+        })
+        .unwrap_or_default();
+    let written_components = if written.starts_with('/') {
+        usize::MAX
+    } else {
+        components(&written).len()
+    };
+    Some(FileEntry {
+        path: normalise(&join(&comp_dir, &written)),
+        written_components,
+    })
+}
+
+impl DebugInfo {
+    fn require_dwarf(&self) -> Result<()> {
+        if self.has_dwarf { Ok(()) } else { Err(SymbolError::NoDebugInfo) }
+    }
+
+    /// The file table of unit `index`, cached.
+    pub(crate) fn unit_files(&self, index: usize) -> Option<Arc<UnitFiles>> {
+        if let Some(files) = self.unit_files.borrow().get(&index) {
+            return Some(files.clone());
+        }
+        let unit = self.units().unit(index)?;
+        let program = unit.line_program.as_ref()?;
+        let header = program.header();
+        let mut files = Vec::new();
+        // DWARF 5 numbers files from 0, earlier versions from 1; asking the
+        // header for every index covers both.
+        let count = header.file_names().len() as u64 + 1;
+        for file_index in 0..count {
+            files.push(header.file(file_index).and_then(|file| file_entry(unit, header, file)));
+        }
+        let files = Arc::new(UnitFiles { files });
+        self.unit_files.borrow_mut().insert(index, files.clone());
+        Some(files)
+    }
+
+    /// The decoded line program of unit `index`, cached.
+    pub(crate) fn unit_lines(&self, index: usize) -> Result<Option<Arc<UnitLines>>> {
+        if let Some(lines) = self.unit_lines.borrow().get(&index) {
+            return Ok(Some(lines.clone()));
+        }
+        let Some(unit) = self.units().unit(index) else {
+            return Ok(None);
+        };
+        let Some(program) = unit.line_program.clone() else {
+            return Ok(None);
+        };
+        let operation = "decoding a line program";
+        let mut rows = program.rows();
+        let mut sequences = Vec::new();
+        let mut current: Vec<Row> = Vec::new();
+        while let Some((_, row)) = rows.next_row().map_err(|e| SymbolError::dwarf(operation, e))? {
+            if row.end_sequence() {
+                if let Some(first) = current.first() {
+                    let start = first.address;
+                    let end = row.address();
+                    let mut finished = std::mem::take(&mut current);
+                    // Rows of one sequence are address-ordered by the spec;
+                    // a stable sort keeps malformed input usable.
+                    finished.sort_by_key(|row| row.address);
+                    if end > start {
+                        sequences.push(Sequence {
+                            start,
+                            end,
+                            rows: finished,
+                        });
+                    }
+                }
+                current.clear();
+                continue;
+            }
+            current.push(Row {
+                address: row.address(),
+                file: row.file_index(),
+                line: row.line().map_or(0, |line| u32::try_from(line.get()).unwrap_or(u32::MAX)),
+                is_stmt: row.is_stmt(),
+                prologue_end: row.prologue_end(),
+            });
+        }
+        // Linkers leave sequences of discarded functions at address 0 (or
+        // the tombstone -1); they would shadow real code.
+        sequences.retain(|sequence| sequence.start != 0 && sequence.start != u64::MAX);
+        sequences.sort_by_key(|sequence| sequence.start);
+        let lines = Arc::new(UnitLines { sequences });
+        self.unit_lines.borrow_mut().insert(index, lines.clone());
+        Ok(Some(lines))
+    }
+
+    /// Resolves a source breakpoint at `path:line`.
+    ///
+    /// `path` is as the IDE sends it (usually absolute on the developer's
+    /// machine); it matches DWARF files by exact path after the source map,
+    /// else by the longest common path suffix. Returns `Ok(None)` when no
+    /// file matches or no line at or after `line` has code in the matched
+    /// files (report the breakpoint unverified).
+    pub fn resolve_line_breakpoint(&self, path: &str, line: u32) -> Result<Option<LineBreakpoint>> {
+        self.require_dwarf()?;
+        let request = normalise(&self.source_map.to_build_path(path));
+
+        // Score every file of every unit, keeping the best-matching ones.
+        let mut best: Option<(bool, bool, usize)> = None;
+        let mut matches: Vec<(usize, u64, String)> = Vec::new();
+        for index in 0..self.units().len() {
+            let Some(files) = self.unit_files(index) else { continue };
+            for (file_index, file) in files.files.iter().enumerate() {
+                let Some(file) = file else { continue };
+                let Some(score) = match_score(file, &request) else { continue };
+                if best.is_some_and(|best| score < best) {
+                    continue;
+                }
+                if best != Some(score) {
+                    matches.clear();
+                    best = Some(score);
+                }
+                matches.push((index, file_index as u64, file.path.clone()));
+            }
+        }
+        if matches.is_empty() {
+            return Ok(None);
+        }
+
+        // Find the smallest line >= the requested one that has statement
+        // rows, across all matched files.
+        let mut candidates: Vec<(u32, u64, String)> = Vec::new();
+        for (unit_index, file_index, file_path) in &matches {
+            let Some(lines) = self.unit_lines(*unit_index)? else { continue };
+            for sequence in &lines.sequences {
+                let mut previous_line: Option<u32> = None;
+                for row in &sequence.rows {
+                    let same_file = row.file == *file_index;
+                    if same_file && row.is_stmt && row.line >= line && row.line != 0 {
+                        // A breakpoint goes where a run of the line begins,
+                        // not at every row the line has.
+                        if previous_line != Some(row.line) {
+                            candidates.push((row.line, row.address, file_path.clone()));
+                        }
+                    }
+                    previous_line = same_file.then_some(row.line);
+                }
+            }
+        }
+        let Some(found_line) = candidates.iter().map(|(line, _, _)| *line).min() else {
+            return Ok(None);
+        };
+        let mut file_addresses: Vec<u64> = candidates
+            .iter()
+            .filter(|(line, _, _)| *line == found_line)
+            .map(|(_, address, _)| *address)
+            .collect();
+        file_addresses.sort_unstable();
+        file_addresses.dedup();
+        // Like gdb, keep one address per function: a line whose code is
+        // split by a call (or a loop) would otherwise stop twice.
+        let mut seen_functions = Vec::new();
+        file_addresses.retain(|address| match self.function_range_file(*address) {
+            Some(range) if seen_functions.contains(&range.start) => false,
+            Some(range) => {
+                seen_functions.push(range.start);
+                true
+            }
+            None => true,
+        });
+        let addresses: Vec<u64> = file_addresses.iter().map(|a| self.to_runtime_address(*a)).collect();
+        let matched_path = candidates
+            .iter()
+            .find(|(line, _, _)| *line == found_line)
+            .map(|(_, _, path)| path.clone())
+            .unwrap_or_default();
+        Ok(Some(LineBreakpoint {
+            requested_line: line,
+            line: found_line,
+            path: self.source_map.to_local_path(&matched_path),
+            addresses,
+        }))
+    }
+
+    /// The source location of runtime address `pc` (the innermost inlined
+    /// function's position), or `None` when no line table covers it.
+    pub fn location_at(&self, pc: u64) -> Result<Option<SourceLocation>> {
+        self.require_dwarf()?;
+        let Some(context) = self.addr2line() else { return Ok(None) };
+        let location = context
+            .find_location(self.to_file_address(pc))
+            .map_err(|e| SymbolError::dwarf("looking up a line", e))?;
+        Ok(location.and_then(|location| self.source_location(&location)))
+    }
+
+    pub(crate) fn source_location(&self, location: &addr2line::Location<'_>) -> Option<SourceLocation> {
+        Some(SourceLocation {
+            path: self.source_map.to_local_path(&normalise(location.file?)),
+            line: location.line.unwrap_or(0),
+            column: location.column.unwrap_or(0),
+        })
+    }
+
+    /// The ranges of the line holding runtime address `pc` within its
+    /// function, for `next`/`stepIn`; `None` when no line table covers it.
+    pub fn step_range(&self, pc: u64) -> Result<Option<StepRange>> {
+        self.require_dwarf()?;
+        let file_pc = self.to_file_address(pc);
+        let Some(unit_index) = self.unit_index_for_pc(file_pc) else { return Ok(None) };
+        let Some(lines) = self.unit_lines(unit_index)? else { return Ok(None) };
+        let Some((sequence, index)) = lines.row_at(file_pc) else { return Ok(None) };
+        let Some(current) = sequence.rows.get(index) else { return Ok(None) };
+        let function = self.function_range_file(file_pc);
+        let bounds = function.clone().unwrap_or(sequence.start..sequence.end);
+
+        // Merge the rows of this line (and line-0 rows) into ranges.
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for (row_index, row) in sequence.rows.iter().enumerate() {
+            if row.address < bounds.start || row.address >= bounds.end {
+                continue;
+            }
+            let same = (row.line == current.line && row.file == current.file) || row.line == 0;
+            if !same {
+                continue;
+            }
+            let end = sequence.row_end(row_index).min(bounds.end);
+            match ranges.last_mut() {
+                Some(last) if last.end == row.address => last.end = end,
+                _ => ranges.push(row.address..end),
+            }
+        }
+        // Line-0 ranges that do not touch the current line's code belong
+        // to other statements.
+        let touches = |range: &Range<u64>| {
+            sequence.rows.iter().any(|row| {
+                row.line == current.line && row.address >= range.start && row.address < range.end
+            })
+        };
+        ranges.retain(touches);
+        let holding = ranges.iter().position(|range| range.contains(&file_pc));
+        if let Some(position) = holding {
+            let first = ranges.remove(position);
+            ranges.insert(0, first);
+        }
+        let ranges = ranges
+            .into_iter()
+            .map(|range| self.to_runtime_address(range.start)..self.to_runtime_address(range.end))
+            .collect();
+        Ok(Some(StepRange {
+            line: current.line,
+            ranges,
+            function: function.map(|range| {
+                self.to_runtime_address(range.start)..self.to_runtime_address(range.end)
+            }),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::symbols::testing;
+
+    const FIXTURES: &str = "/work/main/debug-adapter/fixtures";
+
+    fn render(result: Result<Option<LineBreakpoint>>) -> String {
+        match result {
+            Ok(Some(bp)) => {
+                let addresses: Vec<String> = bp.addresses.iter().map(|a| format!("{a:#x}")).collect();
+                format!(
+                    "line {} -> {} in {} at [{}]",
+                    bp.requested_line,
+                    bp.line,
+                    bp.path,
+                    addresses.join(", ")
+                )
+            }
+            Ok(None) => "unresolved".to_owned(),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    fn check_breakpoint(program: &str, source_map: Option<SourceMap>, path: &str, line: u32, expect: Expect) {
+        let mut info = testing::load(program);
+        if let Some(map) = source_map {
+            info.set_source_map(map);
+        }
+        expect.assert_eq(&render(info.resolve_line_breakpoint(path, line)));
+    }
+
+    #[test]
+    fn line_breakpoints_resolve_to_lines_with_code() {
+        let abs = format!("{FIXTURES}/rust_types.rs");
+        // A line with code.
+        check_breakpoint("rust_types", None, &abs, 47, expect!["line 47 -> 47 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17d2f]"]);
+        // A comment line moves to the next line with code, as does a blank one.
+        check_breakpoint("rust_types", None, &abs, 76, expect!["line 76 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
+        check_breakpoint("rust_types", None, &abs, 75, expect!["line 75 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
+        // The IDE's absolute path on another machine matches by suffix.
+        check_breakpoint("rust_types", None, "/Users/dev/project/fixtures/rust_types.rs", 92, expect!["line 92 -> 92 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17c69]"]);
+        // A bare relative path works too.
+        check_breakpoint("rust_types", None, "rust_types.rs", 86, expect!["line 86 -> 86 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17ca4, 0x17cf4]"]);
+        // Past the last line with code, or an unknown file: unverified.
+        check_breakpoint("rust_types", None, &abs, 500, expect!["unresolved"]);
+        check_breakpoint("rust_types", None, "/src/other.rs", 3, expect!["unresolved"]);
+        // C: a declaration without code moves to the next statement.
+        check_breakpoint("c_frames", None, "c_frames.c", 21, expect!["line 21 -> 22 in /work/main/debug-adapter/fixtures/c_frames.c at [0x1168]"]);
+        check_breakpoint("c_frames", None, "c_frames.c", 37, expect!["line 37 -> 37 in /work/main/debug-adapter/fixtures/c_frames.c at [0x11d4]"]);
+    }
+
+    #[test]
+    fn source_map_applies_to_requests_and_results() {
+        let map = SourceMap::with_rule(FIXTURES, "/home/dev/checkout");
+        check_breakpoint("rust_types", Some(map), "/home/dev/checkout/rust_types.rs", 76, expect!["line 76 -> 77 in /home/dev/checkout/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
+    }
+
+    #[test]
+    fn addresses_map_to_locations_and_step_ranges() {
+        let info = testing::load("rust_types");
+        let bp = info.resolve_line_breakpoint("rust_types.rs", 77).unwrap().unwrap();
+        let pc = bp.addresses[0];
+        let location = info.location_at(pc).unwrap().unwrap();
+        let step = info.step_range(pc).unwrap().unwrap();
+        let ranges: Vec<String> = step.ranges.iter().map(|r| format!("{:#x}..{:#x}", r.start, r.end)).collect();
+        let function = step.function.map(|r| format!("{:#x}..{:#x}", r.start, r.end));
+        expect![[r#"
+            /work/main/debug-adapter/fixtures/rust_types.rs:77:22
+            line 77 ranges ["0x18268..0x182af", "0x182bc..0x182c9", "0x184e8..0x184f5"] function Some("0x17d10..0x184f5")"#]].assert_eq(&format!(
+            "{}:{}:{}\nline {} ranges {:?} function {:?}",
+            location.path, location.line, location.column, step.line, ranges, function
+        ));
+        // An address in another module (libc) has no location here.
+        assert!(info.location_at(0x7fff_f7dd_5000).unwrap().is_none());
+    }
+
+    #[test]
+    fn source_map_rewrites_prefixes_both_ways() {
+        let map = SourceMap::with_rule("/build/app", "/home/dev/app/");
+        let check = |local: &str, build: &str| {
+            assert_eq!(map.to_build_path(local), build);
+            assert_eq!(map.to_local_path(build), local);
+        };
+        check("/home/dev/app/src/main.rs", "/build/app/src/main.rs");
+        check("/home/dev/application/x.rs", "/home/dev/application/x.rs");
+    }
+
+    #[test]
+    fn match_scores_prefer_exact_then_whole_relative_paths() {
+        let file = |path: &str, written: usize| FileEntry {
+            path: path.to_owned(),
+            written_components: written,
+        };
+        let request = "/Users/me/app/src/main.rs";
+        let check = |entry: FileEntry, expected: Option<(bool, bool, usize)>| {
+            assert_eq!(match_score(&entry, request), expected, "{}", entry.path);
+        };
+        check(file("/Users/me/app/src/main.rs", usize::MAX), Some((true, true, usize::MAX)));
+        check(file("/build/src/main.rs", 2), Some((false, true, 2)));
+        check(file("/rustc/abc/library/std/src/main.rs", usize::MAX), Some((false, false, 2)));
+        check(file("/build/src/lib.rs", 2), None);
+        assert_eq!(normalise("/a/./b/../c//d.rs"), "/a/c/d.rs");
+    }
+}

@@ -1,0 +1,207 @@
+//! The debug-info core of fogbank-dap: everything the adapter knows about a
+//! native executable, read from its DWARF and ELF data with gimli,
+//! addr2line and object.
+//!
+//! Architecture invariants:
+//! - This module knows nothing about DAP or RSP. The adapter talks to it in
+//!   plain addresses, [`Registers`] and the [`Memory`] trait, and converts
+//!   the returned types ([`LineBreakpoint`], [`StackFrame`], [`Variable`],
+//!   ...) to wire shapes itself.
+//! - No gimli, addr2line or object type crosses this module's public API.
+//! - Nothing here panics on malformed input: executables, core dumps and
+//!   target memory are outside input, and bad data becomes a
+//!   [`SymbolError`] or an `<unavailable>` value.
+//! - Loading is lazy: [`DebugInfo::from_raw`] reads the ELF section table
+//!   only; units, line programs, symbol tables, CFI indexes and types are
+//!   parsed the first time a query needs them, and cached.
+//!
+//! All public addresses are *runtime* addresses (file address plus the
+//! load bias set with [`DebugInfo::set_load_bias`]).
+
+
+pub mod arch;
+mod error;
+mod expr;
+mod functions;
+mod lines;
+mod loader;
+mod location;
+mod rust_std;
+mod target;
+mod types;
+mod units;
+mod unwind;
+mod values;
+mod variables;
+
+#[cfg(test)]
+mod fuzz;
+#[cfg(test)]
+pub(crate) mod testing;
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use error::{MemoryError, Result, SymbolError};
+pub use functions::{FunctionBreakpoint, FunctionFrame};
+pub use lines::{LineBreakpoint, SourceLocation, SourceMap, StepRange};
+pub use target::{Memory, Registers};
+pub use unwind::{StackFrame, StackTrace, UnwindStop, unwind_stack};
+pub use values::{ValueHandle, Variable};
+pub use variables::FrameVariables;
+
+use loader::Reader;
+
+/// Debug information of one ELF executable (or shared object), loaded from
+/// its bytes. Queries parse and cache what they need.
+///
+/// `DebugInfo` is `Send` but not `Sync` (its caches use cells): share it
+/// between tasks behind a `Mutex`.
+pub struct DebugInfo {
+    bytes: Arc<[u8]>,
+    bias: u64,
+    source_map: SourceMap,
+    dwarf: Arc<gimli::Dwarf<Reader>>,
+    has_dwarf: bool,
+    cfi: unwind::CfiSections,
+    entry: u64,
+    segments: Vec<loader::FileSegment>,
+    units: OnceCell<units::Units>,
+    addr2line: OnceCell<Option<addr2line::Context<Reader>>>,
+    unit_files: RefCell<HashMap<usize, Arc<lines::UnitFiles>>>,
+    unit_lines: RefCell<HashMap<usize, Arc<lines::UnitLines>>>,
+    symbols: OnceCell<Vec<loader::FunctionSymbol>>,
+    dwarf_functions: OnceCell<Vec<functions::DwarfFunction>>,
+    types: RefCell<HashMap<units::DieKey, Arc<types::TypeInfo>>>,
+}
+
+impl std::fmt::Debug for DebugInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DebugInfo")
+            .field("size", &self.bytes.len())
+            .field("bias", &format_args!("{:#x}", self.bias))
+            .field("has_dwarf", &self.has_dwarf)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DebugInfo {
+    /// Loads an executable from its bytes (copied once into shared storage).
+    ///
+    /// Fails when the bytes are not an x86_64 ELF file or a debug section
+    /// cannot be decompressed. An executable without DWARF loads fine (CFI
+    /// unwinding and symbol-table function breakpoints still work); line
+    /// queries then return [`SymbolError::NoDebugInfo`].
+    pub fn from_raw(bytes: &[u8]) -> Result<Self> {
+        Self::from_shared(Arc::from(bytes))
+    }
+
+    /// Loads an executable from bytes the caller already shares, without copying.
+    pub fn from_shared(bytes: Arc<[u8]>) -> Result<Self> {
+        let sections = loader::load_sections(&bytes)?;
+        let cfi = unwind::CfiSections::new(&sections);
+        Ok(DebugInfo {
+            dwarf: Arc::new(sections.dwarf),
+            has_dwarf: sections.has_dwarf,
+            cfi,
+            entry: sections.entry,
+            segments: sections.segments,
+            bytes,
+            bias: 0,
+            source_map: SourceMap::default(),
+            units: OnceCell::new(),
+            addr2line: OnceCell::new(),
+            unit_files: RefCell::default(),
+            unit_lines: RefCell::default(),
+            symbols: OnceCell::new(),
+            dwarf_functions: OnceCell::new(),
+            types: RefCell::default(),
+        })
+    }
+
+    /// Sets the load bias: the runtime address of the executable's file
+    /// address 0. Zero for non-PIE executables; for a PIE it is the base
+    /// the loader chose (the `AT_ENTRY` auxiliary value minus
+    /// [`DebugInfo::entry_point`]).
+    pub fn set_load_bias(&mut self, bias: u64) {
+        self.bias = bias;
+    }
+
+    /// The load bias set with [`DebugInfo::set_load_bias`].
+    pub fn load_bias(&self) -> u64 {
+        self.bias
+    }
+
+    /// The ELF entry point as a file address (without bias).
+    pub fn entry_point(&self) -> u64 {
+        self.entry
+    }
+
+    /// Sets the source-path rewrites used by every path-taking and
+    /// path-returning query.
+    pub fn set_source_map(&mut self, source_map: SourceMap) {
+        self.source_map = source_map;
+    }
+
+    /// Whether the executable has DWARF debug information.
+    pub fn has_dwarf(&self) -> bool {
+        self.has_dwarf
+    }
+
+    /// Reads bytes of the executable's file-backed segments at a runtime
+    /// address: code and read-only data that a core dump may lack.
+    pub fn read_file_bytes(&self, address: u64, len: usize) -> Option<&[u8]> {
+        let file_address = address.checked_sub(self.bias)?;
+        loader::read_file_segment(&self.bytes, &self.segments, file_address, len)
+    }
+
+    fn units(&self) -> &units::Units {
+        self.units.get_or_init(|| units::Units::new(self.dwarf.clone()))
+    }
+
+    fn addr2line(&self) -> Option<&addr2line::Context<Reader>> {
+        self.addr2line
+            .get_or_init(|| {
+                if !self.has_dwarf {
+                    return None;
+                }
+                addr2line::Context::from_arc_dwarf(self.dwarf.clone())
+                    .map_err(|error| tracing::debug!(%error, "addr2line context failed"))
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    fn to_file_address(&self, runtime: u64) -> u64 {
+        runtime.wrapping_sub(self.bias)
+    }
+
+    fn to_runtime_address(&self, file: u64) -> u64 {
+        file.wrapping_add(self.bias)
+    }
+
+    /// The index (in [`units::Units`]) of the unit covering file address `pc`.
+    fn unit_index_for_pc(&self, pc: u64) -> Option<usize> {
+        let context = self.addr2line()?;
+        let unit = match context.find_dwarf_and_unit(pc) {
+            addr2line::LookupResult::Output(unit) => unit?,
+            // Split DWARF is not loaded; we treat such units as absent.
+            addr2line::LookupResult::Load { .. } => return None,
+        };
+        let offset = unit.header.offset().0 as u64;
+        self.units().index_of_unit_start(offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_info_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<DebugInfo>();
+        assert_send::<ValueHandle>();
+    }
+}

@@ -1,0 +1,335 @@
+//! Locals and arguments of a frame: the DIEs in scope at the pc, located
+//! through their DWARF location expressions.
+
+use super::DebugInfo;
+use super::error::{Result, SymbolError};
+use super::loader::Reader;
+use super::location::{self, EvalContext, Place};
+use super::target::Memory;
+use super::types::TypeInfo;
+use super::units::{self, DieKey};
+use super::unwind::StackFrame;
+use super::values::{Value, Variable, unavailable};
+
+/// The variables of one (possibly inlined) frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FrameVariables {
+    /// Function arguments, in declaration order.
+    pub arguments: Vec<Variable>,
+    /// Locals in scope at the pc, in declaration order (outer scopes
+    /// first, so a shadowing variable comes after the one it shadows).
+    pub locals: Vec<Variable>,
+}
+
+/// A variable DIE in scope, located (or why not).
+pub(crate) struct ScopedValue {
+    pub(crate) name: String,
+    pub(crate) is_argument: bool,
+    pub(crate) value: std::result::Result<Value, (String, String)>,
+}
+
+/// The frame a variable query runs in.
+pub(crate) struct FrameQuery<'a> {
+    pub(crate) frame: &'a StackFrame,
+    pub(crate) frame_index: usize,
+    pub(crate) inline_depth: usize,
+}
+
+/// Most variables listed for one frame.
+const MAX_VARIABLES: usize = 4096;
+
+/// How deep lexical blocks may nest before we stop descending.
+const MAX_SCOPE_DEPTH: usize = 64;
+
+impl DebugInfo {
+    /// The arguments and locals of a frame.
+    ///
+    /// `frame` comes from [`DebugInfo::unwind`] with its index in the trace
+    /// (`frame_index`, 0 for the top); `inline_depth` picks the function
+    /// level at that pc as [`DebugInfo::frames_at`] lists them (0 for the
+    /// innermost inlined function). Variables that cannot be read carry an
+    /// `<unavailable: reason>` value.
+    pub fn frame_variables(
+        &self,
+        frame: &StackFrame,
+        frame_index: usize,
+        inline_depth: usize,
+        memory: &mut dyn Memory,
+    ) -> Result<FrameVariables> {
+        let query = FrameQuery {
+            frame,
+            frame_index,
+            inline_depth,
+        };
+        let mut result = FrameVariables::default();
+        for scoped in self.scope_values(&query, memory)? {
+            let variable = match scoped.value {
+                Ok(value) => self.make_variable(scoped.name, value, memory),
+                Err((type_name, reason)) => Variable {
+                    name: scoped.name,
+                    type_name,
+                    value: unavailable(&reason),
+                    children: None,
+                    indexed_children: None,
+                    address: None,
+                },
+            };
+            if scoped.is_argument {
+                result.arguments.push(variable);
+            } else {
+                result.locals.push(variable);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Located variables in scope for `query`, in declaration order.
+    pub(crate) fn scope_values(&self, query: &FrameQuery<'_>, memory: &mut dyn Memory) -> Result<Vec<ScopedValue>> {
+        let file_pc = self.to_file_address(query.frame.lookup_pc(query.frame_index));
+        let frames = self.raw_frames_at(file_pc)?;
+        let Some((_, Some(scope_key))) = frames.get(query.inline_depth) else {
+            return Ok(Vec::new());
+        };
+        let Some((_, Some(function_key))) = frames.last() else {
+            return Ok(Vec::new());
+        };
+        let Some((unit, scope_offset)) = self.units().locate(*scope_key) else {
+            return Ok(Vec::new());
+        };
+
+        let mut found: Vec<(DieKey, bool)> = Vec::new();
+        let mut tree = unit
+            .entries_tree(Some(scope_offset))
+            .map_err(|e| SymbolError::dwarf("reading a function's scopes", e))?;
+        let root = tree.root().map_err(|e| SymbolError::dwarf("reading a function's scopes", e))?;
+        collect_variables(unit, root, file_pc, &mut found, 0);
+
+        let frame_base = self.frame_base(*function_key, query);
+        let mut values = Vec::new();
+        for (key, is_argument) in found {
+            let Some((name, value)) = self.locate_variable(key, query, file_pc, frame_base, memory) else {
+                continue;
+            };
+            values.push(ScopedValue {
+                name,
+                is_argument,
+                value,
+            });
+        }
+        Ok(values)
+    }
+
+    /// Follows `DW_AT_abstract_origin`/`DW_AT_specification` to find an
+    /// attribute that a concrete DIE inherits.
+    fn inherited_attr(&self, key: DieKey, name: gimli::DwAt) -> Option<(DieKey, gimli::AttributeValue<Reader>)> {
+        let mut current = key;
+        for _ in 0..8 {
+            let (unit, offset) = self.units().locate(current)?;
+            let entry = unit.entry(offset).ok()?;
+            if let Some(value) = entry.attr_value(name) {
+                return Some((current, value));
+            }
+            let origin = entry
+                .attr_value(gimli::DW_AT_abstract_origin)
+                .or_else(|| entry.attr_value(gimli::DW_AT_specification))?;
+            current = units::reference_key(&unit, &origin)?;
+        }
+        None
+    }
+
+    fn inherited_string(&self, key: DieKey, name: gimli::DwAt) -> Option<String> {
+        let (owner, value) = self.inherited_attr(key, name)?;
+        let (unit, _) = self.units().locate(owner)?;
+        let text = unit.attr_string(value).ok()?;
+        use gimli::Reader as _;
+        Some(text.to_string_lossy().ok()?.into_owned())
+    }
+
+    fn inherited_type(&self, key: DieKey) -> Option<DieKey> {
+        let (owner, value) = self.inherited_attr(key, gimli::DW_AT_type)?;
+        let (unit, _) = self.units().locate(owner)?;
+        units::reference_key(&unit, &value)
+    }
+
+    /// Evaluates the function's `DW_AT_frame_base`.
+    fn frame_base(&self, function_key: DieKey, query: &FrameQuery<'_>) -> Option<u64> {
+        let (unit, offset) = self.units().locate(function_key)?;
+        let entry = unit.entry(offset).ok()?;
+        let gimli::AttributeValue::Exprloc(expression) = entry.attr_value(gimli::DW_AT_frame_base)? else {
+            return None;
+        };
+        let context = EvalContext {
+            registers: &query.frame.registers,
+            cfa: query.frame.cfa,
+            frame_base: None,
+            bias: self.bias,
+            unit: Some(unit),
+        };
+        // The frame base never needs memory in practice; a failing reader
+        // keeps this side-effect free.
+        let mut no_memory = NoMemory;
+        match location::evaluate(expression, unit.encoding(), &context, &mut no_memory, None).ok()? {
+            Place::Memory(address) => Some(address),
+            Place::Value(bytes) => {
+                let mut raw = [0u8; 8];
+                for (slot, byte) in raw.iter_mut().zip(bytes) {
+                    *slot = byte;
+                }
+                Some(u64::from_le_bytes(raw))
+            }
+        }
+    }
+
+    /// Name and located value of the variable DIE `key`; `None` for DIEs
+    /// without a name (compiler temporaries).
+    #[allow(clippy::type_complexity)]
+    fn locate_variable(
+        &self,
+        key: DieKey,
+        query: &FrameQuery<'_>,
+        file_pc: u64,
+        frame_base: Option<u64>,
+        memory: &mut dyn Memory,
+    ) -> Option<(String, std::result::Result<Value, (String, String)>)> {
+        let name = self.inherited_string(key, gimli::DW_AT_name)?;
+        let ty = self.type_of(self.inherited_type(key));
+        let type_name = ty.name.clone();
+        let fail = |reason: String| Some((name.clone(), Err((type_name.clone(), reason))));
+        let Some((unit, offset)) = self.units().locate(key) else {
+            return fail("malformed variable entry".into());
+        };
+        let Ok(entry) = unit.entry(offset) else {
+            return fail("malformed variable entry".into());
+        };
+        let expression = match entry.attr_value(gimli::DW_AT_location) {
+            Some(gimli::AttributeValue::Exprloc(expression)) => expression,
+            Some(value) => match self.location_list_entry(unit, value, file_pc) {
+                Ok(Some(expression)) => expression,
+                Ok(None) => return fail("optimized out at this address".into()),
+                Err(reason) => return fail(reason),
+            },
+            None => {
+                return match self.const_value(key, &ty) {
+                    Some(value) => Some((name, Ok(value))),
+                    None => fail("optimized out".into()),
+                };
+            }
+        };
+        let context = EvalContext {
+            registers: &query.frame.registers,
+            cfa: query.frame.cfa,
+            frame_base,
+            bias: self.bias,
+            unit: Some(unit),
+        };
+        match location::evaluate(expression, unit.encoding(), &context, memory, None) {
+            Ok(place) => Some((name, Ok(Value { ty, place }))),
+            Err(reason) => fail(reason),
+        }
+    }
+
+    /// The expression of the location-list entry covering `file_pc`.
+    fn location_list_entry(
+        &self,
+        unit: gimli::UnitRef<'_, Reader>,
+        value: gimli::AttributeValue<Reader>,
+        file_pc: u64,
+    ) -> std::result::Result<Option<gimli::Expression<Reader>>, String> {
+        let Some(mut locations) = unit.attr_locations(value).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        for _ in 0..100_000 {
+            match locations.next().map_err(|e| e.to_string())? {
+                Some(entry) if entry.range.begin <= file_pc && file_pc < entry.range.end => {
+                    return Ok(Some(entry.data));
+                }
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// A `DW_AT_const_value` as a value of type `ty`.
+    fn const_value(&self, key: DieKey, ty: &std::sync::Arc<TypeInfo>) -> Option<Value> {
+        let (_, value) = self.inherited_attr(key, gimli::DW_AT_const_value)?;
+        let size = ty.size.unwrap_or(8).min(8) as usize;
+        let bytes = match value {
+            gimli::AttributeValue::Sdata(v) => v.to_le_bytes()[..size].to_vec(),
+            gimli::AttributeValue::Block(block) => {
+                use gimli::Reader as _;
+                block.to_slice().ok()?.into_owned()
+            }
+            other => other.udata_value()?.to_le_bytes()[..size].to_vec(),
+        };
+        Some(Value {
+            ty: ty.clone(),
+            place: Place::Value(bytes),
+        })
+    }
+}
+
+/// A memory that has nothing, for evaluations that must not read.
+struct NoMemory;
+
+impl Memory for NoMemory {
+    fn read(&mut self, address: u64, buf: &mut [u8]) -> std::result::Result<(), super::error::MemoryError> {
+        Err(super::error::MemoryError {
+            address,
+            len: buf.len(),
+            reason: "no memory access here".into(),
+        })
+    }
+}
+
+/// Whether a scope DIE covers `file_pc` (scopes without ranges do).
+fn scope_contains(
+    unit: gimli::UnitRef<'_, Reader>,
+    entry: &gimli::DebuggingInformationEntry<Reader>,
+    file_pc: u64,
+) -> bool {
+    let Ok(mut ranges) = unit.die_ranges(entry) else { return true };
+    let mut any = false;
+    while let Ok(Some(range)) = ranges.next() {
+        any = true;
+        if range.begin <= file_pc && file_pc < range.end {
+            return true;
+        }
+    }
+    !any
+}
+
+/// Collects variable DIEs under `node` visible at `file_pc`, entering
+/// lexical blocks that hold the pc but not inlined calls (those are frames
+/// of their own) or nested functions.
+fn collect_variables(
+    unit: gimli::UnitRef<'_, Reader>,
+    node: gimli::EntriesTreeNode<'_, '_, Reader>,
+    file_pc: u64,
+    out: &mut Vec<(DieKey, bool)>,
+    depth: usize,
+) {
+    if depth > MAX_SCOPE_DEPTH {
+        return;
+    }
+    let mut children = node.children();
+    while let Ok(Some(child)) = children.next() {
+        if out.len() >= MAX_VARIABLES {
+            return;
+        }
+        let entry = child.entry();
+        match entry.tag() {
+            gimli::DW_TAG_formal_parameter | gimli::DW_TAG_variable => {
+                if let Some(key) = units::die_key(&unit, entry.offset()) {
+                    out.push((key, entry.tag() == gimli::DW_TAG_formal_parameter));
+                }
+            }
+            gimli::DW_TAG_lexical_block => {
+                if scope_contains(unit, entry, file_pc) {
+                    collect_variables(unit, child, file_pc, out, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+}
