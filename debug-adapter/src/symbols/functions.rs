@@ -301,7 +301,94 @@ fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use expect_test::{Expect, expect};
+
     use super::*;
+    use crate::symbols::testing;
+
+    fn render_frames(frames: &[FunctionFrame]) -> String {
+        frames
+            .iter()
+            .map(|frame| {
+                let location = frame
+                    .location
+                    .as_ref()
+                    .map(|l| format!("{}:{}:{}", l.path.rsplit('/').next().unwrap_or_default(), l.line, l.column))
+                    .unwrap_or_else(|| "?".into());
+                format!(
+                    "{}{} at {location}",
+                    if frame.inlined { "inlined " } else { "" },
+                    frame.function.as_deref().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn inlined_frames_are_listed_innermost_first() {
+        let info = testing::load("rust_inline");
+        // Line 11 is the body of `square`, inlined twice into `compute`
+        // through `sum_of_squares`.
+        let bp = info.resolve_line_breakpoint("rust_inline.rs", 11).unwrap().unwrap();
+        let rendered: Vec<String> = bp
+            .addresses
+            .iter()
+            .map(|address| format!("{address:#x}:\n{}", render_frames(&info.frames_at(*address).unwrap())))
+            .collect();
+        expect![[r#"
+            0x201239:
+            inlined rust_inline::square at rust_inline.rs:11:5
+            inlined rust_inline::sum_of_squares at rust_inline.rs:16:5
+            rust_inline::compute at rust_inline.rs:21:17
+            0x201253:
+            inlined rust_inline::square at rust_inline.rs:11:5
+            inlined rust_inline::sum_of_squares at rust_inline.rs:16:17
+            rust_inline::compute at rust_inline.rs:21:17"#]].assert_eq(&rendered.join("\n"));
+        let name = info.function_name_at(bp.addresses[0]).unwrap();
+        assert_eq!(name.as_deref(), Some("rust_inline::compute"));
+    }
+
+    fn check_function_breakpoint(program: &str, name: &str, expect: Expect) {
+        let info = testing::load(program);
+        let rendered: Vec<String> = info
+            .resolve_function_breakpoint(name)
+            .unwrap()
+            .into_iter()
+            .map(|bp| {
+                let location = bp.location.map(|l| format!("line {}", l.line)).unwrap_or_else(|| "?".into());
+                format!("{} at {:#x} ({location})", bp.function, bp.address)
+            })
+            .collect();
+        expect.assert_eq(&rendered.join("\n"));
+    }
+
+    #[test]
+    fn function_breakpoints_skip_the_prologue() {
+        check_function_breakpoint("rust_types", "inspect", expect!["rust_types::inspect at 0x17d2f (line 47)"]);
+        check_function_breakpoint("rust_types", "rust_types::middle", expect!["rust_types::middle at 0x17ca4 (line 86)"]);
+        check_function_breakpoint("rust_types", "nonexistent_function", expect![[""]]);
+        check_function_breakpoint("rust_inline", "compute", expect!["rust_inline::compute at 0x201239 (line 11)"]);
+        // gcc marks no prologue_end: the second statement row is used.
+        check_function_breakpoint("c_frames", "leaf", expect!["leaf at 0x1144 (line 19)"]);
+    }
+
+    #[test]
+    fn dwarf_scan_finds_functions_without_the_symbol_table() {
+        let info = testing::load("c_frames");
+        let mut names: Vec<&str> = info.dwarf_functions().iter().map(|f| f.name.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["branch", "leaf", "main", "trunk"]);
+    }
+
+    #[test]
+    fn code_without_debug_info_is_reported() {
+        let info = testing::load("rust_types");
+        let bp = info.resolve_function_breakpoint("inspect").unwrap();
+        assert!(info.has_debug_info(bp[0].address));
+        assert!(!info.has_debug_info(0x7fff_f7dd_5000));
+    }
 
     #[test]
     fn function_names_match_by_path_suffix() {

@@ -379,16 +379,24 @@ impl DebugInfo {
             .collect();
         file_addresses.sort_unstable();
         file_addresses.dedup();
-        // Like gdb, keep one address per function: a line whose code is
-        // split by a call (or a loop) would otherwise stop twice.
-        let mut seen_functions = Vec::new();
-        file_addresses.retain(|address| match self.function_range_file(*address) {
-            Some(range) if seen_functions.contains(&range.start) => false,
-            Some(range) => {
-                seen_functions.push(range.start);
-                true
+        // Like gdb, keep one address per function or inlined copy: a line
+        // whose code is split by a call (or a loop) would otherwise stop
+        // twice, while each inlined copy of a function must stop once.
+        let mut seen_blocks = Vec::new();
+        file_addresses.retain(|address| {
+            let block = self
+                .raw_frames_at(*address)
+                .ok()
+                .and_then(|frames| frames.first().and_then(|(_, key)| *key))
+                .or_else(|| self.function_range_file(*address).map(|range| range.start));
+            match block {
+                Some(block) if seen_blocks.contains(&block) => false,
+                Some(block) => {
+                    seen_blocks.push(block);
+                    true
+                }
+                None => true,
             }
-            None => true,
         });
         let addresses: Vec<u64> = file_addresses.iter().map(|a| self.to_runtime_address(*a)).collect();
         let matched_path = candidates
@@ -519,12 +527,12 @@ mod tests {
         // A line with code.
         check_breakpoint("rust_types", None, &abs, 47, expect!["line 47 -> 47 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17d2f]"]);
         // A comment line moves to the next line with code, as does a blank one.
-        check_breakpoint("rust_types", None, &abs, 76, expect!["line 76 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
-        check_breakpoint("rust_types", None, &abs, 75, expect!["line 75 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
+        check_breakpoint("rust_types", None, &abs, 76, expect!["line 76 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"]);
+        check_breakpoint("rust_types", None, &abs, 75, expect!["line 75 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"]);
         // The IDE's absolute path on another machine matches by suffix.
         check_breakpoint("rust_types", None, "/Users/dev/project/fixtures/rust_types.rs", 92, expect!["line 92 -> 92 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17c69]"]);
         // A bare relative path works too.
-        check_breakpoint("rust_types", None, "rust_types.rs", 86, expect!["line 86 -> 86 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17ca4, 0x17cf4]"]);
+        check_breakpoint("rust_types", None, "rust_types.rs", 86, expect!["line 86 -> 86 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17ca4]"]);
         // Past the last line with code, or an unknown file: unverified.
         check_breakpoint("rust_types", None, &abs, 500, expect!["unresolved"]);
         check_breakpoint("rust_types", None, "/src/other.rs", 3, expect!["unresolved"]);
@@ -536,7 +544,7 @@ mod tests {
     #[test]
     fn source_map_applies_to_requests_and_results() {
         let map = SourceMap::with_rule(FIXTURES, "/home/dev/checkout");
-        check_breakpoint("rust_types", Some(map), "/home/dev/checkout/rust_types.rs", 76, expect!["line 76 -> 77 in /home/dev/checkout/rust_types.rs at [0x18268, 0x182c1, 0x184e8, 0x18500]"]);
+        check_breakpoint("rust_types", Some(map), "/home/dev/checkout/rust_types.rs", 76, expect!["line 76 -> 77 in /home/dev/checkout/rust_types.rs at [0x18268, 0x18500]"]);
     }
 
     #[test]

@@ -420,3 +420,112 @@ pub fn unwind_stack(
     };
     StackTrace { frames, stop }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::symbols::testing::Stopped;
+
+    fn render(stopped: &Stopped, trace: &StackTrace) -> String {
+        let mut out = String::new();
+        for (index, frame) in trace.frames.iter().enumerate() {
+            let lookup = frame.lookup_pc(index);
+            let names: Vec<String> = stopped
+                .info
+                .frames_at(lookup)
+                .unwrap()
+                .into_iter()
+                .map(|level| {
+                    let location = level
+                        .location
+                        .map(|l| format!("{}:{}", l.path.rsplit('/').next().unwrap_or_default(), l.line))
+                        .unwrap_or_else(|| "?".into());
+                    format!("{} at {location}", level.function.unwrap_or_else(|| "?".into()))
+                })
+                .collect();
+            let cfa = frame.cfa.map(|c| format!("{c:#x}")).unwrap_or_else(|| "-".into());
+            out.push_str(&format!("#{index} pc={:#x} cfa={cfa} {}\n", frame.pc, names.join(" <- ")));
+        }
+        out.push_str(&format!("stop: {:?}\n", trace.stop));
+        out
+    }
+
+    fn check(program: &str, expect: Expect) {
+        let stopped = Stopped::open(program);
+        let mut memory = stopped.memory();
+        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 64);
+        expect.assert_eq(&render(&stopped, &trace));
+    }
+
+    #[test]
+    fn unwinds_rust_frames_through_eh_frame() {
+        check("rust_types", expect![[r#"
+            #0 pc=0x55555556c268 cfa=0x7fffffffe2b0 rust_types::inspect at rust_types.rs:77
+            #1 pc=0x55555556bcbf cfa=0x7fffffffe2f0 rust_types::middle at rust_types.rs:86
+            #2 pc=0x55555556bc73 cfa=0x7fffffffe310 rust_types::outer at rust_types.rs:92
+            #3 pc=0x55555556bbc9 cfa=0x7fffffffe4d0 rust_types::main at rust_types.rs:106
+            #4 pc=0x55555556cecb cfa=0x7fffffffe4f0 core::ops::function::FnOnce::call_once at function.rs:250
+            #5 pc=0x55555556ca1e cfa=0x7fffffffe510 std::sys::backtrace::__rust_begin_short_backtrace at backtrace.rs:166
+            #6 pc=0x55555556c791 cfa=0x7fffffffe530 std::rt::lang_start::{{closure}} at rt.rs:206
+            #7 pc=0x555555598b44 cfa=0x7fffffffe640 <&dyn core::ops::function::Fn<(), Output = i32> + core::marker::Sync + core::panic::unwind_safe::RefUnwindSafe as core::ops::function::FnOnce<()>>::call_once at function.rs:287 <- std::panicking::catch_unwind::do_call::<&dyn core::ops::function::Fn<(), Output = i32> + core::marker::Sync + core::panic::unwind_safe::RefUnwindSafe, i32> at panicking.rs:581 <- std::panicking::catch_unwind::<i32, &dyn core::ops::function::Fn<(), Output = i32> + core::marker::Sync + core::panic::unwind_safe::RefUnwindSafe> at panicking.rs:544 <- std::panic::catch_unwind::<&dyn core::ops::function::Fn<(), Output = i32> + core::marker::Sync + core::panic::unwind_safe::RefUnwindSafe, i32> at panic.rs:359 <- std::rt::lang_start_internal::{closure#0} at rt.rs:175 <- std::panicking::catch_unwind::do_call::<std::rt::lang_start_internal::{closure#0}, isize> at panicking.rs:581 <- std::panicking::catch_unwind::<isize, std::rt::lang_start_internal::{closure#0}> at panicking.rs:544 <- std::panic::catch_unwind::<std::rt::lang_start_internal::{closure#0}, isize> at panic.rs:359 <- std::rt::lang_start_internal at rt.rs:171
+            #8 pc=0x55555556c777 cfa=0x7fffffffe670 std::rt::lang_start at rt.rs:205
+            #9 pc=0x55555557038e cfa=0x7fffffffe680 main at ?
+            #10 pc=0x7ffff7ddc24a cfa=- 
+            stop: NoUnwindInfo { pc: 140737351893578 }
+        "#]]);
+    }
+
+    #[test]
+    fn unwinds_c_frames_through_debug_frame() {
+        check("c_frames", expect![[r#"
+            #0 pc=0x555555555176 cfa=0x7fffffffe610 leaf at c_frames.c:25
+            #1 pc=0x5555555551be cfa=0x7fffffffe640 branch at c_frames.c:31
+            #2 pc=0x5555555551f7 cfa=0x7fffffffe680 trunk at c_frames.c:38
+            #3 pc=0x555555555212 cfa=0x7fffffffe690 main at c_frames.c:44
+            #4 pc=0x7ffff7dfc24a cfa=- 
+            stop: NoUnwindInfo { pc: 140737352024650 }
+        "#]]);
+    }
+
+    #[test]
+    fn return_address_is_the_callers_pc() {
+        let stopped = Stopped::open("c_frames");
+        let mut memory = stopped.memory();
+        let return_address = stopped.info.return_address(&stopped.core.registers, &mut memory).unwrap();
+        let caller = stopped.info.frames_at(return_address - 1).unwrap();
+        assert_eq!(caller[0].function.as_deref(), Some("branch"));
+    }
+
+    #[test]
+    fn callee_saved_registers_survive_and_others_are_unknown() {
+        let stopped = Stopped::open("rust_types");
+        let mut memory = stopped.memory();
+        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 3);
+        assert_eq!(trace.stop, UnwindStop::FrameLimit);
+        let caller = &trace.frames[1].registers;
+        assert!(caller.get(arch::FP).is_some());
+        assert_eq!(caller.get(0), None, "rax is caller-saved");
+        assert_eq!(caller.sp(), trace.frames[0].cfa);
+    }
+
+    #[test]
+    fn unreadable_stack_stops_with_a_memory_error() {
+        struct Empty;
+        impl Memory for Empty {
+            fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+                Err(MemoryError {
+                    address,
+                    len: buf.len(),
+                    reason: "nothing here".into(),
+                })
+            }
+        }
+        let stopped = Stopped::open("rust_types");
+        let trace = stopped.info.unwind(&stopped.core.registers, &mut Empty, 64);
+        assert_eq!(trace.frames.len(), 1);
+        assert!(matches!(trace.stop, UnwindStop::Memory(_)), "{:?}", trace.stop);
+    }
+}
