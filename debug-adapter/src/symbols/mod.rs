@@ -74,6 +74,7 @@ pub struct DebugInfo {
     symbols: OnceCell<Vec<loader::FunctionSymbol>>,
     dwarf_functions: OnceCell<Vec<functions::DwarfFunction>>,
     types: RefCell<HashMap<units::DieKey, Arc<types::TypeInfo>>>,
+    namespaces: RefCell<HashMap<usize, Arc<Vec<types::NamespaceScope>>>>,
 }
 
 impl std::fmt::Debug for DebugInfo {
@@ -117,6 +118,7 @@ impl DebugInfo {
             symbols: OnceCell::new(),
             dwarf_functions: OnceCell::new(),
             types: RefCell::default(),
+            namespaces: RefCell::default(),
         })
     }
 

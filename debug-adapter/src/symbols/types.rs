@@ -127,6 +127,14 @@ impl TypeInfo {
     }
 }
 
+/// The extent of a `DW_TAG_namespace` within its unit.
+#[derive(Debug)]
+pub(crate) struct NamespaceScope {
+    start: u64,
+    end: u64,
+    path: String,
+}
+
 /// Type-qualifier chains longer than this are treated as malformed.
 const MAX_CHAIN: usize = 32;
 
@@ -180,7 +188,7 @@ impl DebugInfo {
                     },
                 };
                 inner.name = match (tag, name) {
-                    (gimli::DW_TAG_typedef, Some(name)) => name,
+                    (gimli::DW_TAG_typedef, Some(name)) => self.qualify(key, name),
                     (gimli::DW_TAG_const_type, _) => format!("const {}", inner.name),
                     (gimli::DW_TAG_volatile_type, _) => format!("volatile {}", inner.name),
                     _ => inner.name,
@@ -241,7 +249,10 @@ impl DebugInfo {
             }
             gimli::DW_TAG_structure_type | gimli::DW_TAG_class_type | gimli::DW_TAG_union_type => {
                 let (fields, variants, template_types) = self.parse_members(unit, offset);
-                let name = name.unwrap_or_else(|| "<anonymous>".into());
+                let name = match name {
+                    Some(name) => self.qualify(key, name),
+                    None => "<anonymous>".into(),
+                };
                 let kind = if tag == gimli::DW_TAG_union_type {
                     TypeKind::Union { fields }
                 } else {
@@ -270,7 +281,7 @@ impl DebugInfo {
                     }
                 });
                 TypeInfo {
-                    name: name.unwrap_or_else(|| "<enum>".into()),
+                    name: name.map_or_else(|| "<enum>".into(), |name| self.qualify(key, name)),
                     size,
                     kind: TypeKind::Enum { signed, enumerators },
                 }
@@ -314,6 +325,63 @@ impl DebugInfo {
                 kind: TypeKind::Unknown,
             },
         }
+    }
+
+    /// Prefixes `name` with the namespaces enclosing DIE `key`
+    /// (`Vec<u8>` becomes `alloc::vec::Vec<u8>`), as Rust type names are
+    /// written relative to their module.
+    fn qualify(&self, key: DieKey, name: String) -> String {
+        let Some(index) = self.units().index_of_offset(key) else { return name };
+        let namespaces = self.unit_namespaces(index);
+        let Some(unit) = self.units().unit(index) else { return name };
+        let Some(offset) = gimli::DebugInfoOffset(key as usize).to_unit_offset(&unit.header) else {
+            return name;
+        };
+        let offset = offset.0 as u64;
+        let innermost = namespaces
+            .iter()
+            .filter(|scope| scope.start < offset && offset < scope.end)
+            .max_by_key(|scope| scope.start);
+        match innermost {
+            Some(scope) if !scope.path.is_empty() => format!("{}::{name}", scope.path),
+            _ => name,
+        }
+    }
+
+    /// The namespace extents of unit `index`, computed by one walk over
+    /// the unit on first use.
+    fn unit_namespaces(&self, index: usize) -> Arc<Vec<NamespaceScope>> {
+        if let Some(found) = self.namespaces.borrow().get(&index) {
+            return found.clone();
+        }
+        let mut scopes: Vec<NamespaceScope> = Vec::new();
+        if let Some(unit) = self.units().unit(index) {
+            let mut open: Vec<(isize, usize)> = Vec::new();
+            let mut cursor = unit.entries();
+            while let Ok(Some(entry)) = cursor.next_dfs() {
+                let depth = entry.depth();
+                let offset = entry.offset().0 as u64;
+                while open.last().is_some_and(|(open_depth, _)| *open_depth >= depth) {
+                    if let Some((_, scope)) = open.pop() {
+                        scopes[scope].end = offset;
+                    }
+                }
+                if entry.tag() == gimli::DW_TAG_namespace {
+                    let name = units::attr_string(unit, entry, gimli::DW_AT_name).unwrap_or_default();
+                    let parent = open.last().map(|(_, scope)| scopes[*scope].path.clone()).unwrap_or_default();
+                    let path = if parent.is_empty() { name } else { format!("{parent}::{name}") };
+                    open.push((depth, scopes.len()));
+                    scopes.push(NamespaceScope {
+                        start: offset,
+                        end: u64::MAX,
+                        path,
+                    });
+                }
+            }
+        }
+        let scopes = Arc::new(scopes);
+        self.namespaces.borrow_mut().insert(index, scopes.clone());
+        scopes
     }
 
     fn parse_members(

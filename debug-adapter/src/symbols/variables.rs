@@ -333,3 +333,268 @@ fn collect_variables(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use expect_test::{Expect, expect};
+
+    use super::*;
+    use crate::symbols::testing::Stopped;
+
+    /// Renders variables, expanding children down to `depth` levels.
+    fn render(info: &DebugInfo, variables: &[Variable], memory: &mut dyn Memory, indent: usize, depth: usize, out: &mut String) {
+        for variable in variables {
+            let count = variable.indexed_children.map(|n| format!(" [{n} items]")).unwrap_or_default();
+            out.push_str(&format!(
+                "{}{}: {} = {}{count}\n",
+                "  ".repeat(indent),
+                variable.name,
+                variable.type_name,
+                variable.value
+            ));
+            if let (Some(handle), true) = (&variable.children, depth > 0) {
+                let children = info.children(handle, memory);
+                render(info, &children, memory, indent + 1, depth - 1, out);
+            }
+        }
+    }
+
+    fn check_frame(program: &str, frame_index: usize, depth: usize, expect: Expect) {
+        let stopped = Stopped::open(program);
+        let mut memory = stopped.memory();
+        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 16);
+        let frame = &trace.frames[frame_index];
+        let variables = stopped.info.frame_variables(frame, frame_index, 0, &mut memory).unwrap();
+        let mut out = String::from("arguments:\n");
+        render(&stopped.info, &variables.arguments, &mut memory, 1, depth, &mut out);
+        out.push_str("locals:\n");
+        render(&stopped.info, &variables.locals, &mut memory, 1, depth, &mut out);
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn rust_variables_of_every_kind() {
+        check_frame("rust_types", 0, 2, expect![[r#"
+            arguments:
+              order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
+                id: u32 = 42
+                items: alloc::vec::Vec<rust_types::Item, alloc::alloc::Global> = len=3 [{name: "apple", price: 3}, {name: "pear", price: 5}, {name: "plum", price: 7}] [3 items]
+                  [0]: rust_types::Item = {name: "apple", price: 3}
+                  [1]: rust_types::Item = {name: "pear", price: 5}
+                  [2]: rust_types::Item = {name: "plum", price: 7}
+                note: core::option::Option<alloc::string::String> = Some("fragile")
+                  0: alloc::string::String = "fragile"
+              depth: u32 = 2
+            locals:
+              point: rust_types::Point = {x: 3, y: -4}
+                x: i32 = 3
+                y: i32 = -4
+              numbers: u16[4] = [1, 2, 3, 4] [4 items]
+                [0]: u16 = 1
+                [1]: u16 = 2
+                [2]: u16 = 3
+                [3]: u16 = 4
+              slice: &[u16] = len=3 [2, 3, 4] [3 items]
+                [0]: u16 = 2
+                [1]: u16 = 3
+                [2]: u16 = 4
+              text: &str = "hello"
+              owned: alloc::string::String = "owned string"
+              vec: alloc::vec::Vec<i64, alloc::alloc::Global> = len=3 [10, 20, 30] [3 items]
+                [0]: i64 = 10
+                [1]: i64 = 20
+                [2]: i64 = 30
+              some: core::option::Option<u32> = Some(7)
+                0: u32 = 7
+              none: core::option::Option<u32> = None
+              some_ref: core::option::Option<&rust_types::Point> = Some(&{…})
+                0: &rust_types::Point = &{x: 3, y: -4}
+                  x: i32 = 3
+                  y: i32 = -4
+              ok: core::result::Result<u8, alloc::string::String> = Ok(1)
+                0: u8 = 1
+              err: core::result::Result<u8, alloc::string::String> = Err("bad")
+                0: alloc::string::String = "bad"
+              boxed: alloc::boxed::Box<rust_types::Point, alloc::alloc::Global> = {x: 5, y: 6}
+                x: i32 = 5
+                y: i32 = 6
+              rc: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
+                value: alloc::string::String = "shared"
+                strong: usize = 2
+                weak: usize = 0
+              rc2: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
+                value: alloc::string::String = "shared"
+                strong: usize = 2
+                weak: usize = 0
+              arc: alloc::sync::Arc<alloc::vec::Vec<u8, alloc::alloc::Global>, alloc::alloc::Global> = strong=1, weak=0 len=2 [1, 2]
+                value: alloc::vec::Vec<u8, alloc::alloc::Global> = len=2 [1, 2] [2 items]
+                  [0]: u8 = 1
+                  [1]: u8 = 2
+                strong: usize = 1
+                weak: usize = 0
+              map: std::collections::hash::map::HashMap<alloc::string::String, u32, std::hash::random::RandomState, alloc::alloc::Global> = len=3 {"one": 1, "two": 2, "three": 3} [3 items]
+                ["one"]: u32 = 1
+                ["two"]: u32 = 2
+                ["three"]: u32 = 3
+              shape: rust_types::Shape = Rect({x: 3, y: -4}, {x: 7, y: 8})
+                0: rust_types::Point = {x: 3, y: -4}
+                  x: i32 = 3
+                  y: i32 = -4
+                1: rust_types::Point = {x: 7, y: 8}
+                  x: i32 = 7
+                  y: i32 = 8
+              circle: rust_types::Shape = Circle { radius: 1.5 }
+                radius: f64 = 1.5
+              empty: rust_types::Shape = Empty
+              direction: rust_types::Direction = South
+              union_value: rust_types::IntOrFloat = {i: 1065353216, f: 1}
+                i: u32 = 1065353216
+                f: f32 = 1
+              raw: *const rust_types::Point = 0x7fffffffde70
+                *: rust_types::Point = {x: 3, y: -4}
+                  x: i32 = 3
+                  y: i32 = -4
+              flag: bool = true
+              letter: char = 'λ'
+              ratio: f64 = 2.5
+        "#]]);
+    }
+
+    #[test]
+    fn caller_frame_variables_use_unwound_registers() {
+        check_frame("rust_types", 1, 1, expect![[r#"
+            arguments:
+              order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
+                id: u32 = 42
+                items: alloc::vec::Vec<rust_types::Item, alloc::alloc::Global> = len=3 [{name: "apple", price: 3}, {name: "pear", price: 5}, {name: "plum", price: 7}] [3 items]
+                note: core::option::Option<alloc::string::String> = Some("fragile")
+              depth: u32 = 1
+            locals:
+        "#]]);
+        check_frame("rust_types", 3, 3, expect![[r#"
+            arguments:
+            locals:
+              order: rust_types::Order = {id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
+                id: u32 = 42
+                items: alloc::vec::Vec<rust_types::Item, alloc::alloc::Global> = len=3 [{name: "apple", price: 3}, {name: "pear", price: 5}, {name: "plum", price: 7}] [3 items]
+                  [0]: rust_types::Item = {name: "apple", price: 3}
+                    name: alloc::string::String = "apple"
+                    price: u64 = 3
+                  [1]: rust_types::Item = {name: "pear", price: 5}
+                    name: alloc::string::String = "pear"
+                    price: u64 = 5
+                  [2]: rust_types::Item = {name: "plum", price: 7}
+                    name: alloc::string::String = "plum"
+                    price: u64 = 7
+                note: core::option::Option<alloc::string::String> = Some("fragile")
+                  0: alloc::string::String = "fragile"
+        "#]]);
+    }
+
+    #[test]
+    fn c_variables_of_every_kind() {
+        check_frame("c_frames", 0, 1, expect![[r#"
+            arguments:
+              depth: int = 3
+              pair: pair * = 0x7fffffffe650
+                *: pair = {left: 1, right: 2}
+            locals:
+              local: int = 30
+              values: int[3] = [7, 8, 9] [3 items]
+                [0]: int = 7
+                [1]: int = 8
+                [2]: int = 9
+              bits: bits = {word: 1065353216, real: 1}
+                word: unsigned int = 1065353216
+                real: float = 1
+              colour: colour = GREEN
+        "#]]);
+        check_frame("c_frames", 2, 1, expect![[r#"
+            arguments:
+              depth: int = 1
+            locals:
+              pair: pair = {left: 1, right: 2}
+                left: int = 1
+                right: long int = 2
+              result: int = 32767
+        "#]]);
+    }
+
+    fn check_eval(program: &str, frame_index: usize, expressions: &[&str], expect: Expect) {
+        let stopped = Stopped::open(program);
+        let mut memory = stopped.memory();
+        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 16);
+        let frame = &trace.frames[frame_index];
+        let mut out = String::new();
+        for expression in expressions {
+            match stopped.info.evaluate(expression, frame, frame_index, 0, &mut memory) {
+                Ok(variable) => out.push_str(&format!("{expression}: {} = {}\n", variable.type_name, variable.value)),
+                Err(error) => out.push_str(&format!("{expression}: error: {error}\n")),
+            }
+        }
+        expect.assert_eq(&out);
+    }
+
+    #[test]
+    fn expressions_walk_variable_paths() {
+        check_eval(
+            "rust_types",
+            0,
+            &[
+                "order.items[2].price",
+                "order.items[1].name",
+                "order.items.len",
+                "order.note",
+                "order.id",
+                "owned.len",
+                "vec[1]",
+                "slice[0]",
+                "*raw",
+                "raw.x",
+                "boxed.y",
+                "*rc",
+                "rc.strong",
+                "arc.value[1]",
+                "map.len",
+                "shape.0.x",
+                "circle.radius",
+                "numbers[3]",
+                "numbers[9]",
+                "order.prize",
+                "missing",
+                "text.len",
+            ],
+            expect![[r#"
+                order.items[2].price: u64 = 7
+                order.items[1].name: alloc::string::String = "pear"
+                order.items.len: usize = 3
+                order.note: core::option::Option<alloc::string::String> = Some("fragile")
+                order.id: u32 = 42
+                owned.len: usize = 12
+                vec[1]: i64 = 20
+                slice[0]: u16 = 2
+                *raw: rust_types::Point = {x: 3, y: -4}
+                raw.x: i32 = 3
+                boxed.y: i32 = 6
+                *rc: alloc::string::String = "shared"
+                rc.strong: usize = 2
+                arc.value[1]: u8 = 2
+                map.len: usize = 3
+                shape.0.x: i32 = 3
+                circle.radius: f64 = 1.5
+                numbers[3]: u16 = 4
+                numbers[9]: error: cannot evaluate `numbers[9]`: index 9 is out of bounds for `u16[4]`
+                order.prize: error: cannot evaluate `order.prize`: `rust_types::Order` has no field `prize`
+                missing: error: cannot evaluate `missing`: no variable `missing` in scope
+                text.len: usize = 5
+            "#]],
+        );
+        check_eval("c_frames", 0, &["pair->right", "values[1]", "*pair", "bits.real"], expect![[r#"
+            pair->right: long int = 2
+            values[1]: int = 8
+            *pair: pair = {left: 1, right: 2}
+            bits.real: float = 1
+        "#]]);
+    }
+}
