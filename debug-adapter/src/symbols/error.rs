@@ -20,6 +20,14 @@ pub struct MemoryError {
 /// An error of the symbols core, named for the operation that failed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SymbolError {
+    /// The executable file could not be read.
+    #[error("cannot read the executable {path}: {reason}")]
+    ReadFile {
+        /// Path of the executable.
+        path: String,
+        /// The operating system's error.
+        reason: String,
+    },
     /// The bytes are not an ELF object that we can read.
     #[error("cannot parse the executable as ELF: {0}")]
     ParseElf(String),

@@ -114,7 +114,7 @@ impl DebugInfo {
             if let Some(symbol) = self.symbol_at(file_pc) {
                 frames.push((
                     FunctionFrame {
-                        function: Some(symbol.name.clone()),
+                        function: Some(loader::demangle(&symbol.raw)),
                         location: None,
                         inlined: false,
                     },
@@ -175,11 +175,16 @@ impl DebugInfo {
     /// is `name` or ends with `::name`, at its first address past the
     /// prologue. Empty when nothing matches.
     pub fn resolve_function_breakpoint(&self, name: &str) -> Result<Vec<FunctionBreakpoint>> {
+        // Every spelling of a name (legacy or v0 mangling, or none) contains
+        // its last path component verbatim, so only those are demangled.
+        let last = name.rsplit("::").next().unwrap_or(name).trim();
         let mut found: Vec<(String, u64, u64)> = self
             .function_symbols()
             .iter()
-            .filter(|symbol| name_matches(&symbol.name, name))
-            .map(|symbol| (symbol.name.clone(), symbol.address, symbol.address.saturating_add(symbol.size)))
+            .filter(|symbol| !last.is_empty() && symbol.raw.contains(last))
+            .map(|symbol| (loader::demangle(&symbol.raw), symbol))
+            .filter(|(demangled, _)| name_matches(demangled, name))
+            .map(|(demangled, symbol)| (demangled, symbol.address, symbol.address.saturating_add(symbol.size)))
             .collect();
         if found.is_empty() && self.has_dwarf {
             found = self
@@ -225,6 +230,29 @@ impl DebugInfo {
         statements.get(1).copied().unwrap_or(low)
     }
 
+    /// For each `(unit index, file address)`, the DIE key of the innermost
+    /// function or inlined call holding the address, found by walking that
+    /// unit's DIEs and entering only subtrees whose ranges hold an address.
+    pub(crate) fn innermost_blocks(&self, addresses: &[(usize, u64)]) -> Vec<Option<DieKey>> {
+        let mut blocks = vec![None; addresses.len()];
+        let mut units: Vec<usize> = addresses.iter().map(|(unit, _)| *unit).collect();
+        units.sort_unstable();
+        units.dedup();
+        for unit_index in units {
+            let Some(unit) = self.units().unit(unit_index) else { continue };
+            let wanted: Vec<(usize, u64)> = addresses
+                .iter()
+                .enumerate()
+                .filter(|(_, (unit, _))| *unit == unit_index)
+                .map(|(position, (_, address))| (position, *address))
+                .collect();
+            let Ok(mut tree) = unit.entries_tree(None) else { continue };
+            let Ok(root) = tree.root() else { continue };
+            find_blocks(unit, root, &wanted, &mut blocks, 0);
+        }
+        blocks
+    }
+
     /// Every function with code in the DWARF, by qualified name; built on
     /// first use (a full DIE scan).
     fn dwarf_functions(&self) -> &[DwarfFunction] {
@@ -237,6 +265,59 @@ impl DebugInfo {
             }
             functions
         })
+    }
+}
+
+/// Records in `blocks` the innermost function or inlined call holding each
+/// wanted address, descending only into DIEs whose ranges hold one.
+fn find_blocks(
+    unit: gimli::UnitRef<'_, Reader>,
+    node: gimli::EntriesTreeNode<'_, '_, Reader>,
+    wanted: &[(usize, u64)],
+    blocks: &mut [Option<DieKey>],
+    depth: usize,
+) {
+    if depth > 128 {
+        return;
+    }
+    let mut children = node.children();
+    while let Ok(Some(child)) = children.next() {
+        let entry = child.entry();
+        let tag = entry.tag();
+        let is_block = matches!(
+            tag,
+            gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine | gimli::DW_TAG_lexical_block
+        );
+        let is_scope = matches!(
+            tag,
+            gimli::DW_TAG_namespace | gimli::DW_TAG_structure_type | gimli::DW_TAG_class_type
+        );
+        if is_block {
+            let mut inside: Vec<(usize, u64)> = Vec::new();
+            if let Ok(mut ranges) = unit.die_ranges(entry) {
+                while let Ok(Some(range)) = ranges.next() {
+                    for (position, address) in wanted {
+                        if range.begin <= *address && *address < range.end && !inside.iter().any(|(p, _)| p == position) {
+                            inside.push((*position, *address));
+                        }
+                    }
+                }
+            }
+            if inside.is_empty() {
+                continue;
+            }
+            if tag != gimli::DW_TAG_lexical_block {
+                let key = units::die_key(&unit, entry.offset());
+                for (position, _) in &inside {
+                    if let Some(slot) = blocks.get_mut(*position) {
+                        *slot = key;
+                    }
+                }
+            }
+            find_blocks(unit, child, &inside, blocks, depth + 1);
+        } else if is_scope {
+            find_blocks(unit, child, wanted, blocks, depth + 1);
+        }
     }
 }
 

@@ -107,11 +107,6 @@ pub(crate) struct FileEntry {
     pub(crate) written_components: usize,
 }
 
-/// The file table of one unit's line program, indexed by DWARF file index.
-pub(crate) struct UnitFiles {
-    pub(crate) files: Vec<Option<FileEntry>>,
-}
-
 /// One row of a line table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Row {
@@ -244,24 +239,30 @@ impl DebugInfo {
         if self.has_dwarf { Ok(()) } else { Err(SymbolError::NoDebugInfo) }
     }
 
-    /// The file table of unit `index`, cached.
-    pub(crate) fn unit_files(&self, index: usize) -> Option<Arc<UnitFiles>> {
-        if let Some(files) = self.unit_files.borrow().get(&index) {
-            return Some(files.clone());
-        }
-        let unit = self.units().unit(index)?;
-        let program = unit.line_program.as_ref()?;
+    /// The files of unit `index` whose name is `file_name` (the last
+    /// path component), with their DWARF file index. Names are compared
+    /// before any path is built, so most units cost no allocation.
+    pub(crate) fn unit_files_named(&self, index: usize, file_name: &str) -> Vec<(u64, FileEntry)> {
+        use gimli::Reader as _;
+        let Some(unit) = self.units().unit(index) else { return Vec::new() };
+        let Some(program) = unit.line_program.as_ref() else { return Vec::new() };
         let header = program.header();
-        let mut files = Vec::new();
+        let mut found = Vec::new();
         // DWARF 5 numbers files from 0, earlier versions from 1; asking the
         // header for every index covers both.
         let count = header.file_names().len() as u64 + 1;
         for file_index in 0..count {
-            files.push(header.file(file_index).and_then(|file| file_entry(unit, header, file)));
+            let Some(file) = header.file(file_index) else { continue };
+            let Ok(name) = unit.attr_string(file.path_name()) else { continue };
+            let Ok(name) = name.to_slice() else { continue };
+            let name_matches = name.ends_with(file_name.as_bytes())
+                && (name.len() == file_name.len()
+                    || matches!(name.get(name.len() - file_name.len() - 1), Some(b'/' | b'\\')));
+            if name_matches && let Some(entry) = file_entry(unit, header, file) {
+                found.push((file_index, entry));
+            }
         }
-        let files = Arc::new(UnitFiles { files });
-        self.unit_files.borrow_mut().insert(index, files.clone());
-        Some(files)
+        found
     }
 
     /// The decoded line program of unit `index`, cached.
@@ -327,14 +328,16 @@ impl DebugInfo {
         self.require_dwarf()?;
         let request = normalise(&self.source_map.to_build_path(path));
 
-        // Score every file of every unit, keeping the best-matching ones.
+        let Some(file_name) = components(&request).last().map(|name| name.to_string()) else {
+            return Ok(None);
+        };
+        // Score every file of that name in every unit, keeping the
+        // best-matching ones.
         let mut best: Option<(bool, bool, usize)> = None;
         let mut matches: Vec<(usize, u64, String)> = Vec::new();
         for index in 0..self.units().len() {
-            let Some(files) = self.unit_files(index) else { continue };
-            for (file_index, file) in files.files.iter().enumerate() {
-                let Some(file) = file else { continue };
-                let Some(score) = match_score(file, &request) else { continue };
+            for (file_index, file) in self.unit_files_named(index, &file_name) {
+                let Some(score) = match_score(&file, &request) else { continue };
                 if best.is_some_and(|best| score < best) {
                     continue;
                 }
@@ -342,7 +345,7 @@ impl DebugInfo {
                     matches.clear();
                     best = Some(score);
                 }
-                matches.push((index, file_index as u64, file.path.clone()));
+                matches.push((index, file_index, file.path));
             }
         }
         if matches.is_empty() {
@@ -351,7 +354,7 @@ impl DebugInfo {
 
         // Find the smallest line >= the requested one that has statement
         // rows, across all matched files.
-        let mut candidates: Vec<(u32, u64, String)> = Vec::new();
+        let mut candidates: Vec<(u32, u64, String, usize)> = Vec::new();
         for (unit_index, file_index, file_path) in &matches {
             let Some(lines) = self.unit_lines(*unit_index)? else { continue };
             for sequence in &lines.sequences {
@@ -362,47 +365,45 @@ impl DebugInfo {
                         // A breakpoint goes where a run of the line begins,
                         // not at every row the line has.
                         if previous_line != Some(row.line) {
-                            candidates.push((row.line, row.address, file_path.clone()));
+                            candidates.push((row.line, row.address, file_path.clone(), *unit_index));
                         }
                     }
                     previous_line = same_file.then_some(row.line);
                 }
             }
         }
-        let Some(found_line) = candidates.iter().map(|(line, _, _)| *line).min() else {
+        let Some(found_line) = candidates.iter().map(|(line, ..)| *line).min() else {
             return Ok(None);
         };
-        let mut file_addresses: Vec<u64> = candidates
+        let mut file_addresses: Vec<(usize, u64)> = candidates
             .iter()
-            .filter(|(line, _, _)| *line == found_line)
-            .map(|(_, address, _)| *address)
+            .filter(|(line, ..)| *line == found_line)
+            .map(|(_, address, _, unit)| (*unit, *address))
             .collect();
-        file_addresses.sort_unstable();
-        file_addresses.dedup();
+        file_addresses.sort_unstable_by_key(|(_, address)| *address);
+        file_addresses.dedup_by_key(|(_, address)| *address);
         // Like gdb, keep one address per function or inlined copy: a line
         // whose code is split by a call (or a loop) would otherwise stop
         // twice, while each inlined copy of a function must stop once.
+        let blocks = self.innermost_blocks(&file_addresses);
         let mut seen_blocks = Vec::new();
-        file_addresses.retain(|address| {
-            let block = self
-                .raw_frames_at(*address)
-                .ok()
-                .and_then(|frames| frames.first().and_then(|(_, key)| *key))
-                .or_else(|| self.function_range_file(*address).map(|range| range.start));
+        let mut kept = Vec::new();
+        for (address, block) in file_addresses.iter().zip(blocks) {
             match block {
-                Some(block) if seen_blocks.contains(&block) => false,
+                Some(block) if seen_blocks.contains(&block) => {}
                 Some(block) => {
                     seen_blocks.push(block);
-                    true
+                    kept.push(address.1);
                 }
-                None => true,
+                None => kept.push(address.1),
             }
-        });
+        }
+        let file_addresses = kept;
         let addresses: Vec<u64> = file_addresses.iter().map(|a| self.to_runtime_address(*a)).collect();
         let matched_path = candidates
             .iter()
-            .find(|(line, _, _)| *line == found_line)
-            .map(|(_, _, path)| path.clone())
+            .find(|(line, ..)| *line == found_line)
+            .map(|(_, _, path, _)| path.clone())
             .unwrap_or_default();
         Ok(Some(LineBreakpoint {
             requested_line: line,

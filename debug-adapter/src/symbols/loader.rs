@@ -8,9 +8,43 @@ use object::{Object, ObjectSection, ObjectSegment};
 
 use super::error::{Result, SymbolError};
 
+/// Shared, immutable bytes: the executable's contents, or a decompressed
+/// section. Wrapping a `Vec` (rather than converting it into an
+/// `Arc<[u8]>`) lets a loaded file be used without copying it.
+#[derive(Clone)]
+pub(crate) struct SharedBytes(Arc<Vec<u8>>);
+
+impl SharedBytes {
+    pub(crate) fn new(bytes: Vec<u8>) -> Self {
+        SharedBytes(Arc::new(bytes))
+    }
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.0.len())
+    }
+}
+
+// SAFETY: the bytes live in the `Vec`'s heap buffer, owned by the `Arc`.
+// Nothing mutates or reallocates that `Vec` (no `&mut` is ever handed
+// out), so the slice address is stable for as long as any clone lives,
+// and clones deref to the same slice.
+unsafe impl gimli::StableDeref for SharedBytes {}
+// SAFETY: as above; cloning the `Arc` does not move the buffer.
+unsafe impl gimli::CloneStableDeref for SharedBytes {}
+
 /// The gimli reader used throughout the core: a cheap-to-clone window into
-/// shared bytes (the executable itself, or a decompressed section).
-pub(crate) type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
+/// shared bytes.
+pub(crate) type Reader = gimli::EndianReader<gimli::RunTimeEndian, SharedBytes>;
 
 /// An executable's loadable segment, used to read code and read-only data
 /// from the file when a target cannot provide them (core dumps).
@@ -35,7 +69,7 @@ pub(crate) struct LoadedSections {
 }
 
 /// Cuts the sections out of `bytes` (decompressing compressed ones).
-pub(crate) fn load_sections(bytes: &Arc<[u8]>) -> Result<LoadedSections> {
+pub(crate) fn load_sections(bytes: &SharedBytes) -> Result<LoadedSections> {
     let file = object::File::parse(&**bytes).map_err(|e| SymbolError::ParseElf(e.to_string()))?;
     if file.architecture() != object::Architecture::X86_64 {
         return Err(SymbolError::ParseElf(format!(
@@ -49,7 +83,7 @@ pub(crate) fn load_sections(bytes: &Arc<[u8]>) -> Result<LoadedSections> {
         gimli::RunTimeEndian::Big
     };
     let whole = gimli::EndianReader::new(bytes.clone(), endian);
-    let empty = gimli::EndianReader::new(Arc::<[u8]>::from(&[][..]), endian);
+    let empty = gimli::EndianReader::new(SharedBytes::new(Vec::new()), endian);
 
     let section_reader = |name: &str| -> Result<Option<(Reader, u64)>> {
         let Some(section) = file.section_by_name(name) else {
@@ -69,10 +103,10 @@ pub(crate) fn load_sections(bytes: &Arc<[u8]>) -> Result<LoadedSections> {
                 let start = (slice.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
                 match start.checked_add(slice.len()) {
                     Some(end) if end <= bytes.len() && !slice.is_empty() => whole.range(start..end),
-                    _ => gimli::EndianReader::new(Arc::<[u8]>::from(slice), endian),
+                    _ => gimli::EndianReader::new(SharedBytes::new(slice.to_vec()), endian),
                 }
             }
-            Cow::Owned(vec) => gimli::EndianReader::new(Arc::<[u8]>::from(vec), endian),
+            Cow::Owned(vec) => gimli::EndianReader::new(SharedBytes::new(vec), endian),
         };
         Ok(Some((reader, address)))
     };
@@ -119,8 +153,9 @@ pub(crate) fn load_sections(bytes: &Arc<[u8]>) -> Result<LoadedSections> {
 /// A function symbol from the ELF symbol table.
 #[derive(Debug, Clone)]
 pub(crate) struct FunctionSymbol {
-    /// Demangled name without the hash suffix.
-    pub(crate) name: String,
+    /// The symbol's (mangled) name; demangle with [`demangle`] on use, as
+    /// demangling every symbol of a large binary is costly.
+    pub(crate) raw: String,
     pub(crate) address: u64,
     pub(crate) size: u64,
 }
@@ -136,14 +171,14 @@ pub(crate) fn function_symbols(bytes: &[u8]) -> Result<Vec<FunctionSymbol>> {
             use object::ObjectSymbol;
             let raw = symbol.name().ok()?;
             Some(FunctionSymbol {
-                name: demangle(raw),
+                raw: raw.to_owned(),
                 address: symbol.address(),
                 size: symbol.size(),
             })
         })
         .collect();
-    symbols.sort_by(|a, b| (a.address, &a.name).cmp(&(b.address, &b.name)));
-    symbols.dedup_by(|a, b| a.address == b.address && a.name == b.name);
+    symbols.sort_by(|a, b| (a.address, &a.raw).cmp(&(b.address, &b.raw)));
+    symbols.dedup_by(|a, b| a.address == b.address && a.raw == b.raw);
     Ok(symbols)
 }
 

@@ -59,7 +59,7 @@ use loader::Reader;
 /// `DebugInfo` is `Send` but not `Sync` (its caches use cells): share it
 /// between tasks behind a `Mutex`.
 pub struct DebugInfo {
-    bytes: Arc<[u8]>,
+    bytes: loader::SharedBytes,
     bias: u64,
     source_map: SourceMap,
     dwarf: Arc<gimli::Dwarf<Reader>>,
@@ -69,7 +69,7 @@ pub struct DebugInfo {
     segments: Vec<loader::FileSegment>,
     units: OnceCell<units::Units>,
     addr2line: OnceCell<Option<addr2line::Context<Reader>>>,
-    unit_files: RefCell<HashMap<usize, Arc<lines::UnitFiles>>>,
+    aranges: OnceCell<Vec<(u64, u64, usize)>>,
     unit_lines: RefCell<HashMap<usize, Arc<lines::UnitLines>>>,
     symbols: OnceCell<Vec<loader::FunctionSymbol>>,
     dwarf_functions: OnceCell<Vec<functions::DwarfFunction>>,
@@ -95,11 +95,12 @@ impl DebugInfo {
     /// unwinding and symbol-table function breakpoints still work); line
     /// queries then return [`SymbolError::NoDebugInfo`].
     pub fn from_raw(bytes: &[u8]) -> Result<Self> {
-        Self::from_shared(Arc::from(bytes))
+        Self::from_vec(bytes.to_vec())
     }
 
-    /// Loads an executable from bytes the caller already shares, without copying.
-    pub fn from_shared(bytes: Arc<[u8]>) -> Result<Self> {
+    /// Loads an executable from bytes it takes ownership of, without copying.
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self> {
+        let bytes = loader::SharedBytes::new(bytes);
         let sections = loader::load_sections(&bytes)?;
         let cfi = unwind::CfiSections::new(&sections);
         Ok(DebugInfo {
@@ -113,13 +114,23 @@ impl DebugInfo {
             source_map: SourceMap::default(),
             units: OnceCell::new(),
             addr2line: OnceCell::new(),
-            unit_files: RefCell::default(),
+            aranges: OnceCell::new(),
             unit_lines: RefCell::default(),
             symbols: OnceCell::new(),
             dwarf_functions: OnceCell::new(),
             types: RefCell::default(),
             namespaces: RefCell::default(),
         })
+    }
+
+    /// Reads and loads the executable at `path` (the host copy of the
+    /// debugged binary).
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|error| SymbolError::ReadFile {
+            path: path.display().to_string(),
+            reason: error.to_string(),
+        })?;
+        Self::from_vec(bytes)
     }
 
     /// Sets the load bias: the runtime address of the executable's file
@@ -183,8 +194,32 @@ impl DebugInfo {
         file.wrapping_add(self.bias)
     }
 
-    /// The index (in [`units::Units`]) of the unit covering file address `pc`.
+    /// The index (in [`units::Units`]) of the unit covering file address
+    /// `pc`: from `.debug_aranges` when it covers `pc` (cheap), else from
+    /// addr2line (which parses every unit's ranges once).
     fn unit_index_for_pc(&self, pc: u64) -> Option<usize> {
+        let aranges = self.aranges.get_or_init(|| {
+            let mut table = Vec::new();
+            let mut headers = self.dwarf.debug_aranges.headers();
+            while let Ok(Some(header)) = headers.next() {
+                let Some(index) = self.units().index_of_unit_start(header.debug_info_offset().0 as u64) else {
+                    continue;
+                };
+                let mut entries = header.entries();
+                while let Ok(Some(entry)) = entries.next() {
+                    let range = entry.range();
+                    if range.begin != 0 && range.end > range.begin {
+                        table.push((range.begin, range.end, index));
+                    }
+                }
+            }
+            table.sort_unstable();
+            table
+        });
+        let upper = aranges.partition_point(|(begin, _, _)| *begin <= pc);
+        if let Some((_, _, index)) = aranges[..upper].iter().rev().take(16).find(|(_, end, _)| pc < *end) {
+            return Some(*index);
+        }
         let context = self.addr2line()?;
         let unit = match context.find_dwarf_and_unit(pc) {
             addr2line::LookupResult::Output(unit) => unit?,
