@@ -1322,3 +1322,731 @@ fn decode_receipt(queue: &str, handle: &str) -> Result<(u64, u64), SqsError> {
     let receipt = receipt.parse::<u64>().map_err(|_| invalid())?;
     Ok((seq, receipt))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use expect_test::{Expect, expect};
+
+    /// Drives an engine with a manual clock and keeps a transcript of what
+    /// each step returned. Every step also checks that replaying the recorded
+    /// changes (and a snapshot of them) rebuilds the same state.
+    struct Harness {
+        engine: Engine,
+        log: Vec<Change>,
+        now: u64,
+        out: String,
+        handles: Vec<String>,
+    }
+
+    const T0: u64 = 1_700_000_000_000;
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness { engine: Engine::new("us-east-1", "123456789012"), log: Vec::new(), now: T0, out: String::new(), handles: Vec::new() }
+        }
+        fn note(&mut self, line: String) {
+            self.log.extend(self.engine.take_changes());
+            self.out.push_str(&line);
+            self.out.push('\n');
+        }
+        fn tick(&mut self, secs: u64) {
+            self.now += secs * 1000;
+            self.note(format!("+{secs}s"));
+        }
+        fn create(&mut self, name: &str, attrs: &[(&str, &str)]) {
+            let attrs = attrs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let r = self.engine.create_queue(name, &attrs, &BTreeMap::new(), RedriveCheck::TargetMustExist, self.now);
+            self.note(format!("create {name}: {r:?}"));
+        }
+        fn send_with(&mut self, queue: &str, input: SendInput) -> Option<SendOutput> {
+            let body: String = if input.body.len() > 16 {
+                format!("{}..({} bytes)", &input.body[..8], input.body.len())
+            } else {
+                input.body.clone()
+            };
+            let r = self.engine.send(queue, input, self.now);
+            match &r {
+                Ok(o) => self.note(format!("send {body:?}: ok seq={:?}", o.sequence_number.as_deref().map(|s| &s[15..]))),
+                Err(e) => self.note(format!("send {body:?}: {e:?}")),
+            }
+            r.ok()
+        }
+        fn send(&mut self, queue: &str, body: &str) {
+            self.send_with(queue, SendInput { body: body.into(), sender_id: "AIDA".into(), ..Default::default() });
+        }
+        fn send_fifo(&mut self, queue: &str, body: &str, group: &str, dedup: Option<&str>) -> Option<SendOutput> {
+            self.send_with(queue, SendInput {
+                body: body.into(),
+                sender_id: "AIDA".into(),
+                message_group_id: Some(group.into()),
+                message_deduplication_id: dedup.map(Into::into),
+                ..Default::default()
+            })
+        }
+        fn receive(&mut self, queue: &str, max: usize, vis: Option<u32>) {
+            let r = self.engine.receive(queue, max, vis, self.now);
+            match r {
+                Ok(messages) => {
+                    self.handles = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+                    let list: Vec<String> = messages
+                        .iter()
+                        .map(|m| format!("{}(n={}{})", m.body, m.system.approximate_receive_count,
+                            m.system.message_group_id.as_deref().map(|g| format!(",g={g}")).unwrap_or_default()))
+                        .collect();
+                    self.note(format!("receive {queue}: [{}]", list.join(", ")));
+                }
+                Err(e) => self.note(format!("receive {queue}: {e:?}")),
+            }
+        }
+        fn delete(&mut self, queue: &str, index: usize) {
+            let handle = self.handles[index].clone();
+            let r = self.engine.delete(queue, &handle, self.now);
+            self.note(format!("delete #{index}: {r:?}"));
+        }
+        fn change(&mut self, queue: &str, index: usize, secs: i64) {
+            let handle = self.handles[index].clone();
+            let r = self.engine.change_visibility(queue, &handle, secs, self.now);
+            self.note(format!("change #{index} {secs}s: {r:?}"));
+        }
+        fn counts(&mut self, queue: &str) {
+            let c = self.engine.counts(queue, self.now).unwrap();
+            self.note(format!("counts {queue}: visible={} in_flight={} delayed={}", c.visible, c.in_flight, c.delayed));
+        }
+        /// Replays the log and a snapshot into fresh engines and compares
+        /// their snapshots with the live engine's.
+        fn assert_replays(&mut self) {
+            let canon = |e: &Engine| {
+                let mut v: Vec<String> = e.snapshot().iter().map(|c| format!("{c:?}")).collect();
+                v.sort();
+                v
+            };
+            let mut replayed = Engine::new("us-east-1", "123456789012");
+            replayed.replay(self.log.clone());
+            let mut from_snapshot = Engine::new("us-east-1", "123456789012");
+            from_snapshot.replay(self.engine.snapshot());
+            // Derived state (timers running out) is applied on access, so
+            // bring every engine to the same instant before comparing.
+            for e in [&mut self.engine, &mut replayed, &mut from_snapshot] {
+                let names: Vec<String> = e.queues.keys().cloned().collect();
+                for n in names {
+                    e.queues.get_mut(&n).unwrap().advance(self.now);
+                }
+            }
+            assert_eq!(canon(&replayed), canon(&self.engine), "log replay differs");
+            assert_eq!(canon(&from_snapshot), canon(&self.engine), "snapshot replay differs");
+            for q in self.engine.queues.values() {
+                let mut c = Counts::default();
+                for m in q.messages.values() {
+                    match m.state {
+                        MessageState::Visible => c.visible += 1,
+                        MessageState::Delayed => c.delayed += 1,
+                        MessageState::InFlight => c.in_flight += 1,
+                    }
+                }
+                assert_eq!(c, q.counts, "counters drifted in {}", q.name);
+            }
+        }
+    }
+
+    fn check(script: impl FnOnce(&mut Harness), expected: Expect) {
+        let mut h = Harness::new();
+        script(&mut h);
+        h.assert_replays();
+        expected.assert_eq(&h.out);
+    }
+
+    #[test]
+    fn visibility_timeout_expiry_redelivers_with_a_higher_receive_count() {
+        check(
+            |h| {
+                h.create("q", &[("VisibilityTimeout", "10")]);
+                h.send("q", "a");
+                h.receive("q", 10, None);
+                h.receive("q", 10, None);
+                h.counts("q");
+                h.tick(9);
+                h.receive("q", 10, None);
+                h.tick(1);
+                h.receive("q", 10, Some(5));
+                h.delete("q", 0);
+                h.counts("q");
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "a": ok seq=None
+                receive q: [a(n=1)]
+                receive q: []
+                counts q: visible=0 in_flight=1 delayed=0
+                +9s
+                receive q: []
+                +1s
+                receive q: [a(n=2)]
+                delete #0: Ok(())
+                counts q: visible=0 in_flight=0 delayed=0
+            "#]],
+        );
+    }
+
+    #[test]
+    fn stale_and_invalid_receipt_handles() {
+        check(
+            |h| {
+                h.create("q", &[("VisibilityTimeout", "1")]);
+                h.send("q", "a");
+                h.receive("q", 1, None);
+                let stale = h.handles[0].clone();
+                h.tick(1);
+                h.receive("q", 1, None);
+                h.handles.push(stale);
+                h.delete("q", 1);
+                h.counts("q");
+                h.handles.push("garbage".into());
+                h.delete("q", 2);
+                h.change("q", 2, 5);
+                h.change("q", 1, 5);
+                h.delete("q", 0);
+                h.delete("q", 0);
+                h.change("q", 0, 5);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "a": ok seq=None
+                receive q: [a(n=1)]
+                +1s
+                receive q: [a(n=2)]
+                delete #1: Ok(())
+                counts q: visible=0 in_flight=1 delayed=0
+                delete #2: Err(ReceiptHandleIsInvalid("The input receipt handle \"garbage\" is not a valid receipt handle."))
+                change #2 5s: Err(ReceiptHandleIsInvalid("The input receipt handle \"garbage\" is not a valid receipt handle."))
+                change #1 5s: Err(InvalidParameterValue("Value ZmJyaDEvcS8xLzE= for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."))
+                delete #0: Ok(())
+                delete #0: Ok(())
+                change #0 5s: Err(InvalidParameterValue("Value ZmJyaDEvcS8xLzI= for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change."))
+            "#]],
+        );
+    }
+
+    #[test]
+    fn change_visibility_extends_or_releases_in_flight_messages() {
+        check(
+            |h| {
+                h.create("q", &[("VisibilityTimeout", "30")]);
+                h.send("q", "a");
+                h.send("q", "b");
+                h.receive("q", 2, None);
+                h.change("q", 0, 0);
+                h.change("q", 1, 100);
+                h.counts("q");
+                h.receive("q", 10, None);
+                h.tick(31);
+                h.receive("q", 10, None);
+                h.tick(70);
+                h.receive("q", 10, None);
+                h.change("q", 0, 43_201);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "a": ok seq=None
+                send "b": ok seq=None
+                receive q: [a(n=1), b(n=1)]
+                change #0 0s: Ok(())
+                change #1 100s: Ok(())
+                counts q: visible=1 in_flight=1 delayed=0
+                receive q: [a(n=2)]
+                +31s
+                receive q: [a(n=3)]
+                +70s
+                receive q: [a(n=4), b(n=2)]
+                change #0 43201s: Err(InvalidParameterValue("Value 43201 for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."))
+            "#]],
+        );
+    }
+
+    #[test]
+    fn change_visibility_of_a_visible_message_is_not_in_flight() {
+        check(
+            |h| {
+                h.create("q", &[("VisibilityTimeout", "1")]);
+                h.send("q", "a");
+                h.receive("q", 1, None);
+                h.tick(2);
+                h.change("q", 0, 10);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "a": ok seq=None
+                receive q: [a(n=1)]
+                +2s
+                change #0 10s: Err(MessageNotInflight("The message referred to isn't in flight."))
+            "#]],
+        );
+    }
+
+    #[test]
+    fn delays_on_the_queue_and_per_message() {
+        check(
+            |h| {
+                h.create("q", &[("DelaySeconds", "5")]);
+                h.send("q", "queue-delay");
+                h.send_with("q", SendInput { body: "no-delay".into(), delay_seconds: Some(0), ..Default::default() });
+                h.send_with("q", SendInput { body: "long".into(), delay_seconds: Some(20), ..Default::default() });
+                h.send_with("q", SendInput { body: "bad".into(), delay_seconds: Some(901), ..Default::default() });
+                h.counts("q");
+                h.receive("q", 10, None);
+                h.tick(5);
+                h.receive("q", 10, None);
+                h.tick(15);
+                h.counts("q");
+                h.receive("q", 10, None);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "queue-delay": ok seq=None
+                send "no-delay": ok seq=None
+                send "long": ok seq=None
+                send "bad": InvalidParameterValue("Value 901 for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900.")
+                counts q: visible=1 in_flight=0 delayed=2
+                receive q: [no-delay(n=1)]
+                +5s
+                receive q: [queue-delay(n=1)]
+                +15s
+                counts q: visible=1 in_flight=2 delayed=0
+                receive q: [long(n=1)]
+            "#]],
+        );
+    }
+
+    #[test]
+    fn retention_period_expires_messages() {
+        check(
+            |h| {
+                h.create("q", &[("MessageRetentionPeriod", "60")]);
+                h.send("q", "old");
+                h.tick(30);
+                h.send("q", "new");
+                h.tick(30);
+                h.counts("q");
+                h.receive("q", 10, None);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "old": ok seq=None
+                +30s
+                send "new": ok seq=None
+                +30s
+                counts q: visible=1 in_flight=0 delayed=0
+                receive q: [new(n=1)]
+            "#]],
+        );
+    }
+
+    #[test]
+    fn message_size_limits_and_contents() {
+        check(
+            |h| {
+                h.create("small", &[("MaximumMessageSize", "1024")]);
+                h.send("small", &"x".repeat(1024));
+                h.send_with("small", SendInput {
+                    body: "x".repeat(1000),
+                    message_attributes: vec![MessageAttribute { name: "attr".into(), data_type: "String".into(), value: AttributeValue::String("y".repeat(20)) }],
+                    ..Default::default()
+                });
+                h.send("small", "");
+                h.send("small", "bell\u{7}");
+                h.send("small", "ok \u{9}\u{A}\u{D} \u{E000} \u{10000}");
+                h.send("small", "\u{FFFE}");
+                h.create("big", &[]);
+                h.send("big", &"x".repeat(1_048_576));
+                h.send("big", &"x".repeat(1_048_577));
+            },
+            expect![[r#"
+                create small: Ok(New)
+                send "xxxxxxxx..(1024 bytes)": ok seq=None
+                send "xxxxxxxx..(1000 bytes)": InvalidParameterValue("One or more parameters are invalid. Reason: Message must be shorter than 1024 bytes.")
+                send "": MissingParameter("The request must contain the parameter MessageBody.")
+                send "bell\u{7}": InvalidMessageContents("Invalid binary character '#x7' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+                send "ok \t\n\r \u{e000} 𐀀": ok seq=None
+                send "\u{fffe}": InvalidMessageContents("Invalid binary character '#xFFFE' was found in the message body, the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
+                create big: Ok(New)
+                send "xxxxxxxx..(1048576 bytes)": ok seq=None
+                send "xxxxxxxx..(1048577 bytes)": InvalidParameterValue("One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.")
+            "#]],
+        );
+    }
+
+    #[test]
+    fn redrive_moves_messages_to_the_dead_letter_queue_after_max_receive_count() {
+        check(
+            |h| {
+                h.create("dlq", &[]);
+                h.create(
+                    "src",
+                    &[
+                        ("VisibilityTimeout", "1"),
+                        ("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":2}"#),
+                    ],
+                );
+                h.create(
+                    "bad",
+                    &[("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:nope","maxReceiveCount":2}"#)],
+                );
+                h.send("src", "poison");
+                h.receive("src", 1, None);
+                h.tick(1);
+                h.receive("src", 1, None);
+                h.tick(1);
+                h.receive("src", 1, None);
+                h.counts("src");
+                h.counts("dlq");
+                h.receive("dlq", 1, None);
+                let sources = h.engine.dead_letter_sources("dlq");
+                h.note(format!("sources: {sources:?}"));
+                let arn = h.engine.queues["dlq"].messages.values().next().unwrap().dead_letter_source_arn.clone();
+                h.note(format!("source arn: {arn:?}"));
+            },
+            expect![[r#"
+                create dlq: Ok(New)
+                create src: Ok(New)
+                create bad: Err(InvalidParameterValue("Value arn:aws:sqs:us-east-1:123456789012:nope for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist."))
+                send "poison": ok seq=None
+                receive src: [poison(n=1)]
+                +1s
+                receive src: [poison(n=2)]
+                +1s
+                receive src: []
+                counts src: visible=0 in_flight=0 delayed=0
+                counts dlq: visible=1 in_flight=0 delayed=0
+                receive dlq: [poison(n=3)]
+                sources: Ok(["src"])
+                source arn: Some("arn:aws:sqs:us-east-1:123456789012:src")
+            "#]],
+        );
+    }
+
+    #[test]
+    fn fifo_orders_per_group_with_one_in_flight_batch_per_group() {
+        check(
+            |h| {
+                h.create("f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+                for (body, group) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("a3", "a"), ("b2", "b")] {
+                    h.send_fifo("f.fifo", body, group, None);
+                }
+                h.receive("f.fifo", 2, None);
+                h.receive("f.fifo", 10, None);
+                h.delete("f.fifo", 0);
+                h.receive("f.fifo", 10, None);
+                h.tick(30);
+                h.receive("f.fifo", 1, None);
+                h.delete("f.fifo", 0);
+                h.receive("f.fifo", 10, None);
+                h.delete("f.fifo", 0);
+                h.delete("f.fifo", 1);
+                h.receive("f.fifo", 10, None);
+            },
+            expect![[r#"
+                create f.fifo: Ok(New)
+                send "a1": ok seq=Some("00001")
+                send "b1": ok seq=Some("00002")
+                send "a2": ok seq=Some("00003")
+                send "a3": ok seq=Some("00004")
+                send "b2": ok seq=Some("00005")
+                receive f.fifo: [a1(n=1,g=a), a2(n=1,g=a)]
+                receive f.fifo: [b1(n=1,g=b), b2(n=1,g=b)]
+                delete #0: Ok(())
+                receive f.fifo: []
+                +30s
+                receive f.fifo: [a1(n=2,g=a)]
+                delete #0: Ok(())
+                receive f.fifo: [a2(n=2,g=a), a3(n=1,g=a), b2(n=2,g=b)]
+                delete #0: Ok(())
+                delete #1: Ok(())
+                receive f.fifo: []
+            "#]],
+        );
+    }
+
+    #[test]
+    fn fifo_deduplication_inside_and_outside_the_window() {
+        check(
+            |h| {
+                h.create("d.fifo", &[("FifoQueue", "true")]);
+                let first = h.send_fifo("d.fifo", "x", "g", Some("id-1")).unwrap();
+                h.tick(299);
+                let dup = h.send_fifo("d.fifo", "other body", "g", Some("id-1")).unwrap();
+                h.note(format!("same id: {}", first.message_id == dup.message_id));
+                h.counts("d.fifo");
+                h.tick(1);
+                let late = h.send_fifo("d.fifo", "x", "g", Some("id-1")).unwrap();
+                h.note(format!("same id: {}", first.message_id == late.message_id));
+                h.counts("d.fifo");
+                h.send_fifo("d.fifo", "no id", "g", None);
+                h.send_with("d.fifo", SendInput { body: "no group".into(), message_deduplication_id: Some("z".into()), ..Default::default() });
+                h.send_with("d.fifo", SendInput { body: "delay".into(), delay_seconds: Some(1), message_group_id: Some("g".into()), message_deduplication_id: Some("y".into()), ..Default::default() });
+                h.create("c.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+                h.send_fifo("c.fifo", "same", "g1", None);
+                h.send_fifo("c.fifo", "same", "g2", None);
+                h.counts("c.fifo");
+                h.create("s.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")]);
+                h.send_fifo("s.fifo", "same", "g1", None);
+                h.send_fifo("s.fifo", "same", "g2", None);
+                h.send_fifo("s.fifo", "same", "g2", None);
+                h.counts("s.fifo");
+                h.receive("s.fifo", 10, None);
+            },
+            expect![[r#"
+                create d.fifo: Ok(New)
+                send "x": ok seq=Some("00001")
+                +299s
+                send "other body": ok seq=Some("00001")
+                same id: true
+                counts d.fifo: visible=1 in_flight=0 delayed=0
+                +1s
+                send "x": ok seq=Some("00002")
+                same id: false
+                counts d.fifo: visible=2 in_flight=0 delayed=0
+                send "no id": InvalidParameterValue("The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly")
+                send "no group": MissingParameter("The request must contain the parameter MessageGroupId.")
+                send "delay": InvalidParameterValue("Value 1 for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.")
+                create c.fifo: Ok(New)
+                send "same": ok seq=Some("00001")
+                send "same": ok seq=Some("00001")
+                counts c.fifo: visible=1 in_flight=0 delayed=0
+                create s.fifo: Ok(New)
+                send "same": ok seq=Some("00001")
+                send "same": ok seq=Some("00002")
+                send "same": ok seq=Some("00002")
+                counts s.fifo: visible=2 in_flight=0 delayed=0
+                receive s.fifo: [same(n=1,g=g1), same(n=1,g=g2)]
+            "#]],
+        );
+    }
+
+    #[test]
+    fn standard_queues_reject_fifo_parameters() {
+        check(
+            |h| {
+                h.create("q", &[]);
+                h.send_with("q", SendInput { body: "x".into(), message_deduplication_id: Some("d".into()), ..Default::default() });
+                h.send_with("q", SendInput { body: "x".into(), message_group_id: Some("bad group!\u{e9}".into()), ..Default::default() });
+                h.create("q.fifo", &[]);
+                h.create("q", &[("FifoQueue", "true")]);
+                h.create("bad name", &[]);
+                h.create(&"n".repeat(81), &[]);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "x": InvalidParameterValue("Value d for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.")
+                send "x": InvalidParameterValue("Value bad group!é for parameter MessageGroupId is invalid. Reason: MessageGroupId can only include alphanumeric and punctuation characters. 1 to 128 in length.")
+                create q.fifo: Err(InvalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"))
+                create q: Err(InvalidParameterValue("The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length."))
+                create bad name: Err(InvalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"))
+                create nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn: Err(InvalidParameterValue("Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"))
+            "#]],
+        );
+    }
+
+    #[test]
+    fn create_is_idempotent_for_equal_attributes() {
+        check(
+            |h| {
+                h.create("q", &[("VisibilityTimeout", "10")]);
+                h.create("q", &[("VisibilityTimeout", "10")]);
+                h.create("q", &[]);
+                h.create("q", &[("VisibilityTimeout", "11")]);
+                let r = h.engine.set_attributes("q", &[("VisibilityTimeout".to_owned(), "11".to_owned())].into(), h.now);
+                h.note(format!("set: {r:?}"));
+                let r = h.engine.get_attributes("q", &["VisibilityTimeout".into(), "QueueArn".into()], h.now);
+                h.note(format!("get: {r:?}"));
+                let r = h.engine.get_attributes("q", &["Nope".into()], h.now);
+                h.note(format!("get: {r:?}"));
+                let r = h.engine.delete_queue("q");
+                h.note(format!("delete: {r:?}"));
+                let r = h.engine.get_attributes("q", &["All".into()], h.now);
+                h.note(format!("get: {r:?}"));
+            },
+            expect![[r#"
+                create q: Ok(New)
+                create q: Ok(Existing)
+                create q: Ok(Existing)
+                create q: Err(QueueAlreadyExists("A queue already exists with the same name and a different value for attribute VisibilityTimeout"))
+                set: Ok(())
+                get: Ok({"QueueArn": "arn:aws:sqs:us-east-1:123456789012:q", "VisibilityTimeout": "11"})
+                get: Err(InvalidAttributeName("Unknown Attribute Nope."))
+                delete: Ok(())
+                get: Err(QueueDoesNotExist)
+            "#]],
+        );
+    }
+
+    #[test]
+    fn purge_removes_everything_once_per_minute() {
+        check(
+            |h| {
+                h.create("q", &[]);
+                h.send("q", "a");
+                h.send("q", "b");
+                h.receive("q", 1, None);
+                let r = h.engine.purge("q", h.now);
+                h.note(format!("purge: {r:?}"));
+                h.counts("q");
+                let r = h.engine.purge("q", h.now);
+                h.note(format!("purge: {r:?}"));
+                h.tick(60);
+                let r = h.engine.purge("q", h.now);
+                h.note(format!("purge: {r:?}"));
+                h.delete("q", 0);
+            },
+            expect![[r#"
+                create q: Ok(New)
+                send "a": ok seq=None
+                send "b": ok seq=None
+                receive q: [a(n=1)]
+                purge: Ok(())
+                counts q: visible=0 in_flight=0 delayed=0
+                purge: Err(PurgeQueueInProgress("Only one PurgeQueue operation on q is allowed every 60 seconds."))
+                +60s
+                purge: Ok(())
+                delete #0: Ok(())
+            "#]],
+        );
+    }
+
+    #[test]
+    fn tags_merge_and_remove() {
+        check(
+            |h| {
+                h.create("q", &[]);
+                let r = h.engine.tag_queue("q", &[("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())].into());
+                h.note(format!("tag: {r:?}"));
+                let r = h.engine.untag_queue("q", &["a".to_owned()]);
+                h.note(format!("untag: {r:?} -> {:?}", h.engine.tags("q")));
+            },
+            expect![[r#"
+                create q: Ok(New)
+                tag: Ok(())
+                untag: Ok(()) -> Ok({"b": "2"})
+            "#]],
+        );
+    }
+
+    #[test]
+    fn message_attributes_are_validated_and_digested() {
+        let attr = |name: &str, data_type: &str, value: AttributeValue| MessageAttribute { name: name.into(), data_type: data_type.into(), value };
+        let cases: Vec<Vec<MessageAttribute>> = vec![
+            vec![attr("ok", "String", AttributeValue::String("v".into()))],
+            vec![attr("AWS.x", "String", AttributeValue::String("v".into()))],
+            vec![attr("a..b", "String", AttributeValue::String("v".into()))],
+            vec![attr("n", "Number", AttributeValue::String("abc".into()))],
+            vec![attr("n", "Number.int", AttributeValue::String("12".into()))],
+            vec![attr("b", "Binary", AttributeValue::String("x".into()))],
+            vec![attr("e", "String", AttributeValue::String(String::new()))],
+            vec![attr("t", "Blob", AttributeValue::String("v".into()))],
+            (0..11).map(|i| attr(&format!("a{i}"), "String", AttributeValue::String("v".into()))).collect(),
+        ];
+        let mut out = String::new();
+        for attributes in cases {
+            let r = prepare_send(SendInput { body: "b".into(), message_attributes: attributes, ..Default::default() });
+            out.push_str(&match r {
+                Ok(p) => format!("ok {:?}\n", p.md5_of_attributes),
+                Err(e) => format!("{e:?}\n"),
+            });
+        }
+        expect![[r#"
+            ok Some("ba18b1f58d0158f1e4f4f08eb28310f9")
+            InvalidParameterValue("The message attribute name 'AWS.x' is invalid. Attribute name can contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.")
+            InvalidParameterValue("The message attribute name 'a..b' is invalid. Attribute name can contain A-Z, a-z, 0-9, underscore (_), hyphen (-), and period (.) characters.")
+            InvalidParameterValue("Could not cast message attribute 'n' value to number.")
+            ok Some("2cedb7f9c11ce4c099b1e317b1da81bc")
+            InvalidParameterValue("The message attribute 'b' must contain non-empty message attribute value for message attribute type 'Binary'.")
+            InvalidParameterValue("The message attribute 'e' must contain non-empty message attribute value for message attribute type 'String'.")
+            InvalidParameterValue("The message attribute 't' has an invalid message attribute type, the set of supported type prefixes is Binary, Number, and String.")
+            InvalidParameterValue("Number of message attributes [11] exceeds the allowed maximum [10].")
+        "#]]
+        .assert_eq(&out);
+    }
+
+    /// Random operation sequences never panic, keep the counters right and
+    /// replay to the same state.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Send { queue: u8, group: u8, delay: u8 },
+            Receive { queue: u8, max: u8, vis: u8 },
+            Delete { index: u8 },
+            Change { index: u8, secs: u8 },
+            Tick { secs: u16 },
+            Purge { queue: u8 },
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0..3u8, 0..3u8, 0..3u8).prop_map(|(queue, group, delay)| Op::Send { queue, group, delay }),
+                (0..3u8, 1..11u8, 0..4u8).prop_map(|(queue, max, vis)| Op::Receive { queue, max, vis }),
+                any::<u8>().prop_map(|index| Op::Delete { index }),
+                (any::<u8>(), 0..5u8).prop_map(|(index, secs)| Op::Change { index, secs }),
+                (0..400u16).prop_map(|secs| Op::Tick { secs }),
+                (0..3u8).prop_map(|queue| Op::Purge { queue }),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+            #[test]
+            fn random_operations_replay_identically(ops in proptest::collection::vec(op(), 1..120)) {
+                let mut h = Harness::new();
+                let names = ["std", "dlq", "f.fifo"];
+                h.create("dlq", &[]);
+                h.create("std", &[("VisibilityTimeout", "2"), ("RedrivePolicy", r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":2}"#)]);
+                h.create("f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("VisibilityTimeout", "3")]);
+                let mut handles: Vec<(usize, String)> = Vec::new();
+                let mut counter = 0;
+                for op in ops {
+                    counter += 1;
+                    match op {
+                        Op::Send { queue, group, delay } => {
+                            let q = names[queue as usize];
+                            let fifo = q.ends_with(".fifo");
+                            let _ = h.engine.send(q, SendInput {
+                                body: format!("m{counter}"),
+                                delay_seconds: (!fifo && delay > 0).then_some(i64::from(delay)),
+                                message_group_id: fifo.then(|| format!("g{group}")),
+                                ..Default::default()
+                            }, h.now);
+                        }
+                        Op::Receive { queue, max, vis } => {
+                            let q = queue as usize;
+                            let got = h.engine.receive(names[q], max as usize, (vis > 0).then_some(u32::from(vis)), h.now).unwrap();
+                            handles.extend(got.into_iter().map(|m| (q, m.receipt_handle)));
+                        }
+                        Op::Delete { index } if !handles.is_empty() => {
+                            let (q, handle) = &handles[index as usize % handles.len()];
+                            h.engine.delete(names[*q], handle, h.now).unwrap();
+                        }
+                        Op::Change { index, secs } if !handles.is_empty() => {
+                            let (q, handle) = &handles[index as usize % handles.len()];
+                            let _ = h.engine.change_visibility(names[*q], handle, i64::from(secs), h.now);
+                        }
+                        Op::Tick { secs } => h.now += u64::from(secs) * 1000,
+                        Op::Purge { queue } => { let _ = h.engine.purge(names[queue as usize], h.now); }
+                        _ => {}
+                    }
+                    h.log.extend(h.engine.take_changes());
+                }
+                h.assert_replays();
+                // FIFO invariant: a group with a message in flight offers
+                // nothing else.
+                let fifo = &h.engine.queues["f.fifo"];
+                for group in fifo.groups.values() {
+                    let in_flight = group.seqs.iter().filter(|s| fifo.messages[s].state == MessageState::InFlight).count();
+                    prop_assert_eq!(in_flight as u32, group.in_flight);
+                }
+            }
+        }
+    }
+}
