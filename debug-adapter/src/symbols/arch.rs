@@ -40,6 +40,7 @@ pub fn register_number(name: &str) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

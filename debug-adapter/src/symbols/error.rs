@@ -48,7 +48,9 @@ pub enum SymbolError {
         reason: String,
     },
     /// The executable has no DWARF debug information at all.
-    #[error("the executable has no DWARF debug information (build with debug info, e.g. `debug = true` in the cargo profile)")]
+    #[error(
+        "the executable has no DWARF debug information (build with debug info, e.g. `debug = true` in the cargo profile)"
+    )]
     NoDebugInfo,
     /// Call-frame information could not be used to unwind a frame.
     #[error("cannot unwind the frame at pc {pc:#x}: {reason}")]

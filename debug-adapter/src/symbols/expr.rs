@@ -98,7 +98,9 @@ impl<'a> Parser<'a> {
                 expr = Expr::Member(Box::new(expr), member.to_owned());
             } else if self.eat("[") {
                 let index = self.word().ok_or("expected an index")?;
-                let index: u64 = index.parse().map_err(|_| format!("`{index}` is not an index"))?;
+                let index: u64 = index
+                    .parse()
+                    .map_err(|_| format!("`{index}` is not an index"))?;
                 if !self.eat("]") {
                     return Err("expected `]`".into());
                 }
@@ -153,17 +155,26 @@ impl DebugInfo {
         Ok(self.make_variable(expression.trim().to_owned(), value, memory))
     }
 
-    fn eval(&self, expr: &Expr, query: &FrameQuery<'_>, memory: &mut dyn Memory) -> std::result::Result<Value, String> {
+    fn eval(
+        &self,
+        expr: &Expr,
+        query: &FrameQuery<'_>,
+        memory: &mut dyn Memory,
+    ) -> std::result::Result<Value, String> {
         match expr {
             Expr::Variable(name) => {
-                let scoped = self.scope_values(query, memory).map_err(|e| e.to_string())?;
+                let scoped = self
+                    .scope_values(query, memory)
+                    .map_err(|e| e.to_string())?;
                 // The last declaration wins: it shadows earlier ones.
                 let found = scoped
                     .into_iter()
                     .rev()
                     .find(|scoped| &scoped.name == name)
                     .ok_or_else(|| format!("no variable `{name}` in scope"))?;
-                found.value.map_err(|(_, reason)| format!("`{name}` is unavailable: {reason}"))
+                found
+                    .value
+                    .map_err(|(_, reason)| format!("`{name}` is unavailable: {reason}"))
             }
             Expr::Deref(inner) => {
                 let value = self.eval(inner, query, memory)?;
@@ -181,7 +192,11 @@ impl DebugInfo {
     }
 
     /// `*value`: a pointer's target, or a smart pointer's inner value.
-    fn deref_any(&self, value: &Value, memory: &mut dyn Memory) -> std::result::Result<Value, String> {
+    fn deref_any(
+        &self,
+        value: &Value,
+        memory: &mut dyn Memory,
+    ) -> std::result::Result<Value, String> {
         let special = rust_std::classify(self, value);
         if let Special::RefCounted { .. } = special
             && let Some(result) = rust_std::synthetic_member(self, &special, value, "value", memory)
@@ -191,10 +206,16 @@ impl DebugInfo {
         self.deref(value, memory)
     }
 
-    fn member(&self, mut value: Value, member: &str, memory: &mut dyn Memory) -> std::result::Result<Value, String> {
+    fn member(
+        &self,
+        mut value: Value,
+        member: &str,
+        memory: &mut dyn Memory,
+    ) -> std::result::Result<Value, String> {
         for _ in 0..8 {
             let special = rust_std::classify(self, &value);
-            if let Some(result) = rust_std::synthetic_member(self, &special, &value, member, memory) {
+            if let Some(result) = rust_std::synthetic_member(self, &special, &value, member, memory)
+            {
                 return result;
             }
             if let TypeKind::Pointer { .. } = value.ty.kind {
@@ -202,12 +223,22 @@ impl DebugInfo {
                 continue;
             }
             let wanted = format!("__{member}");
-            if let Some(field) = value.ty.field(member).or_else(|| value.ty.field(&wanted)).cloned() {
+            if let Some(field) = value
+                .ty
+                .field(member)
+                .or_else(|| value.ty.field(&wanted))
+                .cloned()
+            {
                 return Ok(self.field_value(&value, &field));
             }
             if let Some(variant) = self.active_variant(&value, memory)? {
                 let payload = self.field_value(&value, &variant.field);
-                if let Some(field) = payload.ty.field(member).or_else(|| payload.ty.field(&wanted)).cloned() {
+                if let Some(field) = payload
+                    .ty
+                    .field(member)
+                    .or_else(|| payload.ty.field(&wanted))
+                    .cloned()
+                {
                     return Ok(self.field_value(&payload, &field));
                 }
                 return Err(format!(
@@ -220,8 +251,16 @@ impl DebugInfo {
         Err(format!("`{}` has no field `{member}`", value.ty.name))
     }
 
-    fn index(&self, value: Value, index: u64, memory: &mut dyn Memory) -> std::result::Result<Value, String> {
-        if let TypeKind::Pointer { pointee, reference: false } = &value.ty.kind
+    fn index(
+        &self,
+        value: Value,
+        index: u64,
+        memory: &mut dyn Memory,
+    ) -> std::result::Result<Value, String> {
+        if let TypeKind::Pointer {
+            pointee,
+            reference: false,
+        } = &value.ty.kind
             && rust_std::classify(self, &value) == Special::None
         {
             let element = self.type_of(*pointee);
@@ -232,11 +271,13 @@ impl DebugInfo {
         let wanted = format!("[{index}]");
         match children.pop() {
             Some((name, child)) if name == wanted => Ok(child),
-            _ => Err(format!("index {index} is out of bounds for `{}`", value.ty.name)),
+            _ => Err(format!(
+                "index {index} is out of bounds for `{}`",
+                value.ty.name
+            )),
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

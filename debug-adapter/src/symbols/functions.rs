@@ -68,8 +68,13 @@ impl DebugInfo {
 
     /// Like `frames_at`, with each level's DIE key (subprogram or inlined
     /// subroutine). Takes a file address.
-    pub(crate) fn raw_frames_at(&self, file_pc: u64) -> Result<Vec<(FunctionFrame, Option<DieKey>)>> {
-        let Some(context) = self.addr2line() else { return Ok(Vec::new()) };
+    pub(crate) fn raw_frames_at(
+        &self,
+        file_pc: u64,
+    ) -> Result<Vec<(FunctionFrame, Option<DieKey>)>> {
+        let Some(context) = self.addr2line() else {
+            return Ok(Vec::new());
+        };
         let mut iter = match context.find_frames(file_pc) {
             addr2line::LookupResult::Output(result) => {
                 result.map_err(|e| SymbolError::dwarf("looking up frames", e))?
@@ -87,7 +92,10 @@ impl DebugInfo {
                 let raw = name.raw_name().ok()?;
                 Some(loader::demangle(&raw))
             });
-            let location = frame.location.as_ref().and_then(|l| self.source_location(l));
+            let location = frame
+                .location
+                .as_ref()
+                .and_then(|l| self.source_location(l));
             let key = frame.dw_die_offset.and_then(|offset| {
                 let unit_start = unit_offset?.0;
                 let index = self.units().index_of_unit_start(unit_start as u64)?;
@@ -139,12 +147,15 @@ impl DebugInfo {
     }
 
     fn function_symbols(&self) -> &[loader::FunctionSymbol] {
-        self.symbols.get_or_init(|| loader::function_symbols(&self.bytes).unwrap_or_default())
+        self.symbols
+            .get_or_init(|| loader::function_symbols(&self.bytes).unwrap_or_default())
     }
 
     fn symbol_at(&self, file_pc: u64) -> Option<&loader::FunctionSymbol> {
         let symbols = self.function_symbols();
-        let index = symbols.partition_point(|s| s.address <= file_pc).checked_sub(1)?;
+        let index = symbols
+            .partition_point(|s| s.address <= file_pc)
+            .checked_sub(1)?;
         // Several symbols may share an address; any with a size covering pc will do.
         symbols[..=index]
             .iter()
@@ -184,7 +195,13 @@ impl DebugInfo {
             .filter(|symbol| !last.is_empty() && symbol.raw.contains(last))
             .map(|symbol| (loader::demangle(&symbol.raw), symbol))
             .filter(|(demangled, _)| name_matches(demangled, name))
-            .map(|(demangled, symbol)| (demangled, symbol.address, symbol.address.saturating_add(symbol.size)))
+            .map(|(demangled, symbol)| {
+                (
+                    demangled,
+                    symbol.address,
+                    symbol.address.saturating_add(symbol.size),
+                )
+            })
             .collect();
         if found.is_empty() && self.has_dwarf {
             found = self
@@ -212,9 +229,15 @@ impl DebugInfo {
     /// The first address of `low..high` past the prologue: the row the
     /// compiler marked `prologue_end`, else the second statement row.
     fn skip_prologue(&self, low: u64, high: u64) -> u64 {
-        let Some(index) = self.unit_index_for_pc(low) else { return low };
-        let Ok(Some(lines)) = self.unit_lines(index) else { return low };
-        let Some((sequence, first)) = lines.row_at(low) else { return low };
+        let Some(index) = self.unit_index_for_pc(low) else {
+            return low;
+        };
+        let Ok(Some(lines)) = self.unit_lines(index) else {
+            return low;
+        };
+        let Some((sequence, first)) = lines.row_at(low) else {
+            return low;
+        };
         let rows = sequence.rows[first..]
             .iter()
             .take_while(|row| row.address < high.max(low.saturating_add(1)));
@@ -239,14 +262,18 @@ impl DebugInfo {
         units.sort_unstable();
         units.dedup();
         for unit_index in units {
-            let Some(unit) = self.units().unit(unit_index) else { continue };
+            let Some(unit) = self.units().unit(unit_index) else {
+                continue;
+            };
             let wanted: Vec<(usize, u64)> = addresses
                 .iter()
                 .enumerate()
                 .filter(|(_, (unit, _))| *unit == unit_index)
                 .map(|(position, (_, address))| (position, *address))
                 .collect();
-            let Ok(mut tree) = unit.entries_tree(None) else { continue };
+            let Ok(mut tree) = unit.entries_tree(None) else {
+                continue;
+            };
             let Ok(root) = tree.root() else { continue };
             find_blocks(unit, root, &wanted, &mut blocks, 0);
         }
@@ -286,7 +313,9 @@ fn find_blocks(
         let tag = entry.tag();
         let is_block = matches!(
             tag,
-            gimli::DW_TAG_subprogram | gimli::DW_TAG_inlined_subroutine | gimli::DW_TAG_lexical_block
+            gimli::DW_TAG_subprogram
+                | gimli::DW_TAG_inlined_subroutine
+                | gimli::DW_TAG_lexical_block
         );
         let is_scope = matches!(
             tag,
@@ -297,7 +326,10 @@ fn find_blocks(
             if let Ok(mut ranges) = unit.die_ranges(entry) {
                 while let Ok(Some(range)) = ranges.next() {
                     for (position, address) in wanted {
-                        if range.begin <= *address && *address < range.end && !inside.iter().any(|(p, _)| p == position) {
+                        if range.begin <= *address
+                            && *address < range.end
+                            && !inside.iter().any(|(p, _)| p == position)
+                        {
                             inside.push((*position, *address));
                         }
                     }
@@ -327,7 +359,10 @@ fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>
     let mut scopes: Vec<(isize, String)> = Vec::new();
     while let Ok(Some(entry)) = cursor.next_dfs() {
         let depth = entry.depth();
-        while scopes.last().is_some_and(|(scope_depth, _)| *scope_depth >= depth) {
+        while scopes
+            .last()
+            .is_some_and(|(scope_depth, _)| *scope_depth >= depth)
+        {
             scopes.pop();
         }
         let tag = entry.tag();
@@ -395,7 +430,14 @@ mod tests {
                 let location = frame
                     .location
                     .as_ref()
-                    .map(|l| format!("{}:{}:{}", l.path.rsplit('/').next().unwrap_or_default(), l.line, l.column))
+                    .map(|l| {
+                        format!(
+                            "{}:{}:{}",
+                            l.path.rsplit('/').next().unwrap_or_default(),
+                            l.line,
+                            l.column
+                        )
+                    })
                     .unwrap_or_else(|| "?".into());
                 format!(
                     "{}{} at {location}",
@@ -412,11 +454,19 @@ mod tests {
         let info = testing::load("rust_inline");
         // Line 11 is the body of `square`, inlined twice into `compute`
         // through `sum_of_squares`.
-        let bp = info.resolve_line_breakpoint("rust_inline.rs", 11).unwrap().unwrap();
+        let bp = info
+            .resolve_line_breakpoint("rust_inline.rs", 11)
+            .unwrap()
+            .unwrap();
         let rendered: Vec<String> = bp
             .addresses
             .iter()
-            .map(|address| format!("{address:#x}:\n{}", render_frames(&info.frames_at(*address).unwrap())))
+            .map(|address| {
+                format!(
+                    "{address:#x}:\n{}",
+                    render_frames(&info.frames_at(*address).unwrap())
+                )
+            })
             .collect();
         expect![[r#"
             0x201239:
@@ -426,7 +476,8 @@ mod tests {
             0x201253:
             inlined rust_inline::square at rust_inline.rs:11:5
             inlined rust_inline::sum_of_squares at rust_inline.rs:16:17
-            rust_inline::compute at rust_inline.rs:21:17"#]].assert_eq(&rendered.join("\n"));
+            rust_inline::compute at rust_inline.rs:21:17"#]]
+        .assert_eq(&rendered.join("\n"));
         let name = info.function_name_at(bp.addresses[0]).unwrap();
         assert_eq!(name.as_deref(), Some("rust_inline::compute"));
     }
@@ -438,7 +489,10 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(|bp| {
-                let location = bp.location.map(|l| format!("line {}", l.line)).unwrap_or_else(|| "?".into());
+                let location = bp
+                    .location
+                    .map(|l| format!("line {}", l.line))
+                    .unwrap_or_else(|| "?".into());
                 format!("{} at {:#x} ({location})", bp.function, bp.address)
             })
             .collect();
@@ -447,10 +501,22 @@ mod tests {
 
     #[test]
     fn function_breakpoints_skip_the_prologue() {
-        check_function_breakpoint("rust_types", "inspect", expect!["rust_types::inspect at 0x17d2f (line 47)"]);
-        check_function_breakpoint("rust_types", "rust_types::middle", expect!["rust_types::middle at 0x17ca4 (line 86)"]);
+        check_function_breakpoint(
+            "rust_types",
+            "inspect",
+            expect!["rust_types::inspect at 0x17d2f (line 47)"],
+        );
+        check_function_breakpoint(
+            "rust_types",
+            "rust_types::middle",
+            expect!["rust_types::middle at 0x17ca4 (line 86)"],
+        );
         check_function_breakpoint("rust_types", "nonexistent_function", expect![[""]]);
-        check_function_breakpoint("rust_inline", "compute", expect!["rust_inline::compute at 0x201239 (line 11)"]);
+        check_function_breakpoint(
+            "rust_inline",
+            "compute",
+            expect!["rust_inline::compute at 0x201239 (line 11)"],
+        );
         // gcc marks no prologue_end: the second statement row is used.
         check_function_breakpoint("c_frames", "leaf", expect!["leaf at 0x1144 (line 19)"]);
     }
@@ -458,7 +524,11 @@ mod tests {
     #[test]
     fn dwarf_scan_finds_functions_without_the_symbol_table() {
         let info = testing::load("c_frames");
-        let mut names: Vec<&str> = info.dwarf_functions().iter().map(|f| f.name.as_str()).collect();
+        let mut names: Vec<&str> = info
+            .dwarf_functions()
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
         names.sort_unstable();
         assert_eq!(names, ["branch", "leaf", "main", "trunk"]);
     }

@@ -33,12 +33,22 @@ impl SourceMap {
 
     /// Converts a path from the developer's machine to its DWARF form.
     pub fn to_build_path(&self, local: &str) -> String {
-        rewrite(local, self.rules.iter().map(|(build, local)| (local.as_str(), build.as_str())))
+        rewrite(
+            local,
+            self.rules
+                .iter()
+                .map(|(build, local)| (local.as_str(), build.as_str())),
+        )
     }
 
     /// Converts a DWARF path to the developer's machine.
     pub fn to_local_path(&self, build: &str) -> String {
-        rewrite(build, self.rules.iter().map(|(build, local)| (build.as_str(), local.as_str())))
+        rewrite(
+            build,
+            self.rules
+                .iter()
+                .map(|(build, local)| (build.as_str(), local.as_str())),
+        )
     }
 }
 
@@ -132,8 +142,14 @@ pub(crate) struct UnitLines {
 impl UnitLines {
     /// The sequence and row index covering file address `pc`.
     pub(crate) fn row_at(&self, pc: u64) -> Option<(&Sequence, usize)> {
-        let sequence = self.sequences.iter().find(|s| s.start <= pc && pc < s.end)?;
-        let index = sequence.rows.partition_point(|row| row.address <= pc).checked_sub(1)?;
+        let sequence = self
+            .sequences
+            .iter()
+            .find(|s| s.start <= pc && pc < s.end)?;
+        let index = sequence
+            .rows
+            .partition_point(|row| row.address <= pc)
+            .checked_sub(1)?;
         Some((sequence, index))
     }
 }
@@ -163,7 +179,11 @@ fn components(path: &str) -> Vec<&str> {
 fn normalise(path: &str) -> String {
     let absolute = path.starts_with('/');
     let joined = components(path).join("/");
-    if absolute { format!("/{joined}") } else { joined }
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
 }
 
 fn join(base: &str, path: &str) -> String {
@@ -198,7 +218,10 @@ fn match_score(file: &FileEntry, request: &str) -> Option<(bool, bool, usize)> {
     Some((false, whole_written, common))
 }
 
-fn attr_text(unit: gimli::UnitRef<'_, Reader>, value: gimli::AttributeValue<Reader>) -> Option<String> {
+fn attr_text(
+    unit: gimli::UnitRef<'_, Reader>,
+    value: gimli::AttributeValue<Reader>,
+) -> Option<String> {
     use gimli::Reader as _;
     let reader = unit.attr_string(value).ok()?;
     Some(reader.to_string_lossy().ok()?.into_owned())
@@ -236,7 +259,11 @@ fn file_entry(
 
 impl DebugInfo {
     fn require_dwarf(&self) -> Result<()> {
-        if self.has_dwarf { Ok(()) } else { Err(SymbolError::NoDebugInfo) }
+        if self.has_dwarf {
+            Ok(())
+        } else {
+            Err(SymbolError::NoDebugInfo)
+        }
     }
 
     /// The files of unit `index` whose name is `file_name` (the last
@@ -244,20 +271,31 @@ impl DebugInfo {
     /// before any path is built, so most units cost no allocation.
     pub(crate) fn unit_files_named(&self, index: usize, file_name: &str) -> Vec<(u64, FileEntry)> {
         use gimli::Reader as _;
-        let Some(unit) = self.units().unit(index) else { return Vec::new() };
-        let Some(program) = unit.line_program.as_ref() else { return Vec::new() };
+        let Some(unit) = self.units().unit(index) else {
+            return Vec::new();
+        };
+        let Some(program) = unit.line_program.as_ref() else {
+            return Vec::new();
+        };
         let header = program.header();
         let mut found = Vec::new();
         // DWARF 5 numbers files from 0, earlier versions from 1; asking the
         // header for every index covers both.
         let count = header.file_names().len() as u64 + 1;
         for file_index in 0..count {
-            let Some(file) = header.file(file_index) else { continue };
-            let Ok(name) = unit.attr_string(file.path_name()) else { continue };
+            let Some(file) = header.file(file_index) else {
+                continue;
+            };
+            let Ok(name) = unit.attr_string(file.path_name()) else {
+                continue;
+            };
             let Ok(name) = name.to_slice() else { continue };
             let name_matches = name.ends_with(file_name.as_bytes())
                 && (name.len() == file_name.len()
-                    || matches!(name.get(name.len() - file_name.len() - 1), Some(b'/' | b'\\')));
+                    || matches!(
+                        name.get(name.len() - file_name.len() - 1),
+                        Some(b'/' | b'\\')
+                    ));
             if name_matches && let Some(entry) = file_entry(unit, header, file) {
                 found.push((file_index, entry));
             }
@@ -280,7 +318,10 @@ impl DebugInfo {
         let mut rows = program.rows();
         let mut sequences = Vec::new();
         let mut current: Vec<Row> = Vec::new();
-        while let Some((_, row)) = rows.next_row().map_err(|e| SymbolError::dwarf(operation, e))? {
+        while let Some((_, row)) = rows
+            .next_row()
+            .map_err(|e| SymbolError::dwarf(operation, e))?
+        {
             if row.end_sequence() {
                 if let Some(first) = current.first() {
                     let start = first.address;
@@ -303,7 +344,9 @@ impl DebugInfo {
             current.push(Row {
                 address: row.address(),
                 file: row.file_index(),
-                line: row.line().map_or(0, |line| u32::try_from(line.get()).unwrap_or(u32::MAX)),
+                line: row
+                    .line()
+                    .map_or(0, |line| u32::try_from(line.get()).unwrap_or(u32::MAX)),
                 is_stmt: row.is_stmt(),
                 prologue_end: row.prologue_end(),
             });
@@ -337,7 +380,9 @@ impl DebugInfo {
         let mut matches: Vec<(usize, u64, String)> = Vec::new();
         for index in 0..self.units().len() {
             for (file_index, file) in self.unit_files_named(index, &file_name) {
-                let Some(score) = match_score(&file, &request) else { continue };
+                let Some(score) = match_score(&file, &request) else {
+                    continue;
+                };
                 if best.is_some_and(|best| score < best) {
                     continue;
                 }
@@ -356,7 +401,9 @@ impl DebugInfo {
         // rows, across all matched files.
         let mut candidates: Vec<(u32, u64, String, usize)> = Vec::new();
         for (unit_index, file_index, file_path) in &matches {
-            let Some(lines) = self.unit_lines(*unit_index)? else { continue };
+            let Some(lines) = self.unit_lines(*unit_index)? else {
+                continue;
+            };
             for sequence in &lines.sequences {
                 let mut previous_line: Option<u32> = None;
                 for row in &sequence.rows {
@@ -365,7 +412,12 @@ impl DebugInfo {
                         // A breakpoint goes where a run of the line begins,
                         // not at every row the line has.
                         if previous_line != Some(row.line) {
-                            candidates.push((row.line, row.address, file_path.clone(), *unit_index));
+                            candidates.push((
+                                row.line,
+                                row.address,
+                                file_path.clone(),
+                                *unit_index,
+                            ));
                         }
                     }
                     previous_line = same_file.then_some(row.line);
@@ -399,7 +451,10 @@ impl DebugInfo {
             }
         }
         let file_addresses = kept;
-        let addresses: Vec<u64> = file_addresses.iter().map(|a| self.to_runtime_address(*a)).collect();
+        let addresses: Vec<u64> = file_addresses
+            .iter()
+            .map(|a| self.to_runtime_address(*a))
+            .collect();
         let matched_path = candidates
             .iter()
             .find(|(line, ..)| *line == found_line)
@@ -417,14 +472,19 @@ impl DebugInfo {
     /// function's position), or `None` when no line table covers it.
     pub fn location_at(&self, pc: u64) -> Result<Option<SourceLocation>> {
         self.require_dwarf()?;
-        let Some(context) = self.addr2line() else { return Ok(None) };
+        let Some(context) = self.addr2line() else {
+            return Ok(None);
+        };
         let location = context
             .find_location(self.to_file_address(pc))
             .map_err(|e| SymbolError::dwarf("looking up a line", e))?;
         Ok(location.and_then(|location| self.source_location(&location)))
     }
 
-    pub(crate) fn source_location(&self, location: &addr2line::Location<'_>) -> Option<SourceLocation> {
+    pub(crate) fn source_location(
+        &self,
+        location: &addr2line::Location<'_>,
+    ) -> Option<SourceLocation> {
         Some(SourceLocation {
             path: self.source_map.to_local_path(&normalise(location.file?)),
             line: location.line.unwrap_or(0),
@@ -437,10 +497,18 @@ impl DebugInfo {
     pub fn step_range(&self, pc: u64) -> Result<Option<StepRange>> {
         self.require_dwarf()?;
         let file_pc = self.to_file_address(pc);
-        let Some(unit_index) = self.unit_index_for_pc(file_pc) else { return Ok(None) };
-        let Some(lines) = self.unit_lines(unit_index)? else { return Ok(None) };
-        let Some((sequence, index)) = lines.row_at(file_pc) else { return Ok(None) };
-        let Some(current) = sequence.rows.get(index) else { return Ok(None) };
+        let Some(unit_index) = self.unit_index_for_pc(file_pc) else {
+            return Ok(None);
+        };
+        let Some(lines) = self.unit_lines(unit_index)? else {
+            return Ok(None);
+        };
+        let Some((sequence, index)) = lines.row_at(file_pc) else {
+            return Ok(None);
+        };
+        let Some(current) = sequence.rows.get(index) else {
+            return Ok(None);
+        };
         let function = self.function_range_file(file_pc);
         let bounds = function.clone().unwrap_or(sequence.start..sequence.end);
 
@@ -500,7 +568,8 @@ mod tests {
     fn render(result: Result<Option<LineBreakpoint>>) -> String {
         match result {
             Ok(Some(bp)) => {
-                let addresses: Vec<String> = bp.addresses.iter().map(|a| format!("{a:#x}")).collect();
+                let addresses: Vec<String> =
+                    bp.addresses.iter().map(|a| format!("{a:#x}")).collect();
                 format!(
                     "line {} -> {} in {} at [{}]",
                     bp.requested_line,
@@ -514,7 +583,13 @@ mod tests {
         }
     }
 
-    fn check_breakpoint(program: &str, source_map: Option<SourceMap>, path: &str, line: u32, expect: Expect) {
+    fn check_breakpoint(
+        program: &str,
+        source_map: Option<SourceMap>,
+        path: &str,
+        line: u32,
+        expect: Expect,
+    ) {
         let mut info = testing::load(program);
         if let Some(map) = source_map {
             info.set_source_map(map);
@@ -526,37 +601,110 @@ mod tests {
     fn line_breakpoints_resolve_to_lines_with_code() {
         let abs = format!("{FIXTURES}/rust_types.rs");
         // A line with code.
-        check_breakpoint("rust_types", None, &abs, 47, expect!["line 47 -> 47 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17d2f]"]);
+        check_breakpoint(
+            "rust_types",
+            None,
+            &abs,
+            47,
+            expect![
+                "line 47 -> 47 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17d2f]"
+            ],
+        );
         // A comment line moves to the next line with code, as does a blank one.
-        check_breakpoint("rust_types", None, &abs, 76, expect!["line 76 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"]);
-        check_breakpoint("rust_types", None, &abs, 75, expect!["line 75 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"]);
+        check_breakpoint(
+            "rust_types",
+            None,
+            &abs,
+            76,
+            expect![
+                "line 76 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"
+            ],
+        );
+        check_breakpoint(
+            "rust_types",
+            None,
+            &abs,
+            75,
+            expect![
+                "line 75 -> 77 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x18268, 0x18500]"
+            ],
+        );
         // The IDE's absolute path on another machine matches by suffix.
-        check_breakpoint("rust_types", None, "/Users/dev/project/fixtures/rust_types.rs", 92, expect!["line 92 -> 92 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17c69]"]);
+        check_breakpoint(
+            "rust_types",
+            None,
+            "/Users/dev/project/fixtures/rust_types.rs",
+            92,
+            expect![
+                "line 92 -> 92 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17c69]"
+            ],
+        );
         // A bare relative path works too.
-        check_breakpoint("rust_types", None, "rust_types.rs", 86, expect!["line 86 -> 86 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17ca4]"]);
+        check_breakpoint(
+            "rust_types",
+            None,
+            "rust_types.rs",
+            86,
+            expect![
+                "line 86 -> 86 in /work/main/debug-adapter/fixtures/rust_types.rs at [0x17ca4]"
+            ],
+        );
         // Past the last line with code, or an unknown file: unverified.
         check_breakpoint("rust_types", None, &abs, 500, expect!["unresolved"]);
-        check_breakpoint("rust_types", None, "/src/other.rs", 3, expect!["unresolved"]);
+        check_breakpoint(
+            "rust_types",
+            None,
+            "/src/other.rs",
+            3,
+            expect!["unresolved"],
+        );
         // C: a declaration without code moves to the next statement.
-        check_breakpoint("c_frames", None, "c_frames.c", 21, expect!["line 21 -> 22 in /work/main/debug-adapter/fixtures/c_frames.c at [0x1168]"]);
-        check_breakpoint("c_frames", None, "c_frames.c", 37, expect!["line 37 -> 37 in /work/main/debug-adapter/fixtures/c_frames.c at [0x11d4]"]);
+        check_breakpoint(
+            "c_frames",
+            None,
+            "c_frames.c",
+            21,
+            expect!["line 21 -> 22 in /work/main/debug-adapter/fixtures/c_frames.c at [0x1168]"],
+        );
+        check_breakpoint(
+            "c_frames",
+            None,
+            "c_frames.c",
+            37,
+            expect!["line 37 -> 37 in /work/main/debug-adapter/fixtures/c_frames.c at [0x11d4]"],
+        );
     }
 
     #[test]
     fn source_map_applies_to_requests_and_results() {
         let map = SourceMap::with_rule(FIXTURES, "/home/dev/checkout");
-        check_breakpoint("rust_types", Some(map), "/home/dev/checkout/rust_types.rs", 76, expect!["line 76 -> 77 in /home/dev/checkout/rust_types.rs at [0x18268, 0x18500]"]);
+        check_breakpoint(
+            "rust_types",
+            Some(map),
+            "/home/dev/checkout/rust_types.rs",
+            76,
+            expect!["line 76 -> 77 in /home/dev/checkout/rust_types.rs at [0x18268, 0x18500]"],
+        );
     }
 
     #[test]
     fn addresses_map_to_locations_and_step_ranges() {
         let info = testing::load("rust_types");
-        let bp = info.resolve_line_breakpoint("rust_types.rs", 77).unwrap().unwrap();
+        let bp = info
+            .resolve_line_breakpoint("rust_types.rs", 77)
+            .unwrap()
+            .unwrap();
         let pc = bp.addresses[0];
         let location = info.location_at(pc).unwrap().unwrap();
         let step = info.step_range(pc).unwrap().unwrap();
-        let ranges: Vec<String> = step.ranges.iter().map(|r| format!("{:#x}..{:#x}", r.start, r.end)).collect();
-        let function = step.function.map(|r| format!("{:#x}..{:#x}", r.start, r.end));
+        let ranges: Vec<String> = step
+            .ranges
+            .iter()
+            .map(|r| format!("{:#x}..{:#x}", r.start, r.end))
+            .collect();
+        let function = step
+            .function
+            .map(|r| format!("{:#x}..{:#x}", r.start, r.end));
         expect![[r#"
             /work/main/debug-adapter/fixtures/rust_types.rs:77:22
             line 77 ranges ["0x18268..0x182af", "0x182bc..0x182c9", "0x184e8..0x184f5"] function Some("0x17d10..0x184f5")"#]].assert_eq(&format!(
@@ -588,9 +736,15 @@ mod tests {
         let check = |entry: FileEntry, expected: Option<(bool, bool, usize)>| {
             assert_eq!(match_score(&entry, request), expected, "{}", entry.path);
         };
-        check(file("/Users/me/app/src/main.rs", usize::MAX), Some((true, true, usize::MAX)));
+        check(
+            file("/Users/me/app/src/main.rs", usize::MAX),
+            Some((true, true, usize::MAX)),
+        );
         check(file("/build/src/main.rs", 2), Some((false, true, 2)));
-        check(file("/rustc/abc/library/std/src/main.rs", usize::MAX), Some((false, false, 2)));
+        check(
+            file("/rustc/abc/library/std/src/main.rs", usize::MAX),
+            Some((false, false, 2)),
+        );
         check(file("/build/src/lib.rs", 2), None);
         assert_eq!(normalise("/a/./b/../c//d.rs"), "/a/c/d.rs");
     }

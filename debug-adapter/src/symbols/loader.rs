@@ -127,13 +127,13 @@ pub(crate) fn load_sections(bytes: &SharedBytes) -> Result<LoadedSections> {
 
     let segments = file
         .segments()
-        .filter_map(|segment| {
+        .map(|segment| {
             let (file_offset, file_size) = segment.file_range();
-            Some(FileSegment {
+            FileSegment {
                 address: segment.address(),
                 file_offset,
                 file_size,
-            })
+            }
         })
         .collect();
 
@@ -142,7 +142,10 @@ pub(crate) fn load_sections(bytes: &SharedBytes) -> Result<LoadedSections> {
         eh_frame: section_reader(".eh_frame")?,
         eh_frame_hdr: section_reader(".eh_frame_hdr")?,
         debug_frame: section_reader(".debug_frame")?.map(|(reader, _)| reader),
-        text_address: file.section_by_name(".text").map(|s| s.address()).unwrap_or(0),
+        text_address: file
+            .section_by_name(".text")
+            .map(|s| s.address())
+            .unwrap_or(0),
         got_address: file.section_by_name(".got").map(|s| s.address()),
         entry: file.entry(),
         segments,
@@ -166,7 +169,10 @@ pub(crate) fn function_symbols(bytes: &[u8]) -> Result<Vec<FunctionSymbol>> {
     let mut symbols: Vec<FunctionSymbol> = file
         .symbols()
         .chain(file.dynamic_symbols())
-        .filter(|symbol| { use object::ObjectSymbol; symbol.kind() == object::SymbolKind::Text && symbol.address() != 0 })
+        .filter(|symbol| {
+            use object::ObjectSymbol;
+            symbol.kind() == object::SymbolKind::Text && symbol.address() != 0
+        })
         .filter_map(|symbol| {
             use object::ObjectSymbol;
             let raw = symbol.name().ok()?;
@@ -202,8 +208,7 @@ pub(crate) fn read_file_segment<'a>(
     let len = u64::try_from(len).ok()?;
     let end = address.checked_add(len)?;
     let segment = segments.iter().find(|segment| {
-        address >= segment.address
-            && end <= segment.address.saturating_add(segment.file_size)
+        address >= segment.address && end <= segment.address.saturating_add(segment.file_size)
     })?;
     let start = segment.file_offset.checked_add(address - segment.address)?;
     let start = usize::try_from(start).ok()?;
@@ -218,7 +223,10 @@ mod tests {
     #[test]
     fn demangles_rust_names_without_hash() {
         let check = |raw: &str, expected: &str| assert_eq!(demangle(raw), expected);
-        check("_ZN10rust_types7inspect17h0123456789abcdefE", "rust_types::inspect");
+        check(
+            "_ZN10rust_types7inspect17h0123456789abcdefE",
+            "rust_types::inspect",
+        );
         check("main", "main");
         check("_RNvCs1234_10rust_types7inspect", "rust_types::inspect");
     }

@@ -84,11 +84,15 @@ pub(crate) fn evaluate(
                 evaluation.resume_with_register(gimli::Value::Generic(value))
             }
             R::RequiresFrameBase => {
-                let base = context.frame_base.ok_or("the frame base is not available")?;
+                let base = context
+                    .frame_base
+                    .ok_or("the frame base is not available")?;
                 evaluation.resume_with_frame_base(base)
             }
             R::RequiresCallFrameCfa => {
-                let cfa = context.cfa.ok_or("the canonical frame address is not available")?;
+                let cfa = context
+                    .cfa
+                    .ok_or("the canonical frame address is not available")?;
                 evaluation.resume_with_call_frame_cfa(cfa)
             }
             R::RequiresRelocatedAddress(address) => {
@@ -97,11 +101,16 @@ pub(crate) fn evaluate(
             R::RequiresIndexedAddress { index, relocate } => {
                 let unit = context.unit.ok_or("indexed address without a unit")?;
                 let address = unit.address(index).map_err(|e| e.to_string())?;
-                let address = if relocate { address.wrapping_add(context.bias) } else { address };
+                let address = if relocate {
+                    address.wrapping_add(context.bias)
+                } else {
+                    address
+                };
                 evaluation.resume_with_indexed_address(address)
             }
             R::RequiresBaseType(offset) => {
-                let value_type = base_value_type(context, offset).unwrap_or(gimli::ValueType::Generic);
+                let value_type =
+                    base_value_type(context, offset).unwrap_or(gimli::ValueType::Generic);
                 evaluation.resume_with_base_type(value_type)
             }
             R::RequiresTls(_) => return Err("thread-local storage is not supported".into()),
@@ -111,7 +120,9 @@ pub(crate) fn evaluate(
             R::RequiresAtLocation(_) | R::RequiresParameterRef(_) => {
                 return Err("the expression refers to another DIE's location".into());
             }
-            R::RequiresWasmLocal { .. } | R::RequiresWasmGlobal { .. } | R::RequiresWasmStack { .. } => {
+            R::RequiresWasmLocal { .. }
+            | R::RequiresWasmGlobal { .. }
+            | R::RequiresWasmStack { .. } => {
                 return Err("WebAssembly locations are not supported".into());
             }
         }
@@ -120,7 +131,10 @@ pub(crate) fn evaluate(
     assemble(evaluation.result(), context.registers, memory)
 }
 
-fn base_value_type(context: &EvalContext<'_>, offset: gimli::UnitOffset<usize>) -> Option<gimli::ValueType> {
+fn base_value_type(
+    context: &EvalContext<'_>,
+    offset: gimli::UnitOffset<usize>,
+) -> Option<gimli::ValueType> {
     let unit = context.unit?;
     let entry = unit.entry(offset).ok()?;
     let encoding = match entry.attr_value(gimli::DW_AT_encoding)? {
@@ -142,15 +156,17 @@ fn assemble(
     {
         return match &piece.location {
             gimli::Location::Address { address } => Ok(Place::Memory(*address)),
-            gimli::Location::Register { register } => {
-                Ok(Place::Value(register_value(registers, *register)?.to_le_bytes().to_vec()))
-            }
+            gimli::Location::Register { register } => Ok(Place::Value(
+                register_value(registers, *register)?.to_le_bytes().to_vec(),
+            )),
             gimli::Location::Value { value } => Ok(Place::Value(value_bytes(*value))),
             gimli::Location::Bytes { value } => Ok(Place::Value(
                 value.to_slice().map_err(|e| e.to_string())?.into_owned(),
             )),
             gimli::Location::Empty => Err("optimized out".into()),
-            gimli::Location::ImplicitPointer { .. } => Err("implicit pointer (optimized out)".into()),
+            gimli::Location::ImplicitPointer { .. } => {
+                Err("implicit pointer (optimized out)".into())
+            }
         };
     }
     if pieces.is_empty() {
@@ -171,13 +187,19 @@ fn assemble(
         let mut chunk = match &piece.location {
             gimli::Location::Address { address } => {
                 let mut chunk = vec![0u8; size];
-                memory.read(address.wrapping_add(skip as u64), &mut chunk).map_err(|e| e.to_string())?;
+                memory
+                    .read(address.wrapping_add(skip as u64), &mut chunk)
+                    .map_err(|e| e.to_string())?;
                 chunk
             }
-            gimli::Location::Register { register } => {
-                register_value(registers, *register)?.to_le_bytes().into_iter().skip(skip).collect()
+            gimli::Location::Register { register } => register_value(registers, *register)?
+                .to_le_bytes()
+                .into_iter()
+                .skip(skip)
+                .collect(),
+            gimli::Location::Value { value } => {
+                value_bytes(*value).into_iter().skip(skip).collect()
             }
-            gimli::Location::Value { value } => value_bytes(*value).into_iter().skip(skip).collect(),
             gimli::Location::Bytes { value } => value
                 .to_slice()
                 .map_err(|e| e.to_string())?

@@ -17,7 +17,7 @@
 //!
 //! All public addresses are *runtime* addresses (file address plus the
 //! load bias set with [`DebugInfo::set_load_bias`]).
-
+#![warn(missing_docs)]
 
 pub mod arch;
 mod error;
@@ -170,7 +170,8 @@ impl DebugInfo {
     }
 
     fn units(&self) -> &units::Units {
-        self.units.get_or_init(|| units::Units::new(self.dwarf.clone()))
+        self.units
+            .get_or_init(|| units::Units::new(self.dwarf.clone()))
     }
 
     fn addr2line(&self) -> Option<&addr2line::Context<Reader>> {
@@ -202,7 +203,10 @@ impl DebugInfo {
             let mut table = Vec::new();
             let mut headers = self.dwarf.debug_aranges.headers();
             while let Ok(Some(header)) = headers.next() {
-                let Some(index) = self.units().index_of_unit_start(header.debug_info_offset().0 as u64) else {
+                let Some(index) = self
+                    .units()
+                    .index_of_unit_start(header.debug_info_offset().0 as u64)
+                else {
                     continue;
                 };
                 let mut entries = header.entries();
@@ -217,7 +221,12 @@ impl DebugInfo {
             table
         });
         let upper = aranges.partition_point(|(begin, _, _)| *begin <= pc);
-        if let Some((_, _, index)) = aranges[..upper].iter().rev().take(16).find(|(_, end, _)| pc < *end) {
+        if let Some((_, _, index)) = aranges[..upper]
+            .iter()
+            .rev()
+            .take(16)
+            .find(|(_, end, _)| pc < *end)
+        {
             return Some(*index);
         }
         let context = self.addr2line()?;

@@ -36,7 +36,10 @@ pub(crate) enum Special {
 impl Special {
     /// Whether children are elements (paged by index).
     pub(crate) fn indexed(&self) -> bool {
-        matches!(self, Special::Slice | Special::Vec | Special::HashMap | Special::HashSet)
+        matches!(
+            self,
+            Special::Slice | Special::Vec | Special::HashMap | Special::HashSet
+        )
     }
 
     /// Whether the value has named children regardless of its length.
@@ -52,9 +55,14 @@ pub(crate) fn classify(_info: &DebugInfo, value: &Value) -> Special {
     let is_pointer = matches!(value.ty.kind, TypeKind::Pointer { .. });
     if is_struct && name == "alloc::string::String" {
         Special::String
-    } else if is_struct && (name == "&str" || name == "&mut str" || name == "*const str" || name == "*mut str") {
+    } else if is_struct
+        && (name == "&str" || name == "&mut str" || name == "*const str" || name == "*mut str")
+    {
         Special::Str
-    } else if is_struct && (name.starts_with("&[") || name.starts_with("&mut [")) && value.ty.field("data_ptr").is_some() {
+    } else if is_struct
+        && (name.starts_with("&[") || name.starts_with("&mut ["))
+        && value.ty.field("data_ptr").is_some()
+    {
         Special::Slice
     } else if is_struct && name.starts_with("alloc::vec::Vec<") {
         Special::Vec
@@ -118,12 +126,20 @@ fn integer_leaf(info: &DebugInfo, value: &Value, memory: &mut dyn Memory) -> Res
 }
 
 fn field(info: &DebugInfo, value: &Value, name: &str) -> Result<Value, String> {
-    info.named_field(value, name)
-        .ok_or_else(|| format!("`{}` has no field `{name}` (unexpected standard-library layout)", value.ty.name))
+    info.named_field(value, name).ok_or_else(|| {
+        format!(
+            "`{}` has no field `{name}` (unexpected standard-library layout)",
+            value.ty.name
+        )
+    })
 }
 
 /// A pointer's address and pointee type.
-fn pointer_target(info: &DebugInfo, pointer: &Value, memory: &mut dyn Memory) -> Result<(u64, Arc<TypeInfo>), String> {
+fn pointer_target(
+    info: &DebugInfo,
+    pointer: &Value,
+    memory: &mut dyn Memory,
+) -> Result<(u64, Arc<TypeInfo>), String> {
     let TypeKind::Pointer { pointee, .. } = &pointer.ty.kind else {
         return Err("not a pointer".into());
     };
@@ -139,7 +155,8 @@ pub(crate) fn sequence(
 ) -> Result<(u64, u64, Arc<TypeInfo>), String> {
     match special {
         Special::Str | Special::Slice => {
-            let (address, element) = pointer_target(info, &field(info, value, "data_ptr")?, memory)?;
+            let (address, element) =
+                pointer_target(info, &field(info, value, "data_ptr")?, memory)?;
             let length = info.read_unsigned(&field(info, value, "length")?, memory)?;
             Ok((address, length, element))
         }
@@ -160,7 +177,12 @@ pub(crate) fn sequence(
 }
 
 /// The capacity of a Vec or String.
-pub(crate) fn capacity(info: &DebugInfo, special: &Special, value: &Value, memory: &mut dyn Memory) -> Result<u64, String> {
+pub(crate) fn capacity(
+    info: &DebugInfo,
+    special: &Special,
+    value: &Value,
+    memory: &mut dyn Memory,
+) -> Result<u64, String> {
     let vec = match special {
         Special::String => field(info, value, "vec")?,
         Special::Vec => value.clone(),
@@ -178,10 +200,19 @@ struct Table {
     element: Arc<TypeInfo>,
 }
 
-fn hash_table(info: &DebugInfo, special: &Special, value: &Value, memory: &mut dyn Memory) -> Result<Table, String> {
+fn hash_table(
+    info: &DebugInfo,
+    special: &Special,
+    value: &Value,
+    memory: &mut dyn Memory,
+) -> Result<Table, String> {
     let base = field(info, value, "base")?;
     // HashSet wraps a hashbrown HashSet, which wraps a HashMap<T, ()>.
-    let map = if *special == Special::HashSet { field(info, &base, "map")? } else { base };
+    let map = if *special == Special::HashSet {
+        field(info, &base, "map")?
+    } else {
+        base
+    };
     let raw_table = field(info, &map, "table")?;
     let element = info.type_of(raw_table.ty.template_type("T"));
     let inner = field(info, &raw_table, "table")?;
@@ -197,14 +228,21 @@ fn hash_table(info: &DebugInfo, special: &Special, value: &Value, memory: &mut d
 }
 
 /// The full buckets of a table, in bucket order, from entry `start` on.
-fn table_entries(table: &Table, memory: &mut dyn Memory, start: u64, count: u64) -> Result<Vec<u64>, String> {
+fn table_entries(
+    table: &Table,
+    memory: &mut dyn Memory,
+    start: u64,
+    count: u64,
+) -> Result<Vec<u64>, String> {
     if table.items == 0 {
         return Ok(Vec::new());
     }
     let stride = table.element.size.unwrap_or(0);
     let buckets = table.buckets.min(MAX_BUCKETS);
     let mut ctrl = vec![0u8; buckets as usize];
-    memory.read(table.ctrl, &mut ctrl).map_err(|e| e.to_string())?;
+    memory
+        .read(table.ctrl, &mut ctrl)
+        .map_err(|e| e.to_string())?;
     let mut entries = Vec::new();
     let mut seen = 0u64;
     for (index, byte) in ctrl.iter().enumerate() {
@@ -226,12 +264,21 @@ fn table_entries(table: &Table, memory: &mut dyn Memory, start: u64, count: u64)
 }
 
 /// Number of elements (or entries) of a special value.
-pub(crate) fn element_count(info: &DebugInfo, special: &Special, value: &Value, memory: &mut dyn Memory) -> Option<u64> {
+pub(crate) fn element_count(
+    info: &DebugInfo,
+    special: &Special,
+    value: &Value,
+    memory: &mut dyn Memory,
+) -> Option<u64> {
     match special {
         Special::Str | Special::String | Special::Slice | Special::Vec => {
-            sequence(info, special, value, memory).ok().map(|(_, len, _)| len)
+            sequence(info, special, value, memory)
+                .ok()
+                .map(|(_, len, _)| len)
         }
-        Special::HashMap | Special::HashSet => hash_table(info, special, value, memory).ok().map(|t| t.items),
+        Special::HashMap | Special::HashSet => hash_table(info, special, value, memory)
+            .ok()
+            .map(|t| t.items),
         _ => None,
     }
 }
@@ -242,7 +289,12 @@ fn rc_inner(info: &DebugInfo, value: &Value, memory: &mut dyn Memory) -> Result<
     info.deref(&pointer, memory)
 }
 
-fn rc_parts(info: &DebugInfo, atomic: bool, value: &Value, memory: &mut dyn Memory) -> Result<(u64, u64, Value), String> {
+fn rc_parts(
+    info: &DebugInfo,
+    atomic: bool,
+    value: &Value,
+    memory: &mut dyn Memory,
+) -> Result<(u64, u64, Value), String> {
     let inner = rc_inner(info, value, memory)?;
     let strong = integer_leaf(info, &field(info, &inner, "strong")?, memory)?;
     let weak = integer_leaf(info, &field(info, &inner, "weak")?, memory)?;
@@ -269,7 +321,9 @@ pub(crate) fn synthetic_member(
         (Special::String | Special::Str | Special::Slice | Special::Vec, "len") => {
             Some(sequence(info, special, value, memory).map(|(_, len, _)| usize_value(len)))
         }
-        (Special::String | Special::Vec, "capacity") => Some(capacity(info, special, value, memory).map(usize_value)),
+        (Special::String | Special::Vec, "capacity") => {
+            Some(capacity(info, special, value, memory).map(usize_value))
+        }
         (Special::HashMap | Special::HashSet, "len") => {
             Some(hash_table(info, special, value, memory).map(|t| usize_value(t.items)))
         }
@@ -315,7 +369,10 @@ pub(crate) fn summary(
             // The implicit weak reference held by the strong ones is not
             // counted, matching `Rc::weak_count`.
             let text = info.summary(&data, memory, depth + 1);
-            Ok(format!("strong={strong}, weak={} {text}", weak.saturating_sub(1)))
+            Ok(format!(
+                "strong={strong}, weak={} {text}",
+                weak.saturating_sub(1)
+            ))
         }
         Special::HashMap | Special::HashSet => {
             let table = hash_table(info, special, value, memory)?;
@@ -326,7 +383,10 @@ pub(crate) fn summary(
                 .map(|(name, child)| {
                     let text = info.summary(&child, memory, depth + 1);
                     if *special == Special::HashMap {
-                        format!("{}: {text}", name.trim_start_matches('[').trim_end_matches(']'))
+                        format!(
+                            "{}: {text}",
+                            name.trim_start_matches('[').trim_end_matches(']')
+                        )
                     } else {
                         text
                     }

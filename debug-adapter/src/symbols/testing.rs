@@ -17,12 +17,15 @@ use super::{DebugInfo, arch};
 
 /// Path of a committed fixture.
 pub(crate) fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 /// Loads a fixture executable (bias 0).
 pub(crate) fn load(name: &str) -> DebugInfo {
-    let bytes = std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("reading fixture {name}: {e}"));
+    let bytes =
+        std::fs::read(fixture_path(name)).unwrap_or_else(|e| panic!("reading fixture {name}: {e}"));
     DebugInfo::from_raw(&bytes).unwrap()
 }
 
@@ -79,19 +82,26 @@ impl CoreDump {
 
     /// A memory reader over this core, falling back to the executable.
     pub(crate) fn memory<'a>(&'a self, executable: &'a DebugInfo) -> CoreMemory<'a> {
-        CoreMemory { core: self, executable }
+        CoreMemory {
+            core: self,
+            executable,
+        }
     }
 }
 
 fn words(bytes: &[u8]) -> Vec<u64> {
-    bytes.chunks_exact(8).map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap())).collect()
+    bytes
+        .chunks_exact(8)
+        .map(|chunk| u64::from_le_bytes(chunk.try_into().unwrap()))
+        .collect()
 }
 
 /// The x86_64 `user_regs_struct` inside `elf_prstatus` (at offset 112).
 fn prstatus_registers(desc: &[u8]) -> Registers {
     const ORDER: [&str; 27] = [
-        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-        "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx",
+        "rsi", "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds",
+        "es", "fs", "gs",
     ];
     let mut registers = Registers::new();
     for (name, value) in ORDER.iter().zip(words(&desc[112..112 + 27 * 8])) {

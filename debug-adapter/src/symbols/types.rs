@@ -206,7 +206,11 @@ impl DebugInfo {
                         gimli::DW_ATE_signed_char | gimli::DW_ATE_unsigned_char => {
                             // rustc describes `u8`/`i8` as chars; they are numbers.
                             if name.as_deref().is_some_and(|n| n == "u8" || n == "i8") {
-                                if name.as_deref() == Some("i8") { Encoding::Signed } else { Encoding::Unsigned }
+                                if name.as_deref() == Some("i8") {
+                                    Encoding::Signed
+                                } else {
+                                    Encoding::Unsigned
+                                }
                             } else {
                                 Encoding::CChar
                             }
@@ -236,7 +240,11 @@ impl DebugInfo {
                         Some(target) => self.type_of(Some(target)).name.clone(),
                         None => "void".into(),
                     };
-                    if reference { format!("{pointee} &") } else { format!("{pointee} *") }
+                    if reference {
+                        format!("{pointee} &")
+                    } else {
+                        format!("{pointee} *")
+                    }
                 });
                 TypeInfo {
                     name,
@@ -266,12 +274,16 @@ impl DebugInfo {
             }
             gimli::DW_TAG_enumeration_type => {
                 let signed = target.is_some_and(|target| {
-                    matches!(self.type_of(Some(target)).kind, TypeKind::Base(Encoding::Signed))
+                    matches!(
+                        self.type_of(Some(target)).kind,
+                        TypeKind::Base(Encoding::Signed)
+                    )
                 });
                 let mut enumerators = Vec::new();
                 for_each_child(unit, offset, |child| {
                     if child.tag() == gimli::DW_TAG_enumerator {
-                        let label = units::attr_string(unit, child, gimli::DW_AT_name).unwrap_or_default();
+                        let label =
+                            units::attr_string(unit, child, gimli::DW_AT_name).unwrap_or_default();
                         let value = match child.attr_value(gimli::DW_AT_const_value) {
                             Some(gimli::AttributeValue::Sdata(v)) => i128::from(v),
                             Some(value) => value.udata_value().map_or(0, i128::from),
@@ -283,7 +295,10 @@ impl DebugInfo {
                 TypeInfo {
                     name: name.map_or_else(|| "<enum>".into(), |name| self.qualify(key, name)),
                     size,
-                    kind: TypeKind::Enum { signed, enumerators },
+                    kind: TypeKind::Enum {
+                        signed,
+                        enumerators,
+                    },
                 }
             }
             gimli::DW_TAG_array_type => {
@@ -311,7 +326,10 @@ impl DebugInfo {
                 TypeInfo {
                     name: name.unwrap_or_else(|| format!("{element_name}{shape}")),
                     size,
-                    kind: TypeKind::Array { element: target, dims },
+                    kind: TypeKind::Array {
+                        element: target,
+                        dims,
+                    },
                 }
             }
             gimli::DW_TAG_subroutine_type | gimli::DW_TAG_subprogram => TypeInfo {
@@ -331,9 +349,13 @@ impl DebugInfo {
     /// (`Vec<u8>` becomes `alloc::vec::Vec<u8>`), as Rust type names are
     /// written relative to their module.
     fn qualify(&self, key: DieKey, name: String) -> String {
-        let Some(index) = self.units().index_of_offset(key) else { return name };
+        let Some(index) = self.units().index_of_offset(key) else {
+            return name;
+        };
         let namespaces = self.unit_namespaces(index);
-        let Some(unit) = self.units().unit(index) else { return name };
+        let Some(unit) = self.units().unit(index) else {
+            return name;
+        };
         let Some(offset) = gimli::DebugInfoOffset(key as usize).to_unit_offset(&unit.header) else {
             return name;
         };
@@ -361,15 +383,26 @@ impl DebugInfo {
             while let Ok(Some(entry)) = cursor.next_dfs() {
                 let depth = entry.depth();
                 let offset = entry.offset().0 as u64;
-                while open.last().is_some_and(|(open_depth, _)| *open_depth >= depth) {
+                while open
+                    .last()
+                    .is_some_and(|(open_depth, _)| *open_depth >= depth)
+                {
                     if let Some((_, scope)) = open.pop() {
                         scopes[scope].end = offset;
                     }
                 }
                 if entry.tag() == gimli::DW_TAG_namespace {
-                    let name = units::attr_string(unit, entry, gimli::DW_AT_name).unwrap_or_default();
-                    let parent = open.last().map(|(_, scope)| scopes[*scope].path.clone()).unwrap_or_default();
-                    let path = if parent.is_empty() { name } else { format!("{parent}::{name}") };
+                    let name =
+                        units::attr_string(unit, entry, gimli::DW_AT_name).unwrap_or_default();
+                    let parent = open
+                        .last()
+                        .map(|(_, scope)| scopes[*scope].path.clone())
+                        .unwrap_or_default();
+                    let path = if parent.is_empty() {
+                        name
+                    } else {
+                        format!("{parent}::{name}")
+                    };
                     open.push((depth, scopes.len()));
                     scopes.push(NamespaceScope {
                         start: offset,
@@ -396,7 +429,9 @@ impl DebugInfo {
             gimli::DW_TAG_member | gimli::DW_TAG_inheritance => {
                 // Static members have no location in the object.
                 if child.attr_value(gimli::DW_AT_external).is_some()
-                    && child.attr_value(gimli::DW_AT_data_member_location).is_none()
+                    && child
+                        .attr_value(gimli::DW_AT_data_member_location)
+                        .is_none()
                 {
                     return;
                 }
@@ -421,7 +456,10 @@ impl DebugInfo {
     }
 }
 
-fn field(unit: gimli::UnitRef<'_, Reader>, entry: &gimli::DebuggingInformationEntry<Reader>) -> Field {
+fn field(
+    unit: gimli::UnitRef<'_, Reader>,
+    entry: &gimli::DebuggingInformationEntry<Reader>,
+) -> Field {
     Field {
         name: units::attr_string(unit, entry, gimli::DW_AT_name).unwrap_or_default(),
         ty: entry
@@ -463,7 +501,10 @@ fn parse_variant_part(
         }
         _ => {}
     });
-    VariantPart { discriminant, variants }
+    VariantPart {
+        discriminant,
+        variants,
+    }
 }
 
 /// Calls `visit` on each direct child of the DIE at `offset`; malformed
@@ -473,7 +514,9 @@ pub(crate) fn for_each_child(
     offset: gimli::UnitOffset<usize>,
     mut visit: impl FnMut(&gimli::DebuggingInformationEntry<Reader>),
 ) {
-    let Ok(mut tree) = unit.entries_tree(Some(offset)) else { return };
+    let Ok(mut tree) = unit.entries_tree(Some(offset)) else {
+        return;
+    };
     let Ok(root) = tree.root() else { return };
     let mut children = root.children();
     while let Ok(Some(child)) = children.next() {

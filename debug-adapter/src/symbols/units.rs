@@ -84,7 +84,8 @@ impl Units {
     ) -> Option<(gimli::UnitRef<'_, Reader>, gimli::UnitOffset<usize>)> {
         let index = self.index_of_offset(key)?;
         let unit = self.unit(index)?;
-        let offset = gimli::DebugInfoOffset(usize::try_from(key).ok()?).to_unit_offset(&unit.header)?;
+        let offset =
+            gimli::DebugInfoOffset(usize::try_from(key).ok()?).to_unit_offset(&unit.header)?;
         Some((unit, offset))
     }
 
@@ -96,7 +97,10 @@ impl Units {
 }
 
 /// The global key of the DIE at `offset` in `unit`.
-pub(crate) fn die_key(unit: &gimli::Unit<Reader>, offset: gimli::UnitOffset<usize>) -> Option<DieKey> {
+pub(crate) fn die_key(
+    unit: &gimli::Unit<Reader>,
+    offset: gimli::UnitOffset<usize>,
+) -> Option<DieKey> {
     offset
         .to_debug_info_offset(&unit.header)
         .map(|offset| offset.0 as u64)
@@ -126,7 +130,9 @@ pub(crate) fn attr_string(
 }
 
 /// Reads an unsigned constant attribute.
-pub(crate) fn attr_u64(entry: &gimli::DebuggingInformationEntry<Reader>, name: gimli::DwAt) -> Option<u64> {
+pub(crate) fn attr_u64(
+    entry: &gimli::DebuggingInformationEntry<Reader>,
+    name: gimli::DwAt,
+) -> Option<u64> {
     entry.attr_value(name).and_then(|value| value.udata_value())
 }
-

@@ -31,7 +31,11 @@ impl StackFrame {
     /// Whether this is a caller frame, whose `pc` is a return address:
     /// look up its source line at `pc - 1`, which is inside the call.
     pub fn lookup_pc(&self, index: usize) -> u64 {
-        if index == 0 { self.pc } else { self.pc.saturating_sub(1) }
+        if index == 0 {
+            self.pc
+        } else {
+            self.pc.saturating_sub(1)
+        }
     }
 }
 
@@ -176,7 +180,7 @@ fn index_section<S: UnwindSection<Reader>>(
 
 /// The result of unwinding one frame.
 enum Step {
-    Caller(Registers, u64),
+    Caller(Box<Registers>, u64),
     Outermost(u64),
 }
 
@@ -184,7 +188,9 @@ impl DebugInfo {
     /// Whether runtime address `pc` is inside one of this executable's
     /// loadable segments.
     fn contains(&self, pc: u64) -> bool {
-        let Some(file_pc) = pc.checked_sub(self.bias) else { return false };
+        let Some(file_pc) = pc.checked_sub(self.bias) else {
+            return false;
+        };
         self.segments.iter().any(|segment| {
             segment.file_size > 0
                 && file_pc >= segment.address
@@ -194,14 +200,22 @@ impl DebugInfo {
 
     /// Unwinds the stack from the given top-frame registers, using only
     /// this executable's unwind information (see [`unwind_stack`]).
-    pub fn unwind(&self, registers: &Registers, memory: &mut dyn Memory, max_frames: usize) -> StackTrace {
+    pub fn unwind(
+        &self,
+        registers: &Registers,
+        memory: &mut dyn Memory,
+        max_frames: usize,
+    ) -> StackTrace {
         unwind_stack(&[self], registers, memory, max_frames)
     }
 
     /// The return address of the frame whose registers are given: where
     /// `stepOut` stops. `None` when the frame cannot be unwound.
     pub fn return_address(&self, registers: &Registers, memory: &mut dyn Memory) -> Option<u64> {
-        self.unwind(registers, memory, 2).frames.get(1).map(|frame| frame.pc)
+        self.unwind(registers, memory, 2)
+            .frames
+            .get(1)
+            .map(|frame| frame.pc)
     }
 
     fn unwind_one(
@@ -211,15 +225,22 @@ impl DebugInfo {
         is_caller: bool,
     ) -> Result<Option<Step>, UnwindStop> {
         let pc = registers.pc().ok_or(UnwindStop::NoUnwindInfo { pc: 0 })?;
-        let file_pc = pc.wrapping_sub(self.bias).wrapping_sub(u64::from(is_caller));
+        let file_pc = pc
+            .wrapping_sub(self.bias)
+            .wrapping_sub(u64::from(is_caller));
         let Some(entry) = self.cfi.find(file_pc) else {
             return Ok(None);
         };
         let malformed = |reason: String| UnwindStop::Malformed { pc, reason };
         match entry.source {
             Source::EhFrame => {
-                let section = self.cfi.eh_frame.as_ref().ok_or_else(|| malformed("no .eh_frame".into()))?;
-                self.apply_row(section, entry, file_pc, registers, memory).map(Some)
+                let section = self
+                    .cfi
+                    .eh_frame
+                    .as_ref()
+                    .ok_or_else(|| malformed("no .eh_frame".into()))?;
+                self.apply_row(section, entry, file_pc, registers, memory)
+                    .map(Some)
             }
             Source::DebugFrame => {
                 let section = self
@@ -227,7 +248,8 @@ impl DebugInfo {
                     .debug_frame
                     .as_ref()
                     .ok_or_else(|| malformed("no .debug_frame".into()))?;
-                self.apply_row(section, entry, file_pc, registers, memory).map(Some)
+                self.apply_row(section, entry, file_pc, registers, memory)
+                    .map(Some)
             }
         }
     }
@@ -246,7 +268,11 @@ impl DebugInfo {
         let pc = registers.pc().unwrap_or(0);
         let malformed = |reason: String| UnwindStop::Malformed { pc, reason };
         let fde = section
-            .fde_from_offset(&self.cfi.bases, S::Offset::from(entry.offset), S::cie_from_offset)
+            .fde_from_offset(
+                &self.cfi.bases,
+                S::Offset::from(entry.offset),
+                S::cie_from_offset,
+            )
             .map_err(|e| malformed(e.to_string()))?;
         let mut context = gimli::UnwindContext::new();
         let row = fde
@@ -264,7 +290,9 @@ impl DebugInfo {
                         memory: &mut dyn Memory,
                         cfa: Option<u64>|
          -> Result<u64, UnwindStop> {
-            let expression = expression.get(section).map_err(|e| malformed(e.to_string()))?;
+            let expression = expression
+                .get(section)
+                .map_err(|e| malformed(e.to_string()))?;
             match location::evaluate(expression, encoding, &eval_context(cfa), memory, cfa) {
                 Ok(Place::Memory(address)) => Ok(address),
                 Ok(Place::Value(bytes)) => {
@@ -303,16 +331,19 @@ impl DebugInfo {
             let value = match rule {
                 gimli::RegisterRule::Undefined => None,
                 gimli::RegisterRule::SameValue => registers.get(register.0),
-                gimli::RegisterRule::Offset(offset) => {
-                    Some(read_u64(memory, cfa.wrapping_add_signed(*offset)).map_err(UnwindStop::Memory)?)
-                }
+                gimli::RegisterRule::Offset(offset) => Some(
+                    read_u64(memory, cfa.wrapping_add_signed(*offset))
+                        .map_err(UnwindStop::Memory)?,
+                ),
                 gimli::RegisterRule::ValOffset(offset) => Some(cfa.wrapping_add_signed(*offset)),
                 gimli::RegisterRule::Register(other) => registers.get(other.0),
                 gimli::RegisterRule::Expression(expression) => {
                     let address = evaluate(expression, memory, Some(cfa))?;
                     Some(read_u64(memory, address).map_err(UnwindStop::Memory)?)
                 }
-                gimli::RegisterRule::ValExpression(expression) => Some(evaluate(expression, memory, Some(cfa))?),
+                gimli::RegisterRule::ValExpression(expression) => {
+                    Some(evaluate(expression, memory, Some(cfa))?)
+                }
                 gimli::RegisterRule::Constant(value) => Some(*value),
                 gimli::RegisterRule::Architectural => None,
             };
@@ -327,19 +358,25 @@ impl DebugInfo {
         let return_address = caller.get(return_register.0).unwrap_or(0);
         caller.set(arch::PC, return_address);
         caller.set(arch::SP, cfa);
-        Ok(Step::Caller(caller, cfa))
+        Ok(Step::Caller(Box::new(caller), cfa))
     }
 
     /// Frame-pointer unwinding for code without CFI (rbp chains).
-    fn unwind_frame_pointer(&self, registers: &Registers, memory: &mut dyn Memory) -> Result<Step, UnwindStop> {
+    fn unwind_frame_pointer(
+        &self,
+        registers: &Registers,
+        memory: &mut dyn Memory,
+    ) -> Result<Step, UnwindStop> {
         let pc = registers.pc().unwrap_or(0);
-        let frame_pointer = registers.get(arch::FP).ok_or(UnwindStop::NoUnwindInfo { pc })?;
+        let frame_pointer = registers
+            .get(arch::FP)
+            .ok_or(UnwindStop::NoUnwindInfo { pc })?;
         if frame_pointer == 0 {
             return Err(UnwindStop::NoUnwindInfo { pc });
         }
         let saved_fp = read_u64(memory, frame_pointer).map_err(UnwindStop::Memory)?;
-        let return_address =
-            read_u64(memory, frame_pointer.wrapping_add(arch::POINTER_SIZE)).map_err(UnwindStop::Memory)?;
+        let return_address = read_u64(memory, frame_pointer.wrapping_add(arch::POINTER_SIZE))
+            .map_err(UnwindStop::Memory)?;
         let cfa = frame_pointer.wrapping_add(2 * arch::POINTER_SIZE);
         let mut caller = Registers::new();
         for register in arch::CALLEE_SAVED {
@@ -350,7 +387,7 @@ impl DebugInfo {
         caller.set(arch::FP, saved_fp);
         caller.set(arch::SP, cfa);
         caller.set(arch::PC, return_address);
-        Ok(Step::Caller(caller, cfa))
+        Ok(Step::Caller(Box::new(caller), cfa))
     }
 }
 
@@ -406,7 +443,7 @@ pub fn unwind_stack(
                 frames.push(StackFrame {
                     pc,
                     cfa: Some(cfa),
-                    registers: std::mem::replace(&mut current, caller),
+                    registers: std::mem::replace(&mut current, *caller),
                 });
                 if previous_cfa.is_some_and(|previous| cfa <= previous) && is_caller {
                     break UnwindStop::StackNotAdvancing;
@@ -441,13 +478,29 @@ mod tests {
                 .map(|level| {
                     let location = level
                         .location
-                        .map(|l| format!("{}:{}", l.path.rsplit('/').next().unwrap_or_default(), l.line))
+                        .map(|l| {
+                            format!(
+                                "{}:{}",
+                                l.path.rsplit('/').next().unwrap_or_default(),
+                                l.line
+                            )
+                        })
                         .unwrap_or_else(|| "?".into());
-                    format!("{} at {location}", level.function.unwrap_or_else(|| "?".into()))
+                    format!(
+                        "{} at {location}",
+                        level.function.unwrap_or_else(|| "?".into())
+                    )
                 })
                 .collect();
-            let cfa = frame.cfa.map(|c| format!("{c:#x}")).unwrap_or_else(|| "-".into());
-            out.push_str(&format!("#{index} pc={:#x} cfa={cfa} {}\n", frame.pc, names.join(" <- ")));
+            let cfa = frame
+                .cfa
+                .map(|c| format!("{c:#x}"))
+                .unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "#{index} pc={:#x} cfa={cfa} {}\n",
+                frame.pc,
+                names.join(" <- ")
+            ));
         }
         out.push_str(&format!("stop: {:?}\n", trace.stop));
         out
@@ -456,13 +509,17 @@ mod tests {
     fn check(program: &str, expect: Expect) {
         let stopped = Stopped::open(program);
         let mut memory = stopped.memory();
-        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 64);
+        let trace = stopped
+            .info
+            .unwind(&stopped.core.registers, &mut memory, 64);
         expect.assert_eq(&render(&stopped, &trace));
     }
 
     #[test]
     fn unwinds_rust_frames_through_eh_frame() {
-        check("rust_types", expect![[r#"
+        check(
+            "rust_types",
+            expect![[r#"
             #0 pc=0x55555556c268 cfa=0x7fffffffe2b0 rust_types::inspect at rust_types.rs:77
             #1 pc=0x55555556bcbf cfa=0x7fffffffe2f0 rust_types::middle at rust_types.rs:86
             #2 pc=0x55555556bc73 cfa=0x7fffffffe310 rust_types::outer at rust_types.rs:92
@@ -475,26 +532,33 @@ mod tests {
             #9 pc=0x55555557038e cfa=0x7fffffffe680 main at ?
             #10 pc=0x7ffff7ddc24a cfa=- 
             stop: NoUnwindInfo { pc: 140737351893578 }
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn unwinds_c_frames_through_debug_frame() {
-        check("c_frames", expect![[r#"
+        check(
+            "c_frames",
+            expect![[r#"
             #0 pc=0x555555555176 cfa=0x7fffffffe610 leaf at c_frames.c:25
             #1 pc=0x5555555551be cfa=0x7fffffffe640 branch at c_frames.c:31
             #2 pc=0x5555555551f7 cfa=0x7fffffffe680 trunk at c_frames.c:38
             #3 pc=0x555555555212 cfa=0x7fffffffe690 main at c_frames.c:44
             #4 pc=0x7ffff7dfc24a cfa=- 
             stop: NoUnwindInfo { pc: 140737352024650 }
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn return_address_is_the_callers_pc() {
         let stopped = Stopped::open("c_frames");
         let mut memory = stopped.memory();
-        let return_address = stopped.info.return_address(&stopped.core.registers, &mut memory).unwrap();
+        let return_address = stopped
+            .info
+            .return_address(&stopped.core.registers, &mut memory)
+            .unwrap();
         let caller = stopped.info.frames_at(return_address - 1).unwrap();
         assert_eq!(caller[0].function.as_deref(), Some("branch"));
     }
@@ -526,6 +590,10 @@ mod tests {
         let stopped = Stopped::open("rust_types");
         let trace = stopped.info.unwind(&stopped.core.registers, &mut Empty, 64);
         assert_eq!(trace.frames.len(), 1);
-        assert!(matches!(trace.stop, UnwindStop::Memory(_)), "{:?}", trace.stop);
+        assert!(
+            matches!(trace.stop, UnwindStop::Memory(_)),
+            "{:?}",
+            trace.stop
+        );
     }
 }

@@ -73,7 +73,9 @@ pub(crate) fn unavailable(reason: &str) -> String {
 /// Display name of a field: tuple fields `__0` show as `0`.
 fn field_display_name(name: &str) -> String {
     match name.strip_prefix("__") {
-        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => digits.to_owned(),
+        Some(digits) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.to_owned()
+        }
         _ => name.to_owned(),
     }
 }
@@ -84,7 +86,11 @@ fn escape(text: &str) -> String {
 
 impl DebugInfo {
     /// Reads the bytes of `value` (its type's size).
-    pub(crate) fn read_value(&self, value: &Value, memory: &mut dyn Memory) -> Result<Vec<u8>, String> {
+    pub(crate) fn read_value(
+        &self,
+        value: &Value,
+        memory: &mut dyn Memory,
+    ) -> Result<Vec<u8>, String> {
         let size = value.ty.size.ok_or("the type has no size")?;
         if size > MAX_READ {
             return Err(format!("the value is too large ({size} bytes)"));
@@ -92,7 +98,9 @@ impl DebugInfo {
         match &value.place {
             Place::Memory(address) => {
                 let mut bytes = vec![0u8; size as usize];
-                memory.read(*address, &mut bytes).map_err(|e| e.to_string())?;
+                memory
+                    .read(*address, &mut bytes)
+                    .map_err(|e| e.to_string())?;
                 Ok(bytes)
             }
             Place::Value(bytes) => {
@@ -104,7 +112,11 @@ impl DebugInfo {
     }
 
     /// Reads `value` as an unsigned integer of its size (at most 8 bytes).
-    pub(crate) fn read_unsigned(&self, value: &Value, memory: &mut dyn Memory) -> Result<u64, String> {
+    pub(crate) fn read_unsigned(
+        &self,
+        value: &Value,
+        memory: &mut dyn Memory,
+    ) -> Result<u64, String> {
         let bytes = self.read_value(value, memory)?;
         let mut raw = [0u8; 8];
         for (slot, byte) in raw.iter_mut().zip(bytes) {
@@ -159,8 +171,16 @@ impl DebugInfo {
     }
 
     /// The active variant of a Rust enum value (a struct with a variant part).
-    pub(crate) fn active_variant(&self, value: &Value, memory: &mut dyn Memory) -> Result<Option<Variant>, String> {
-        let TypeKind::Struct { variants: Some(part), .. } = &value.ty.kind else {
+    pub(crate) fn active_variant(
+        &self,
+        value: &Value,
+        memory: &mut dyn Memory,
+    ) -> Result<Option<Variant>, String> {
+        let TypeKind::Struct {
+            variants: Some(part),
+            ..
+        } = &value.ty.kind
+        else {
             return Ok(None);
         };
         let Some(discriminant) = &part.discriminant else {
@@ -168,18 +188,31 @@ impl DebugInfo {
         };
         let discr_value = self.field_value(value, discriminant);
         let bits = discr_value.ty.size.unwrap_or(8).min(8) * 8;
-        let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+        let mask = if bits >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
         let raw = self.read_unsigned(&discr_value, memory)? & mask;
         let chosen = part
             .variants
             .iter()
             .find(|variant| variant.discr_value.is_some_and(|v| v & mask == raw))
-            .or_else(|| part.variants.iter().find(|variant| variant.discr_value.is_none()));
+            .or_else(|| {
+                part.variants
+                    .iter()
+                    .find(|variant| variant.discr_value.is_none())
+            });
         Ok(chosen.cloned())
     }
 
     /// Formats `value` under `name`, with a handle when it has children.
-    pub(crate) fn make_variable(&self, name: String, value: Value, memory: &mut dyn Memory) -> Variable {
+    pub(crate) fn make_variable(
+        &self,
+        name: String,
+        value: Value,
+        memory: &mut dyn Memory,
+    ) -> Variable {
         let address = match value.place {
             Place::Memory(address) => Some(address),
             Place::Value(_) => None,
@@ -190,7 +223,9 @@ impl DebugInfo {
             name,
             type_name: value.ty.name.clone(),
             value: summary,
-            children: has_children.then(|| ValueHandle { value: value.clone() }),
+            children: has_children.then(|| ValueHandle {
+                value: value.clone(),
+            }),
             indexed_children,
             address,
         }
@@ -204,7 +239,10 @@ impl DebugInfo {
             special => {
                 let count = rust_std::element_count(self, &special, value, memory);
                 return match count {
-                    Some(count) => (count > 0 || special.has_named_children(), special.indexed().then_some(count)),
+                    Some(count) => (
+                        count > 0 || special.has_named_children(),
+                        special.indexed().then_some(count),
+                    ),
                     None => (special.has_named_children(), None),
                 };
             }
@@ -212,12 +250,18 @@ impl DebugInfo {
         match &value.ty.kind {
             TypeKind::Pointer { pointee, .. } => {
                 let pointee = self.type_of(*pointee);
-                let readable = matches!(self.read_unsigned(value, memory), Ok(address) if address != 0);
-                let derefable = !matches!(pointee.kind, TypeKind::Void | TypeKind::Function | TypeKind::Unknown);
+                let readable =
+                    matches!(self.read_unsigned(value, memory), Ok(address) if address != 0);
+                let derefable = !matches!(
+                    pointee.kind,
+                    TypeKind::Void | TypeKind::Function | TypeKind::Unknown
+                );
                 (readable && derefable, None)
             }
             TypeKind::Struct { .. } | TypeKind::Union { .. } => {
-                let children = self.child_values(value, memory, 0, MAX_CHILDREN).unwrap_or_default();
+                let children = self
+                    .child_values(value, memory, 0, MAX_CHILDREN)
+                    .unwrap_or_default();
                 (!children.is_empty(), None)
             }
             TypeKind::Array { dims, .. } => {
@@ -237,7 +281,13 @@ impl DebugInfo {
 
     /// Like [`DebugInfo::children`], for indexed children `start..start+count`.
     /// An unreadable value yields one child whose value says why.
-    pub fn children_range(&self, handle: &ValueHandle, start: u64, count: u64, memory: &mut dyn Memory) -> Vec<Variable> {
+    pub fn children_range(
+        &self,
+        handle: &ValueHandle,
+        start: u64,
+        count: u64,
+        memory: &mut dyn Memory,
+    ) -> Vec<Variable> {
         match self.child_values(&handle.value, memory, start, count.min(MAX_CHILDREN)) {
             Ok(children) => children
                 .into_iter()
@@ -279,7 +329,9 @@ impl DebugInfo {
                 }
                 Ok(vec![("*".to_owned(), target)])
             }
-            TypeKind::Struct { fields, variants, .. } => {
+            TypeKind::Struct {
+                fields, variants, ..
+            } => {
                 if variants.is_some() {
                     let Some(variant) = self.active_variant(value, memory)? else {
                         return Ok(Vec::new());
@@ -296,7 +348,12 @@ impl DebugInfo {
             }
             TypeKind::Union { fields } => Ok(fields
                 .iter()
-                .map(|field| (field_display_name(&field.name), self.field_value(value, field)))
+                .map(|field| {
+                    (
+                        field_display_name(&field.name),
+                        self.field_value(value, field),
+                    )
+                })
                 .collect()),
             TypeKind::Array { element, dims } => {
                 let total = dims.first().copied().flatten().unwrap_or(0);
@@ -305,7 +362,14 @@ impl DebugInfo {
                     let inner = self.type_of(*element);
                     let inner_count: u64 = dims[1..].iter().map(|d| d.unwrap_or(0)).product();
                     Arc::new(TypeInfo {
-                        name: format!("{}{}", inner.name, dims[1..].iter().map(|d| format!("[{}]", d.unwrap_or(0))).collect::<String>()),
+                        name: format!(
+                            "{}{}",
+                            inner.name,
+                            dims[1..]
+                                .iter()
+                                .map(|d| format!("[{}]", d.unwrap_or(0)))
+                                .collect::<String>()
+                        ),
                         size: inner.size.map(|s| s.saturating_mul(inner_count)),
                         kind: TypeKind::Array {
                             element: *element,
@@ -330,7 +394,8 @@ impl DebugInfo {
                     if let Place::Value(bytes) = &value.place {
                         let from = usize::try_from(offset).unwrap_or(usize::MAX);
                         let len = usize::try_from(stride).unwrap_or(0);
-                        child.place = Place::Value(bytes.iter().skip(from).take(len).copied().collect());
+                        child.place =
+                            Place::Value(bytes.iter().skip(from).take(len).copied().collect());
                     }
                     children.push((format!("[{index}]"), child));
                 }
@@ -355,7 +420,10 @@ impl DebugInfo {
                 Ok(bytes) => format_base(*encoding, &bytes),
                 Err(reason) => unavailable(&reason),
             },
-            TypeKind::Enum { signed, enumerators } => match self.read_value(value, memory) {
+            TypeKind::Enum {
+                signed,
+                enumerators,
+            } => match self.read_value(value, memory) {
                 Ok(bytes) => {
                     let raw = integer(&bytes, *signed);
                     enumerators
@@ -380,7 +448,10 @@ impl DebugInfo {
                     return format!("{address:#x} \"{}\"", escape(&text));
                 }
                 let is_reference = *reference || value.ty.name.starts_with('&');
-                if is_reference && depth < 2 && !matches!(pointee_type.kind, TypeKind::Void | TypeKind::Function) {
+                if is_reference
+                    && depth < 2
+                    && !matches!(pointee_type.kind, TypeKind::Void | TypeKind::Function)
+                {
                     let target = Value {
                         ty: pointee_type,
                         place: Place::Memory(address),
@@ -389,10 +460,14 @@ impl DebugInfo {
                 }
                 format!("{address:#x}")
             }
-            TypeKind::Struct { variants: Some(_), .. } => match self.active_variant(value, memory) {
+            TypeKind::Struct {
+                variants: Some(_), ..
+            } => match self.active_variant(value, memory) {
                 Ok(Some(variant)) => {
                     let payload = self.field_value(value, &variant.field);
-                    let fields = self.child_values(&payload, memory, 0, PREVIEW_ELEMENTS).unwrap_or_default();
+                    let fields = self
+                        .child_values(&payload, memory, 0, PREVIEW_ELEMENTS)
+                        .unwrap_or_default();
                     format_compound(&variant.field.name, &self.previews(fields, memory, depth))
                 }
                 Ok(None) => unavailable("no variant matches the discriminant"),
@@ -429,7 +504,12 @@ impl DebugInfo {
     }
 
     /// Summaries of child values, for previews.
-    pub(crate) fn previews(&self, children: Vec<(String, Value)>, memory: &mut dyn Memory, depth: usize) -> Vec<(String, String)> {
+    pub(crate) fn previews(
+        &self,
+        children: Vec<(String, Value)>,
+        memory: &mut dyn Memory,
+        depth: usize,
+    ) -> Vec<(String, String)> {
         children
             .into_iter()
             .map(|(name, child)| {
@@ -445,7 +525,10 @@ fn format_compound(name: &str, fields: &[(String, String)]) -> String {
     if fields.is_empty() {
         return name.to_owned();
     }
-    if fields.iter().all(|(field, _)| field.bytes().all(|b| b.is_ascii_digit())) {
+    if fields
+        .iter()
+        .all(|(field, _)| field.bytes().all(|b| b.is_ascii_digit()))
+    {
         let values: Vec<&str> = fields.iter().map(|(_, v)| v.as_str()).collect();
         return format!("{name}({})", values.join(", "));
     }
@@ -488,7 +571,10 @@ pub(crate) fn format_base(encoding: Encoding, bytes: &[u8]) -> String {
             None => unavailable("empty bool"),
         },
         Encoding::Float => match bytes.len() {
-            4 => format!("{}", f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])),
+            4 => format!(
+                "{}",
+                f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+            ),
             8 => {
                 let mut raw = [0u8; 8];
                 raw.copy_from_slice(bytes);
@@ -539,11 +625,17 @@ fn read_c_string(memory: &mut dyn Memory, address: u64) -> String {
 }
 
 /// Reads a UTF-8 string of `len` bytes at `address` (truncated for display).
-pub(crate) fn read_string(memory: &mut dyn Memory, address: u64, len: u64) -> Result<String, String> {
+pub(crate) fn read_string(
+    memory: &mut dyn Memory,
+    address: u64,
+    len: u64,
+) -> Result<String, String> {
     let shown = len.min(MAX_STRING);
     let mut bytes = vec![0u8; shown as usize];
     if shown > 0 {
-        memory.read(address, &mut bytes).map_err(|e| e.to_string())?;
+        memory
+            .read(address, &mut bytes)
+            .map_err(|e| e.to_string())?;
     }
     let mut text = format!("\"{}\"", escape(&String::from_utf8_lossy(&bytes)));
     if len > shown {
@@ -562,25 +654,43 @@ mod tests {
             assert_eq!(format_base(encoding, bytes), expected);
         };
         check(Encoding::Signed, &(-4i32).to_le_bytes(), "-4");
-        check(Encoding::Unsigned, &u64::MAX.to_le_bytes(), "18446744073709551615");
+        check(
+            Encoding::Unsigned,
+            &u64::MAX.to_le_bytes(),
+            "18446744073709551615",
+        );
         check(Encoding::Signed, &i8::MIN.to_le_bytes(), "-128");
         check(Encoding::Float, &2.5f64.to_le_bytes(), "2.5");
         check(Encoding::Float, &1.0f32.to_le_bytes(), "1");
         check(Encoding::Bool, &[1], "true");
         check(Encoding::Utf, &('λ' as u32).to_le_bytes(), "'λ'");
-        check(Encoding::Utf, &0xd800u32.to_le_bytes(), "0xd800 (invalid char)");
+        check(
+            Encoding::Utf,
+            &0xd800u32.to_le_bytes(),
+            "0xd800 (invalid char)",
+        );
         check(Encoding::CChar, b"A", "65 'A'");
-        check(Encoding::Float, &[1, 2, 3], "<unavailable: unsupported float size>");
+        check(
+            Encoding::Float,
+            &[1, 2, 3],
+            "<unavailable: unsupported float size>",
+        );
     }
 
     #[test]
     fn compound_values_format_like_debug() {
         let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
-            items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            items
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         assert_eq!(format_compound("None", &[]), "None");
         assert_eq!(format_compound("Some", &pairs(&[("0", "7")])), "Some(7)");
-        assert_eq!(format_compound("Circle", &pairs(&[("radius", "1.5")])), "Circle { radius: 1.5 }");
+        assert_eq!(
+            format_compound("Circle", &pairs(&[("radius", "1.5")])),
+            "Circle { radius: 1.5 }"
+        );
         assert_eq!(format_list(pairs(&[("[0]", "1")]), 3), "[1, …]");
         assert_eq!(field_display_name("__12"), "12");
         assert_eq!(field_display_name("__x"), "__x");

@@ -84,7 +84,11 @@ impl DebugInfo {
     }
 
     /// Located variables in scope for `query`, in declaration order.
-    pub(crate) fn scope_values(&self, query: &FrameQuery<'_>, memory: &mut dyn Memory) -> Result<Vec<ScopedValue>> {
+    pub(crate) fn scope_values(
+        &self,
+        query: &FrameQuery<'_>,
+        memory: &mut dyn Memory,
+    ) -> Result<Vec<ScopedValue>> {
         let file_pc = self.to_file_address(query.frame.lookup_pc(query.frame_index));
         let frames = self.raw_frames_at(file_pc)?;
         let Some((_, Some(scope_key))) = frames.get(query.inline_depth) else {
@@ -101,13 +105,16 @@ impl DebugInfo {
         let mut tree = unit
             .entries_tree(Some(scope_offset))
             .map_err(|e| SymbolError::dwarf("reading a function's scopes", e))?;
-        let root = tree.root().map_err(|e| SymbolError::dwarf("reading a function's scopes", e))?;
+        let root = tree
+            .root()
+            .map_err(|e| SymbolError::dwarf("reading a function's scopes", e))?;
         collect_variables(unit, root, file_pc, &mut found, 0);
 
         let frame_base = self.frame_base(*function_key, query);
         let mut values = Vec::new();
         for (key, is_argument) in found {
-            let Some((name, value)) = self.locate_variable(key, query, file_pc, frame_base, memory) else {
+            let Some((name, value)) = self.locate_variable(key, query, file_pc, frame_base, memory)
+            else {
                 continue;
             };
             values.push(ScopedValue {
@@ -121,7 +128,11 @@ impl DebugInfo {
 
     /// Follows `DW_AT_abstract_origin`/`DW_AT_specification` to find an
     /// attribute that a concrete DIE inherits.
-    fn inherited_attr(&self, key: DieKey, name: gimli::DwAt) -> Option<(DieKey, gimli::AttributeValue<Reader>)> {
+    fn inherited_attr(
+        &self,
+        key: DieKey,
+        name: gimli::DwAt,
+    ) -> Option<(DieKey, gimli::AttributeValue<Reader>)> {
         let mut current = key;
         for _ in 0..8 {
             let (unit, offset) = self.units().locate(current)?;
@@ -155,7 +166,9 @@ impl DebugInfo {
     fn frame_base(&self, function_key: DieKey, query: &FrameQuery<'_>) -> Option<u64> {
         let (unit, offset) = self.units().locate(function_key)?;
         let entry = unit.entry(offset).ok()?;
-        let gimli::AttributeValue::Exprloc(expression) = entry.attr_value(gimli::DW_AT_frame_base)? else {
+        let gimli::AttributeValue::Exprloc(expression) =
+            entry.attr_value(gimli::DW_AT_frame_base)?
+        else {
             return None;
         };
         let context = EvalContext {
@@ -168,7 +181,9 @@ impl DebugInfo {
         // The frame base never needs memory in practice; a failing reader
         // keeps this side-effect free.
         let mut no_memory = NoMemory;
-        match location::evaluate(expression, unit.encoding(), &context, &mut no_memory, None).ok()? {
+        match location::evaluate(expression, unit.encoding(), &context, &mut no_memory, None)
+            .ok()?
+        {
             Place::Memory(address) => Some(address),
             Place::Value(bytes) => {
                 let mut raw = [0u8; 8];
@@ -273,7 +288,11 @@ impl DebugInfo {
 struct NoMemory;
 
 impl Memory for NoMemory {
-    fn read(&mut self, address: u64, buf: &mut [u8]) -> std::result::Result<(), super::error::MemoryError> {
+    fn read(
+        &mut self,
+        address: u64,
+        buf: &mut [u8],
+    ) -> std::result::Result<(), super::error::MemoryError> {
         Err(super::error::MemoryError {
             address,
             len: buf.len(),
@@ -288,7 +307,9 @@ fn scope_contains(
     entry: &gimli::DebuggingInformationEntry<Reader>,
     file_pc: u64,
 ) -> bool {
-    let Ok(mut ranges) = unit.die_ranges(entry) else { return true };
+    let Ok(mut ranges) = unit.die_ranges(entry) else {
+        return true;
+    };
     let mut any = false;
     while let Ok(Some(range)) = ranges.next() {
         any = true;
@@ -324,10 +345,8 @@ fn collect_variables(
                     out.push((key, entry.tag() == gimli::DW_TAG_formal_parameter));
                 }
             }
-            gimli::DW_TAG_lexical_block => {
-                if scope_contains(unit, entry, file_pc) {
-                    collect_variables(unit, child, file_pc, out, depth + 1);
-                }
+            gimli::DW_TAG_lexical_block if scope_contains(unit, entry, file_pc) => {
+                collect_variables(unit, child, file_pc, out, depth + 1);
             }
             _ => {}
         }
@@ -343,9 +362,19 @@ mod tests {
     use crate::symbols::testing::Stopped;
 
     /// Renders variables, expanding children down to `depth` levels.
-    fn render(info: &DebugInfo, variables: &[Variable], memory: &mut dyn Memory, indent: usize, depth: usize, out: &mut String) {
+    fn render(
+        info: &DebugInfo,
+        variables: &[Variable],
+        memory: &mut dyn Memory,
+        indent: usize,
+        depth: usize,
+        out: &mut String,
+    ) {
         for variable in variables {
-            let count = variable.indexed_children.map(|n| format!(" [{n} items]")).unwrap_or_default();
+            let count = variable
+                .indexed_children
+                .map(|n| format!(" [{n} items]"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "{}{}: {} = {}{count}\n",
                 "  ".repeat(indent),
@@ -363,19 +392,42 @@ mod tests {
     fn check_frame(program: &str, frame_index: usize, depth: usize, expect: Expect) {
         let stopped = Stopped::open(program);
         let mut memory = stopped.memory();
-        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 16);
+        let trace = stopped
+            .info
+            .unwind(&stopped.core.registers, &mut memory, 16);
         let frame = &trace.frames[frame_index];
-        let variables = stopped.info.frame_variables(frame, frame_index, 0, &mut memory).unwrap();
+        let variables = stopped
+            .info
+            .frame_variables(frame, frame_index, 0, &mut memory)
+            .unwrap();
         let mut out = String::from("arguments:\n");
-        render(&stopped.info, &variables.arguments, &mut memory, 1, depth, &mut out);
+        render(
+            &stopped.info,
+            &variables.arguments,
+            &mut memory,
+            1,
+            depth,
+            &mut out,
+        );
         out.push_str("locals:\n");
-        render(&stopped.info, &variables.locals, &mut memory, 1, depth, &mut out);
+        render(
+            &stopped.info,
+            &variables.locals,
+            &mut memory,
+            1,
+            depth,
+            &mut out,
+        );
         expect.assert_eq(&out);
     }
 
     #[test]
     fn rust_variables_of_every_kind() {
-        check_frame("rust_types", 0, 2, expect![[r#"
+        check_frame(
+            "rust_types",
+            0,
+            2,
+            expect![[r#"
             arguments:
               order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
                 id: u32 = 42
@@ -458,12 +510,17 @@ mod tests {
               flag: bool = true
               letter: char = 'λ'
               ratio: f64 = 2.5
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn caller_frame_variables_use_unwound_registers() {
-        check_frame("rust_types", 1, 1, expect![[r#"
+        check_frame(
+            "rust_types",
+            1,
+            1,
+            expect![[r#"
             arguments:
               order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
                 id: u32 = 42
@@ -471,8 +528,13 @@ mod tests {
                 note: core::option::Option<alloc::string::String> = Some("fragile")
               depth: u32 = 1
             locals:
-        "#]]);
-        check_frame("rust_types", 3, 3, expect![[r#"
+        "#]],
+        );
+        check_frame(
+            "rust_types",
+            3,
+            3,
+            expect![[r#"
             arguments:
             locals:
               order: rust_types::Order = {id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
@@ -489,12 +551,17 @@ mod tests {
                     price: u64 = 7
                 note: core::option::Option<alloc::string::String> = Some("fragile")
                   0: alloc::string::String = "fragile"
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
     fn c_variables_of_every_kind() {
-        check_frame("c_frames", 0, 1, expect![[r#"
+        check_frame(
+            "c_frames",
+            0,
+            1,
+            expect![[r#"
             arguments:
               depth: int = 3
               pair: pair * = 0x7fffffffe650
@@ -509,8 +576,13 @@ mod tests {
                 word: unsigned int = 1065353216
                 real: float = 1
               colour: colour = GREEN
-        "#]]);
-        check_frame("c_frames", 2, 1, expect![[r#"
+        "#]],
+        );
+        check_frame(
+            "c_frames",
+            2,
+            1,
+            expect![[r#"
             arguments:
               depth: int = 1
             locals:
@@ -518,18 +590,27 @@ mod tests {
                 left: int = 1
                 right: long int = 2
               result: int = 32767
-        "#]]);
+        "#]],
+        );
     }
 
     fn check_eval(program: &str, frame_index: usize, expressions: &[&str], expect: Expect) {
         let stopped = Stopped::open(program);
         let mut memory = stopped.memory();
-        let trace = stopped.info.unwind(&stopped.core.registers, &mut memory, 16);
+        let trace = stopped
+            .info
+            .unwind(&stopped.core.registers, &mut memory, 16);
         let frame = &trace.frames[frame_index];
         let mut out = String::new();
         for expression in expressions {
-            match stopped.info.evaluate(expression, frame, frame_index, 0, &mut memory) {
-                Ok(variable) => out.push_str(&format!("{expression}: {} = {}\n", variable.type_name, variable.value)),
+            match stopped
+                .info
+                .evaluate(expression, frame, frame_index, 0, &mut memory)
+            {
+                Ok(variable) => out.push_str(&format!(
+                    "{expression}: {} = {}\n",
+                    variable.type_name, variable.value
+                )),
                 Err(error) => out.push_str(&format!("{expression}: error: {error}\n")),
             }
         }
@@ -590,11 +671,16 @@ mod tests {
                 text.len: usize = 5
             "#]],
         );
-        check_eval("c_frames", 0, &["pair->right", "values[1]", "*pair", "bits.real"], expect![[r#"
+        check_eval(
+            "c_frames",
+            0,
+            &["pair->right", "values[1]", "*pair", "bits.real"],
+            expect![[r#"
             pair->right: long int = 2
             values[1]: int = 8
             *pair: pair = {left: 1, right: 2}
             bits.real: float = 1
-        "#]]);
+        "#]],
+        );
     }
 }
