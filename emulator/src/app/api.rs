@@ -8,7 +8,7 @@
 //! authorizer are checked against them and the API's `DefaultAuthorizer` is
 //! applied, so the model's `ApiRoute::authorizer` is the effective one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::diagnostic::{Pos, Sink, Site};
 use super::function::{Built, read_cors_lists};
@@ -93,6 +93,7 @@ pub(crate) fn assemble(
     sink: &mut Sink,
 ) -> Vec<Api> {
     let mut apis = Vec::new();
+    let mut open_authorizers = HashMap::new();
     for resource in active {
         let kind = match resource.kind.as_str() {
             API => ApiKind::Rest,
@@ -113,7 +114,7 @@ pub(crate) fn assemble(
         };
         let merged = globals::merge(globals, allowed, resource, sink);
         read::check_known(&resource.logical_id, &resource.kind, &merged, known, sink);
-        if let Some(api) = build(
+        if let Some((api, open)) = build(
             resource,
             &merged,
             kind,
@@ -122,6 +123,7 @@ pub(crate) fn assemble(
             function_arns,
             sink,
         ) {
+            open_authorizers.insert(api.logical_id.clone(), open);
             apis.push(api);
         }
     }
@@ -170,7 +172,7 @@ pub(crate) fn assemble(
             depends_on: Vec::new(),
         };
         let properties = resource.properties.clone();
-        if let Some(api) = build(
+        if let Some((api, open)) = build(
             &resource,
             &properties,
             kind,
@@ -179,11 +181,12 @@ pub(crate) fn assemble(
             function_arns,
             sink,
         ) {
+            open_authorizers.insert(api.logical_id.clone(), open);
             apis.push(api);
         }
     }
 
-    link_routes(&apis, template, functions, sink);
+    link_routes(&apis, &open_authorizers, template, functions, sink);
     apis
 }
 
@@ -195,7 +198,7 @@ fn build(
     resolver: &mut Resolver<'_>,
     function_arns: &BTreeMap<String, String>,
     sink: &mut Sink,
-) -> Option<Api> {
+) -> Option<(Api, BTreeSet<String>)> {
     let id = resource.logical_id.as_str();
     let props = Props::resolve(
         resolver,
@@ -288,18 +291,18 @@ fn build(
         },
     };
 
-    let (authorizers, default_authorizer) = match props.get("Auth") {
-        None => (BTreeMap::new(), None),
+    let (authorizers, default_authorizer, open) = match props.get("Auth") {
+        None => (BTreeMap::new(), None, BTreeSet::new()),
         Some(node) => match read_auth(node, kind, &props.site("Auth"), function_arns, sink) {
             Some(auth) => auth,
             None => {
                 ok = false;
-                (BTreeMap::new(), None)
+                (BTreeMap::new(), None, BTreeSet::new())
             }
         },
     };
 
-    ok.then(|| Api {
+    let api = Api {
         logical_id: id.to_owned(),
         kind,
         stage_name,
@@ -308,7 +311,8 @@ fn build(
         binary_media_types,
         authorizers,
         default_authorizer,
-    })
+    };
+    ok.then_some((api, open))
 }
 
 /// REST API `Cors`: a quoted origin string (`"'*'"`), or a map of quoted,
@@ -399,7 +403,13 @@ fn read_rest_cors(node: &Node, site: &Site, sink: &mut Sink) -> Option<Cors> {
     ok.then_some(cors)
 }
 
-type Auth = (BTreeMap<String, Authorizer>, Option<String>);
+/// Emulated authorizers, the default one, and the names of declared
+/// authorizers that are not emulated (routes using them are open).
+type Auth = (
+    BTreeMap<String, Authorizer>,
+    Option<String>,
+    BTreeSet<String>,
+);
 
 fn read_auth(
     node: &Node,
@@ -411,6 +421,7 @@ fn read_auth(
     let map = read::map(node, site, sink)?;
     let mut ok = true;
     let mut authorizers = BTreeMap::new();
+    let mut open = BTreeSet::new();
     if let Some(list) = map.get("Authorizers") {
         let list_site = site.child("Authorizers");
         if let Some(list) = read::map(list, &list_site, sink) {
@@ -420,8 +431,10 @@ fn read_auth(
                     Some(Some(authorizer)) => {
                         authorizers.insert(key.name.clone(), authorizer);
                     }
-                    // Declared but not emulated (Cognito, IAM): already warned.
-                    Some(None) => {}
+                    // Declared but not emulated (Cognito): already warned.
+                    Some(None) => {
+                        open.insert(key.name.clone());
+                    }
                     None => ok = false,
                 }
             }
@@ -469,7 +482,7 @@ fn read_auth(
             }
         }
     };
-    ok.then_some((authorizers, default_authorizer))
+    ok.then_some((authorizers, default_authorizer, open))
 }
 
 fn list_names(authorizers: &BTreeMap<String, Authorizer>) -> String {
@@ -671,7 +684,13 @@ fn read_authorizer(
 /// Checks each route's API and authorizer and applies default authorizers.
 /// Routes that cannot be linked are removed from their function (the error
 /// was reported), so the model only holds routes that resolve.
-fn link_routes(apis: &[Api], template: &Template, functions: &mut [Built], sink: &mut Sink) {
+fn link_routes(
+    apis: &[Api],
+    open_authorizers: &HashMap<String, BTreeSet<String>>,
+    template: &Template,
+    functions: &mut [Built],
+    sink: &mut Sink,
+) {
     let by_id: HashMap<&str, &Api> = apis.iter().map(|a| (a.logical_id.as_str(), a)).collect();
     let mut seen: HashMap<(String, String, Option<String>), (String, Pos)> = HashMap::new();
     for built in functions.iter_mut() {
@@ -728,6 +747,13 @@ fn link_routes(apis: &[Api], template: &Template, functions: &mut [Built], sink:
                     None
                 }
                 Some(name) if api.authorizers.contains_key(&name) => Some(name),
+                Some(name)
+                    if open_authorizers
+                        .get(&api.logical_id)
+                        .is_some_and(|open| open.contains(&name)) =>
+                {
+                    None
+                }
                 Some(name) => {
                     sink.error(
                         route_site.authorizer_pos,

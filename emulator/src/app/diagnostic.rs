@@ -4,6 +4,7 @@
 //! [`Sink`] and carries on with what it could read, so `fogbank validate`
 //! prints everything wrong with a template in one run.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -158,13 +159,24 @@ impl Site {
     }
 }
 
+/// What makes two diagnostics the same problem: everything but the
+/// property path, which two passes may spell differently.
+/// Candidate comparisons spent on hints per template: plenty for real
+/// mistakes, and a bound on hostile input.
+const SUGGESTION_BUDGET: usize = 5_000;
+
+type DedupKey = (Severity, Option<u32>, Option<u32>, Option<String>, String);
+
 /// Collects diagnostics for one template, dropping exact duplicates (the
 /// reference check and the resolver may both see the same bad `!Ref`).
 #[derive(Debug)]
 pub(crate) struct Sink {
     file: PathBuf,
     diagnostics: Vec<Diagnostic>,
-    seen: HashSet<(Severity, Option<u32>, Option<u32>, Option<String>, String)>,
+    seen: HashSet<DedupKey>,
+    /// Candidate comparisons left for "did you mean" hints; a `Cell` so that
+    /// a hint can be computed inside the arguments of `error`.
+    suggestion_budget: Cell<usize>,
 }
 
 impl Sink {
@@ -173,7 +185,17 @@ impl Sink {
             file: file.to_owned(),
             diagnostics: Vec::new(),
             seen: HashSet::new(),
+            suggestion_budget: Cell::new(SUGGESTION_BUDGET),
         }
+    }
+
+    /// ` (did you mean `X`?)` for a near miss among `candidates`, or "".
+    pub fn did_you_mean<'a>(
+        &self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'a str>,
+    ) -> String {
+        super::template::did_you_mean(name, candidates, &self.suggestion_budget)
     }
 
     pub fn error(&mut self, pos: Option<Pos>, site: &Site, message: impl Into<String>) {

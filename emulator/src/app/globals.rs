@@ -5,7 +5,7 @@
 //! is replaced whole. `IgnoreGlobals` opts a resource out.
 
 use super::diagnostic::{Sink, Site};
-use super::template::{Resource, Template, did_you_mean};
+use super::template::{Resource, Template};
 use super::yaml::{Map, Node, Value};
 
 /// Properties SAM accepts under `Globals.Function`.
@@ -112,7 +112,7 @@ pub(crate) fn check(template: &Template, sink: &mut Sink) {
                         "`{}` is not allowed under Globals.{section}{}; set it on each resource \
                          instead",
                         key.name,
-                        did_you_mean(&key.name, allowed.iter().copied())
+                        sink.did_you_mean(&key.name, allowed.iter().copied())
                     ),
                 );
             }

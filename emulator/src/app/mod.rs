@@ -46,7 +46,6 @@ pub use model::*;
 
 use diagnostic::{Sink, Site};
 use resolve::{EMULATED, FUNCTION, LAYER, QUEUE, Resolver};
-use template::did_you_mean;
 
 /// How to load a template.
 #[derive(Debug, Clone)]
@@ -276,7 +275,7 @@ fn check_references(template: &template::Template, resolver: &mut Resolver<'_>, 
                     &Site::resource(&resource.logical_id, "DependsOn"),
                     format!(
                         "DependsOn names `{target}`, which is not a resource of this template{}",
-                        did_you_mean(
+                        sink.did_you_mean(
                             target,
                             template.resources.iter().map(|r| r.logical_id.as_str())
                         )
@@ -330,7 +329,7 @@ fn check_types(active: &[&template::Resource], sink: &mut Sink) {
                 &site,
                 format!(
                     "unknown SAM resource type `{kind}`{}",
-                    did_you_mean(kind, SAM_TYPES.iter().copied())
+                    sink.did_you_mean(kind, SAM_TYPES.iter().copied())
                 ),
             );
             continue;

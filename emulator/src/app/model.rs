@@ -179,7 +179,12 @@ pub struct ApiRoute {
     pub api_id: String,
     /// `PayloadFormatVersion` for HTTP APIs ("1.0" or "2.0"); REST is "1.0".
     pub payload_format_version: String,
-    /// The authorizer named in the event's `Auth.Authorizer`, if any.
+    /// The authorizer that guards this route, already resolved by the
+    /// loader: the event's `Auth.Authorizer`, else the API's
+    /// `Auth.DefaultAuthorizer`; `None` when the route is open (no
+    /// authorizer, `Authorizer: NONE`, or an `AWS_IAM`/Cognito authorizer,
+    /// which are not emulated). A name is always a key of the API's
+    /// `authorizers`.
     pub authorizer: Option<String>,
 }
 

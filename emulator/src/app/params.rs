@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::diagnostic::{Pos, Sink, Site};
-use super::template::{Entry, did_you_mean};
+use super::template::Entry;
 use super::yaml::{Map, Node, Value};
 
 /// The value a `!Ref` to a parameter yields.
@@ -44,7 +44,7 @@ pub(crate) fn resolve(
                 format!(
                     "--parameter-overrides sets `{name}`, which the template does not declare{}; \
                      the override is ignored",
-                    did_you_mean(name, declared.iter().map(|e| e.name.as_str()))
+                    sink.did_you_mean(name, declared.iter().map(|e| e.name.as_str()))
                 ),
             );
         }

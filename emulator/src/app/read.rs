@@ -4,7 +4,6 @@
 
 use super::diagnostic::{Pos, Sink, Site};
 use super::resolve::{Resolver, parse_bool};
-use super::template::did_you_mean;
 use super::yaml::{Map, Node, Value};
 
 /// A resource's properties with the ones Fogbank reads resolved.
@@ -72,7 +71,7 @@ pub(crate) fn check_known(
                 format!(
                     "unknown property `{}` for {kind}{}",
                     key.name,
-                    did_you_mean(&key.name, known.iter().copied())
+                    sink.did_you_mean(&key.name, known.iter().copied())
                 ),
             );
         }

@@ -10,14 +10,14 @@
 //! readers further on stay silent about it instead of piling up follow-on
 //! errors.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use base64::Engine as _;
 
 use super::diagnostic::{Pos, Sink, Site};
 use super::model::Identity;
 use super::params::ParamValue;
-use super::template::{Entry, Resource, Template, did_you_mean};
+use super::template::{Entry, Resource, Template};
 use super::yaml::{Key, Map, Node, Value};
 
 pub(crate) const FUNCTION: &str = "AWS::Serverless::Function";
@@ -60,6 +60,9 @@ pub(crate) struct Resolver<'t> {
     sqs_endpoint: String,
     params: BTreeMap<String, ParamValue>,
     resources: HashMap<&'t str, &'t Resource>,
+    /// Logical IDs of `AWS::Serverless::*` resources, the prefixes of the
+    /// resources SAM generates from them.
+    serverless_ids: HashSet<&'t str>,
     conditions: HashMap<&'t str, &'t Entry>,
     mappings: HashMap<&'t str, &'t Entry>,
     condition_memo: HashMap<String, Memo<bool>>,
@@ -86,6 +89,12 @@ impl<'t> Resolver<'t> {
                 .resources
                 .iter()
                 .map(|r| (r.logical_id.as_str(), r))
+                .collect(),
+            serverless_ids: template
+                .resources
+                .iter()
+                .filter(|r| r.kind.starts_with("AWS::Serverless::"))
+                .map(|r| r.logical_id.as_str())
                 .collect(),
             conditions: template
                 .conditions
@@ -153,7 +162,7 @@ impl<'t> Resolver<'t> {
                 site,
                 format!(
                     "unknown condition `{name}`{}; declare it under `Conditions`",
-                    did_you_mean(name, self.conditions.keys().copied())
+                    sink.did_you_mean(name, self.conditions.keys().copied())
                 ),
             );
             return None;
@@ -583,7 +592,7 @@ impl<'t> Resolver<'t> {
             if self.is_generated(target) {
                 return Some(Node::scalar(target, pos));
             }
-            sink.error(Some(pos), site, self.unknown_ref_message(target, how));
+            sink.error(Some(pos), site, self.unknown_ref_message(target, how, sink));
             return None;
         };
         if !self.check_active(resource, pos, site, sink) {
@@ -646,14 +655,15 @@ impl<'t> Resolver<'t> {
         if target.starts_with(IMPLICIT_REST_API) || target.starts_with(IMPLICIT_HTTP_API) {
             return true;
         }
-        self.template.resources.iter().any(|r| {
-            r.kind.starts_with("AWS::Serverless::")
-                && target.len() > r.logical_id.len()
-                && target.starts_with(&r.logical_id)
-        })
+        // Every proper prefix of the target is looked up, which keeps this
+        // linear in the target's length however many resources there are.
+        target
+            .char_indices()
+            .skip(1)
+            .any(|(i, _)| self.serverless_ids.contains(&target[..i]))
     }
 
-    fn unknown_ref_message(&self, target: &str, how: &str) -> String {
+    fn unknown_ref_message(&self, target: &str, how: &str, sink: &Sink) -> String {
         let candidates = self
             .params
             .keys()
@@ -663,7 +673,7 @@ impl<'t> Resolver<'t> {
         format!(
             "unknown reference `{target}` in {how}{}; it is not a parameter, a pseudo parameter \
              or a resource of this template",
-            did_you_mean(target, candidates)
+            sink.did_you_mean(target, candidates)
         )
     }
 
@@ -910,7 +920,7 @@ impl<'t> Resolver<'t> {
                     attribute,
                 ));
             }
-            sink.error(Some(pos), site, self.unknown_ref_message(target, how));
+            sink.error(Some(pos), site, self.unknown_ref_message(target, how, sink));
             return None;
         };
         if !self.check_active(resource, pos, site, sink) {
@@ -923,7 +933,7 @@ impl<'t> Resolver<'t> {
             sink.error(
                 Some(pos),
                 site,
-                unknown_attribute_message(resource, attribute, supported),
+                unknown_attribute_message(resource, attribute, supported, sink),
             );
             return None;
         }
@@ -1201,7 +1211,7 @@ impl<'t> Resolver<'t> {
                 format!(
                     "unknown mapping `{}`{}; declare it under `Mappings`",
                     keys[0],
-                    did_you_mean(&keys[0], self.mappings.keys().copied())
+                    sink.did_you_mean(&keys[0], self.mappings.keys().copied())
                 ),
             );
             return None;
@@ -1299,7 +1309,7 @@ impl<'t> Resolver<'t> {
                                     site,
                                     format!(
                                         "unknown mapping `{name}`{}; declare it under `Mappings`",
-                                        did_you_mean(name, self.mappings.keys().copied())
+                                        sink.did_you_mean(name, self.mappings.keys().copied())
                                     ),
                                 );
                             }
@@ -1360,7 +1370,7 @@ impl<'t> Resolver<'t> {
             || self.resources.contains_key(target)
             || self.is_generated(target);
         if !known {
-            sink.error(Some(pos), site, self.unknown_ref_message(target, how));
+            sink.error(Some(pos), site, self.unknown_ref_message(target, how, sink));
         }
     }
 
@@ -1379,7 +1389,7 @@ impl<'t> Resolver<'t> {
             sink.error(
                 Some(pos),
                 site,
-                unknown_attribute_message(resource, attribute, supported),
+                unknown_attribute_message(resource, attribute, supported, sink),
             );
         }
     }
@@ -1391,7 +1401,7 @@ impl<'t> Resolver<'t> {
                 site,
                 format!(
                     "unknown condition `{name}`{}; declare it under `Conditions`",
-                    did_you_mean(name, self.conditions.keys().copied())
+                    sink.did_you_mean(name, self.conditions.keys().copied())
                 ),
             );
         }
@@ -1441,11 +1451,16 @@ fn supported_attributes(kind: &str) -> Option<&'static [&'static str]> {
     }
 }
 
-fn unknown_attribute_message(resource: &Resource, attribute: &str, supported: &[&str]) -> String {
+fn unknown_attribute_message(
+    resource: &Resource,
+    attribute: &str,
+    supported: &[&str],
+    sink: &Sink,
+) -> String {
     format!(
         "{} has no attribute `{attribute}`{}; use {}",
         resource.kind,
-        did_you_mean(attribute, supported.iter().copied()),
+        sink.did_you_mean(attribute, supported.iter().copied()),
         supported
             .iter()
             .map(|a| format!("{}.{a}", resource.logical_id))

@@ -5,6 +5,8 @@
 //! resources have a `Type`, logical IDs are alphanumeric) and splits it into
 //! [`Template`] for the later stages.
 
+use std::cell::Cell;
+
 use super::diagnostic::{Pos, Sink, Site};
 use super::yaml::{Map, Node, Value};
 
@@ -100,7 +102,7 @@ pub(crate) fn read(root: &Node, sink: &mut Sink) -> Template {
                 format!(
                     "unknown template section `{}`{}; sections are {}",
                     key.name,
-                    did_you_mean(&key.name, SECTIONS.iter().copied()),
+                    sink.did_you_mean(&key.name, SECTIONS.iter().copied()),
                     SECTIONS.join(", ")
                 ),
             );
@@ -227,7 +229,7 @@ fn read_globals(top: &Map, sink: &mut Sink) -> Globals {
                     &site,
                     format!(
                         "`{other}` is not a Globals section{}; use Function, Api or HttpApi",
-                        did_you_mean(other, ["Function", "Api", "HttpApi"])
+                        sink.did_you_mean(other, ["Function", "Api", "HttpApi"])
                     ),
                 );
                 continue;
@@ -398,21 +400,34 @@ fn read_resources(top: &Map, sink: &mut Sink) -> Vec<Resource> {
 }
 
 /// ` (did you mean `X`?)` when a candidate is within two edits of `name`.
+/// Each candidate compared spends one unit of `budget`; an empty budget
+/// gives no suggestion, which bounds the work a template with thousands of
+/// misspellings can cause.
 pub(crate) fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
+    budget: &Cell<usize>,
 ) -> String {
     // Long names are never typos of short candidates and comparing them costs
     // quadratic time, so they are skipped.
     if name.len() > 64 {
         return String::new();
     }
-    let best = candidates
-        .into_iter()
-        .filter(|c| c.len() <= 64)
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|(d, c)| *d <= 2 && *d < c.len())
-        .min_by_key(|(d, _)| *d);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let left = budget.get();
+        if left == 0 {
+            break;
+        }
+        budget.set(left - 1);
+        if candidate.len() > 64 || candidate.len().abs_diff(name.len()) > 2 {
+            continue;
+        }
+        let distance = edit_distance(name, candidate);
+        if distance <= 2 && distance < candidate.len() && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
     match best {
         Some((_, candidate)) => format!(" (did you mean `{candidate}`?)"),
         None => String::new(),
@@ -444,10 +459,14 @@ mod tests {
     fn edit_distances() {
         assert_eq!(edit_distance("Handler", "Hanlder"), 2);
         assert_eq!(edit_distance("Runtime", "runtime"), 0);
+        let budget = Cell::new(10);
         assert_eq!(
-            did_you_mean("Hanlder", ["Handler", "Runtime"]),
+            did_you_mean("Hanlder", ["Handler", "Runtime"], &budget),
             " (did you mean `Handler`?)"
         );
-        assert_eq!(did_you_mean("Zzz", ["Handler"]), "");
+        assert_eq!(did_you_mean("Zzz", ["Handler"], &budget), "");
+        assert_eq!(budget.get(), 7);
+        let empty = Cell::new(0);
+        assert_eq!(did_you_mean("Hanlder", ["Handler"], &empty), "");
     }
 }

@@ -532,6 +532,7 @@ Resources:
         Get: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /items, Method: GET}}
         Post: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /items, Method: post, Auth: {Authorizer: Request}}}
         Any: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: "/{proxy+}", Method: any, Auth: {Authorizer: NONE}}}
+        Pooled: {Type: Api, Properties: {RestApiId: !Ref Rest, Path: /pooled, Method: get, Auth: {Authorizer: Pool}}}
 "#),
         expect![[r#"
             function Authorizer name=Authorizer runtime=python3.11 handler=app.handler code=$DIR/auth timeout=3s memory=128 storage=512 arch=X86_64 reserved=-
@@ -539,6 +540,7 @@ Resources:
               event Get Api GET /items api=Rest payload=1.0 auth=Token
               event Post Api POST /items api=Rest payload=1.0 auth=Request
               event Any Api ANY /{proxy+} api=Rest payload=1.0 auth=-
+              event Pooled Api GET /pooled api=Rest payload=1.0 auth=-
             api Rest Rest stage=Prod implicit=false binary=["image/png", "application/octet-stream"] default_auth=Token
               cors Cors { allow_origins: ["*"], allow_methods: ["GET", "POST"], allow_headers: ["Content-Type", "X-Api-Key"], expose_headers: [], max_age: Some(300), allow_credentials: false }
               authorizer Request Lambda { function_logical_id: "Authorizer", identity_sources: ["method.request.header.X-User", "method.request.querystring.key"], simple_responses: false, payload_format_version: "1.0", token: false }
@@ -701,6 +703,49 @@ fn json_template_without_transform() {
             $DIR/template.yaml: warning: Transform: the template does not declare `Transform: AWS::Serverless-2016-10-31`; Fogbank reads it as a SAM template anyway, but CloudFormation would reject the AWS::Serverless resources
         "#]],
     );
+}
+
+#[test]
+fn example_templates_load() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let examples = function::normalize(&examples);
+    let mut out = String::new();
+    for name in ["hello-api", "node-api", "python-api"] {
+        let loaded = load(
+            &examples.join(name).join("template.yaml"),
+            &LoadOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        writeln!(out, "# {name}").unwrap();
+        out.push_str(&render_app(&loaded.app));
+        for warning in &loaded.warnings {
+            writeln!(out, "{warning}").unwrap();
+        }
+    }
+    expect![[r##"
+        # hello-api
+        function HelloFunction name=HelloFunction runtime=provided.al2023 handler=bootstrap code=$EXAMPLES/hello-api timeout=10s memory=128 storage=512 arch=X86_64 reserved=-
+          event Hello HttpApi GET /hello/{name} api=ServerlessHttpApi payload=2.0 auth=-
+          event CreateOrder HttpApi POST /orders api=ServerlessHttpApi payload=2.0 auth=-
+          event Panic HttpApi GET /panic api=ServerlessHttpApi payload=2.0 auth=-
+          build method=Some("rust-cargolambda") properties={} docker=None
+        api ServerlessHttpApi Http stage=$default implicit=true binary=[] default_auth=-
+        # node-api
+        function HelloFunction name=HelloFunction runtime=nodejs20.x handler=app.handler code=$EXAMPLES/node-api/src timeout=5s memory=128 storage=512 arch=X86_64 reserved=-
+          event Hello HttpApi GET /hello/{name} api=ServerlessHttpApi payload=2.0 auth=-
+        function ItemsFunction name=ItemsFunction runtime=nodejs20.x handler=items.handler code=$EXAMPLES/node-api/src timeout=5s memory=128 storage=512 arch=X86_64 reserved=-
+          env CURRENCY=EUR
+          event GetItem HttpApi GET /items/{id} api=ServerlessHttpApi payload=2.0 auth=-
+          event CreateItem HttpApi POST /items api=ServerlessHttpApi payload=2.0 auth=-
+        api ServerlessHttpApi Http stage=$default implicit=true binary=[] default_auth=-
+        # python-api
+        function HelloWorldFunction name=HelloWorldFunction runtime=python3.12 handler=app.lambda_handler code=$EXAMPLES/python-api/hello_world timeout=3s memory=128 storage=512 arch=X86_64 reserved=-
+          env GREETING=hello world
+          event HelloWorld Api GET /hello api=ServerlessRestApi payload=1.0 auth=-
+          event GetItem Api GET /items/{id} api=ServerlessRestApi payload=1.0 auth=-
+          event CreateItem Api POST /items api=ServerlessRestApi payload=1.0 auth=-
+        api ServerlessRestApi Rest stage=Prod implicit=true binary=[] default_auth=-
+    "##]].assert_eq(&out.replace(&examples.to_string_lossy().into_owned(), "$EXAMPLES"));
 }
 
 // ----- the issue's required bad-input cases: one clear message each -----
@@ -1037,9 +1082,13 @@ fn load_is_bounded(source: &str) {
             assert!(!d.message.is_empty());
         }
     }
+    // Generous for a debug build on a busy machine, yet far below what a
+    // superlinear blow-up on the large inputs would take.
+    let limit = Duration::from_secs(2) + Duration::from_micros(10) * source.len() as u32;
+    let shown: String = source.chars().take(300).collect();
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "loading took {:?} for {source:?}",
+        started.elapsed() < limit,
+        "loading took {:?} for {shown:?}...",
         started.elapsed()
     );
 }
@@ -1188,6 +1237,17 @@ fn hostile_inputs_are_bounded() {
         .unwrap();
     }
     load_is_bounded(&names);
+    // Many resources, each with problems and references.
+    let mut wide = format!("{HEADER}Resources:\n");
+    for i in 0..3000 {
+        writeln!(
+            wide,
+            "  F{i}:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: provided\n      FunctionName: !Sub '${{Nope{i}}}-${{F{}.Arn}}'\n      Events: {{E: {{Type: Api, Properties: {{Path: /x, Method: get}}}}}}",
+            (i + 1) % 3000
+        )
+        .unwrap();
+    }
+    load_is_bounded(&wide);
     // Alias expansion.
     let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {

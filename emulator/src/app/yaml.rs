@@ -653,7 +653,7 @@ mod tests {
         let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*a{}", i - 1);
-            let items = vec![prev.as_str(); 10].join(", ");
+            let items = [prev.as_str(); 10].join(", ");
             doc.push_str(&format!("a{i}: &a{i} [{items}]\n"));
         }
         let started = std::time::Instant::now();
@@ -675,7 +675,8 @@ mod tests {
         // Far deeper input trips the parser's own limit before ours.
         let doc = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(&doc).is_err());
-        let doc = "a:\n".repeat(1).to_owned()
+        // Deep block nesting, one indentation level per line.
+        let doc = "a:\n".to_owned()
             + &(1..5000)
                 .map(|i| format!("{}b:\n", " ".repeat(i)))
                 .collect::<String>();
