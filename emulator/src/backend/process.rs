@@ -1,0 +1,413 @@
+//! The process backend: each instance is a child process on the host.
+//!
+//! This is the fastest backend and the fallback when no Docker engine is
+//! reachable. Fidelity is lower than in a container: the function sees the
+//! host's filesystem and interpreters, and MemorySize is not enforced.
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::Interest;
+use tokio::net::unix::pipe;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::environment::{self, Paths};
+use super::{
+    Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance,
+};
+use crate::app::Runtime;
+use crate::invoke::output::InstanceOutput;
+use crate::runtimes::RuntimeFiles;
+
+/// Starts instances as host processes.
+pub struct ProcessBackend {
+    runtime_files: RuntimeFiles,
+}
+
+impl ProcessBackend {
+    /// A backend whose Python and Node bootstraps live in `runtime_files`.
+    pub fn new(runtime_files: RuntimeFiles) -> ProcessBackend {
+        ProcessBackend { runtime_files }
+    }
+
+    fn command(&self, spec: &InstanceSpec) -> Result<tokio::process::Command, BackendError> {
+        let function = &spec.function;
+        let (program, args) = match &function.runtime {
+            Runtime::Provided { .. } => {
+                let bootstrap = spec.code_dir.join("bootstrap");
+                check_executable(&bootstrap).map_err(|message| {
+                    BackendError::InvalidEntrypoint {
+                        function: function.logical_id.clone(),
+                        message,
+                    }
+                })?;
+                (bootstrap, Vec::new())
+            }
+            Runtime::Python { minor, id } => {
+                let program = find_on_path(&format!("python3.{minor}"))
+                    .or_else(|| find_on_path("python3"))
+                    .ok_or_else(|| BackendError::MissingInterpreter {
+                        runtime: id.clone(),
+                        program: format!("python3.{minor}"),
+                        hint: "install Python 3 or use `--runtime docker`".to_owned(),
+                    })?;
+                let bootstrap = self.runtime_files.python_bootstrap();
+                (program, vec![bootstrap.into_os_string()])
+            }
+            Runtime::Node { id, .. } => {
+                let program =
+                    find_on_path("node").ok_or_else(|| BackendError::MissingInterpreter {
+                        runtime: id.clone(),
+                        program: "node".to_owned(),
+                        hint: "install Node.js 18 or newer or use `--runtime docker`".to_owned(),
+                    })?;
+                let bootstrap = self.runtime_files.node_bootstrap();
+                (program, vec![bootstrap.into_os_string()])
+            }
+        };
+
+        let layers: Vec<&Path> = function.layers.iter().map(PathBuf::as_path).collect();
+        let runtime_api = spec.runtime_api.to_string();
+        let env = environment::lambda_environment(
+            function,
+            &spec.endpoints,
+            &runtime_api,
+            &spec.instance_id,
+            Paths {
+                task_root: &spec.code_dir,
+                runtime_dir: self.runtime_files.dir(),
+                layers: &layers,
+            },
+        );
+
+        let mut command = match &spec.debug {
+            Some(debug) => {
+                let mut command = tokio::process::Command::new(&debug.agent);
+                command
+                    .arg("--listen")
+                    .arg(format!("127.0.0.1:{}", debug.rsp_port))
+                    .arg("--")
+                    .arg(&program)
+                    .args(&args);
+                command
+            }
+            None => {
+                let mut command = tokio::process::Command::new(&program);
+                command.args(&args);
+                command
+            }
+        };
+        command.env_clear();
+        // The host's PATH lets functions run the tools they shell out to;
+        // everything else comes from Lambda's environment.
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        command.envs(env);
+        command.current_dir(&spec.code_dir);
+        command.stdin(Stdio::null());
+        // Each instance gets its own process group, so that stopping it also
+        // stops whatever its bootstrap started.
+        command.process_group(0);
+        command.kill_on_drop(true);
+        // SAFETY: the closure only calls prctl, which is async-signal-safe,
+        // and touches no memory shared with the parent.
+        unsafe {
+            command.pre_exec(|| {
+                // If Fogbank dies without cleaning up (kill -9), the kernel
+                // kills the instance too instead of leaving an orphan.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Ok(command)
+    }
+}
+
+impl Backend for ProcessBackend {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn start(&self, spec: InstanceSpec) -> BoxFuture<'_, Result<RunningInstance, BackendError>> {
+        Box::pin(async move {
+            let mut command = self.command(&spec)?;
+            let spawn_error = |source| BackendError::Spawn {
+                function: spec.function.logical_id.clone(),
+                source,
+            };
+            // stdout and stderr share one pipe, as they share one log stream
+            // in Lambda; this also keeps their relative order.
+            let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|errno| spawn_error(io::Error::from(errno)))?;
+            let write_copy = write_end.try_clone().map_err(spawn_error)?;
+            command.stdout(Stdio::from(write_end));
+            command.stderr(Stdio::from(write_copy));
+            let mut child = command.spawn().map_err(|source| {
+                if source.kind() == io::ErrorKind::NotFound
+                    || source.kind() == io::ErrorKind::PermissionDenied
+                {
+                    BackendError::InvalidEntrypoint {
+                        function: spec.function.logical_id.clone(),
+                        message: source.to_string(),
+                    }
+                } else {
+                    spawn_error(source)
+                }
+            })?;
+            // Our copies of the pipe's write end must be closed, or the
+            // reader would never see end-of-file.
+            drop(command);
+
+            let pid = child.id().map(|id| id as i32).unwrap_or(0);
+            let reader = pipe::Receiver::from_owned_fd(read_end).map_err(spawn_error)?;
+            let (flush_tx, flush_rx) = mpsc::unbounded_channel();
+            tokio::spawn(pump_output(reader, spec.output.clone(), flush_rx));
+
+            let exited = Arc::new(AtomicBool::new(false));
+            let (exit_tx, exit_rx) = watch::channel(None);
+            let exited_flag = exited.clone();
+            tokio::spawn(async move {
+                let reason = match child.wait().await {
+                    Ok(status) => exit_reason(status),
+                    Err(error) => ExitReason::Lost(format!("waiting for the process: {error}")),
+                };
+                exited_flag.store(true, Ordering::SeqCst);
+                // Stop any process the bootstrap left behind in its group.
+                if pid > 0 {
+                    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+                let _ = exit_tx.send(Some(reason));
+            });
+
+            Ok(RunningInstance {
+                exit: exit_rx,
+                control: Box::new(ProcessControl {
+                    pid,
+                    exited,
+                    flush: flush_tx,
+                }),
+            })
+        })
+    }
+}
+
+struct ProcessControl {
+    pid: i32,
+    exited: Arc<AtomicBool>,
+    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
+}
+
+impl InstanceControl for ProcessControl {
+    fn kill(&self) {
+        // After the exit watcher has reaped the child, the pid may belong to
+        // someone else; never signal it then.
+        if self.pid > 0 && !self.exited.load(Ordering::SeqCst) {
+            let _ = killpg(Pid::from_raw(self.pid), Signal::SIGKILL);
+        }
+    }
+
+    fn max_memory_used_mb(&self) -> Option<u64> {
+        if self.pid <= 0 {
+            return None;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        peak_rss_mb(&status)
+    }
+
+    fn flush_output(&self) -> BoxFuture<'_, ()> {
+        let (done_tx, done_rx) = oneshot::channel();
+        let sent = self.flush.send(done_tx).is_ok();
+        Box::pin(async move {
+            if sent {
+                let _ = done_rx.await;
+            }
+        })
+    }
+}
+
+/// Reads the instance's output pipe, splitting it into lines. A flush
+/// request drains whatever the pipe holds right now, without waiting:
+/// everything the function wrote before it answered the Runtime API is
+/// already in the pipe by then.
+async fn pump_output(
+    reader: pipe::Receiver,
+    output: Arc<InstanceOutput>,
+    mut flush_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) {
+    let mut lines = LineSplitter::default();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut open = true;
+    while open {
+        tokio::select! {
+            ready = reader.ready(Interest::READABLE) => {
+                if ready.is_err() {
+                    break;
+                }
+                open = drain(&reader, &mut chunk, &mut lines, &output);
+            }
+            request = flush_requests.recv() => {
+                match request {
+                    Some(done) => {
+                        open = drain(&reader, &mut chunk, &mut lines, &output);
+                        let _ = done.send(());
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+    lines.finish(&output);
+    // Answer flushes that arrive after the pipe closed.
+    while let Some(done) = flush_requests.recv().await {
+        let _ = done.send(());
+    }
+}
+
+/// Reads until the pipe would block. Returns false at end-of-file.
+fn drain(
+    reader: &pipe::Receiver,
+    chunk: &mut [u8],
+    lines: &mut LineSplitter,
+    output: &InstanceOutput,
+) -> bool {
+    loop {
+        match reader.try_read(chunk) {
+            Ok(0) => return false,
+            Ok(n) => lines.push(&chunk[..n], output),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Splits a byte stream into lines, bounding the length of any one line.
+#[derive(Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+}
+
+/// Longer lines are split, so a function printing megabytes without a
+/// newline cannot grow our memory without bound.
+const MAX_LINE: usize = 256 * 1024;
+
+impl LineSplitter {
+    fn push(&mut self, mut bytes: &[u8], output: &InstanceOutput) {
+        while let Some(newline) = memchr_newline(bytes) {
+            let (line, rest) = bytes.split_at(newline);
+            if self.partial.is_empty() {
+                output.function_line(strip_cr(line));
+            } else {
+                self.partial.extend_from_slice(line);
+                output.function_line(strip_cr(&self.partial));
+                self.partial.clear();
+            }
+            bytes = &rest[1..];
+        }
+        self.partial.extend_from_slice(bytes);
+        while self.partial.len() >= MAX_LINE {
+            let rest = self.partial.split_off(MAX_LINE);
+            output.function_line(&self.partial);
+            self.partial = rest;
+        }
+    }
+
+    fn finish(&mut self, output: &InstanceOutput) {
+        if !self.partial.is_empty() {
+            output.function_line(strip_cr(&self.partial));
+            self.partial.clear();
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn exit_reason(status: std::process::ExitStatus) -> ExitReason {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitReason::Code(code),
+        (None, Some(signal)) => ExitReason::Signal(signal),
+        (None, None) => ExitReason::Lost("the process ended without a status".to_owned()),
+    }
+}
+
+/// Reads `VmHWM` (peak resident set size) from `/proc/PID/status`.
+fn peak_rss_mb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+fn check_executable(path: &Path) -> Result<(), String> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => Ok(()),
+        Ok(meta) if meta.is_file() => Err(format!(
+            "{} is not executable; run `chmod +x` on it",
+            path.display()
+        )),
+        Ok(_) => Err(format!("{} is not a file", path.display())),
+        Err(_) => Err(format!(
+            "{} does not exist; provided runtimes run an executable named `bootstrap` in the \
+             function's code directory (did you run `fogbank build`?)",
+            path.display()
+        )),
+    }
+}
+
+/// Looks a program up on PATH, as a shell would.
+pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::Console;
+
+    #[test]
+    fn peak_rss_is_read_from_status() {
+        let status = "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   10241 kB\nVmRSS:\t 9000 kB\n";
+        assert_eq!(peak_rss_mb(status), Some(11));
+        assert_eq!(peak_rss_mb("Name: x\n"), None);
+    }
+
+    #[test]
+    fn lines_are_split_across_chunks() {
+        let output = InstanceOutput::new("F".into(), Console::silent(), None);
+        output.begin_capture();
+        let mut splitter = LineSplitter::default();
+        splitter.push(b"hel", &output);
+        splitter.push(b"lo\r\nwor", &output);
+        splitter.push(b"ld\npartial", &output);
+        splitter.finish(&output);
+        assert_eq!(output.end_capture(), "hello\nworld\npartial\n");
+    }
+
+    #[test]
+    fn missing_bootstrap_says_how_to_fix_it() {
+        let error = check_executable(Path::new("/nonexistent/bootstrap")).unwrap_err();
+        assert!(error.contains("fogbank build"), "{error}");
+    }
+}

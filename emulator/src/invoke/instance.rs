@@ -1,0 +1,423 @@
+//! One instance: a running bootstrap, its Runtime API endpoint, and the
+//! rules for one invocation on it (timeouts, crashes, logs).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::output::InstanceOutput;
+use super::pool::Versioned;
+use super::report;
+use super::{Completed, FunctionError, Invocation, Outcome, Shared};
+use crate::app::Function;
+use crate::backend::{BackendError, ExitReason, InstanceControl, InstanceSpec};
+use crate::runtime_api::{self, Dispatch, ErrorReport, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply};
+
+pub(crate) struct Instance {
+    version: u64,
+    channel: Arc<RuntimeChannel>,
+    control: Box<dyn InstanceControl>,
+    exit: watch::Receiver<Option<ExitReason>>,
+    output: Arc<InstanceOutput>,
+    /// Stops this instance's Runtime API server.
+    stop: CancellationToken,
+    started_at: Instant,
+    /// Set once the cold start's Init Duration has been reported.
+    init_reported: AtomicBool,
+}
+
+/// The result of running one invocation on an instance.
+pub(crate) struct RunResult {
+    pub completed: Completed,
+    /// False when the instance must not serve again (it timed out, crashed
+    /// or broke the protocol).
+    pub reusable: bool,
+}
+
+/// An instance that could not be started at all.
+pub(crate) struct StartFailure {
+    error_type: &'static str,
+    message: String,
+}
+
+impl StartFailure {
+    /// The failed start as the result of the invocation that needed it.
+    pub fn for_invocation(self, invocation: &Invocation) -> Completed {
+        Completed {
+            request_id: invocation.request_id.clone(),
+            outcome: Outcome::Error(FunctionError::platform(
+                self.error_type,
+                &invocation.request_id,
+                &self.message,
+            )),
+            log_tail: invocation.log_tail.then(String::new),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+impl From<BackendError> for StartFailure {
+    fn from(error: BackendError) -> StartFailure {
+        let error_type = match &error {
+            BackendError::InvalidEntrypoint { .. } | BackendError::MissingInterpreter { .. } => {
+                "Runtime.InvalidEntrypoint"
+            }
+            BackendError::Spawn { .. } | BackendError::Engine { .. } => "Runtime.Unknown",
+        };
+        StartFailure {
+            error_type,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl Instance {
+    /// Binds the instance's Runtime API and starts its process.
+    pub async fn start(
+        shared: &Arc<Shared>,
+        deployment: &Arc<Versioned>,
+        number: u64,
+    ) -> Result<Arc<Instance>, StartFailure> {
+        let function = &deployment.function;
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|error| StartFailure {
+                error_type: "Runtime.Unknown",
+                message: format!("binding the Runtime API listener: {error}"),
+            })?;
+        let runtime_api = listener.local_addr().map_err(|error| StartFailure {
+            error_type: "Runtime.Unknown",
+            message: format!("reading the Runtime API address: {error}"),
+        })?;
+        let identity = &shared.settings.endpoints.identity;
+        let channel = Arc::new(RuntimeChannel::new(
+            identity.function_arn(&function.name),
+            function.timeout,
+        ));
+        let stop = shared.shutdown.child_token();
+        tokio::spawn(runtime_api::run(listener, channel.clone(), stop.clone()));
+
+        let output = Arc::new(InstanceOutput::new(
+            Arc::from(function.logical_id.as_str()),
+            shared.settings.console.clone(),
+            Some(shared.logs.clone()),
+        ));
+        let instance_id = format!("{}{number:08x}", uuid::Uuid::new_v4().simple());
+        let spec = InstanceSpec {
+            function: function.clone(),
+            code_dir: deployment.code_dir.clone(),
+            instance_id,
+            runtime_api,
+            endpoints: shared.settings.endpoints.clone(),
+            output: output.clone(),
+            debug: None,
+        };
+        let started_at = Instant::now();
+        let running = match shared.backend.start(spec).await {
+            Ok(running) => running,
+            Err(error) => {
+                stop.cancel();
+                return Err(error.into());
+            }
+        };
+
+        // When the process exits, fail whatever it was doing and stop its
+        // Runtime API.
+        let mut exit = running.exit.clone();
+        let watcher_channel = channel.clone();
+        let watcher_stop = stop.clone();
+        tokio::spawn(async move {
+            let reason = loop {
+                if let Some(reason) = exit.borrow().clone() {
+                    break reason;
+                }
+                if exit.changed().await.is_err() {
+                    break ExitReason::Lost("the backend stopped watching the instance".to_owned());
+                }
+            };
+            watcher_channel.close(&reason.to_string());
+            watcher_stop.cancel();
+        });
+
+        Ok(Arc::new(Instance {
+            version: deployment.version,
+            channel,
+            control: running.control,
+            exit: running.exit,
+            output,
+            stop,
+            started_at,
+            init_reported: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub fn is_alive(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// Stops the instance (idempotent).
+    pub fn stop(&self) {
+        self.control.kill();
+        self.stop.cancel();
+    }
+
+    /// Resolves once the process has exited.
+    pub async fn exited(&self) {
+        let mut exit = self.exit.clone();
+        let _ = exit.wait_for(Option::is_some).await;
+    }
+
+    /// Waits until the bootstrap has asked for work, or `limit` passes.
+    pub async fn wait_ready(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.channel.initialized_at().is_none() && self.is_alive() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Runs one invocation to its end.
+    pub async fn run(&self, invocation: Invocation, function: &Function) -> RunResult {
+        let request_id = invocation.request_id.clone();
+        let (started_tx, started_rx) = oneshot::channel();
+        let (reply_tx, mut reply_rx) = oneshot::channel();
+        if invocation.log_tail {
+            self.output.begin_capture();
+        }
+        let dispatch = Dispatch {
+            request_id: request_id.clone(),
+            payload: invocation.payload,
+            trace_id: invocation.trace_id,
+            client_context: invocation.client_context,
+            cognito_identity: invocation.cognito_identity,
+            started: started_tx,
+            reply: reply_tx,
+        };
+        if self.channel.dispatch(dispatch).is_err() {
+            let completed = self.finish(
+                &request_id,
+                invocation.log_tail,
+                Duration::ZERO,
+                Outcome::Error(FunctionError::platform(
+                    "Runtime.ExitError",
+                    &request_id,
+                    "Runtime exited before it could take the invocation",
+                )),
+            );
+            return RunResult { completed, reusable: false };
+        }
+
+        // Phase one: wait for the bootstrap to take the event. A cold
+        // instance may still be initialising.
+        let init_limit = self.init_wait_limit(function);
+        let start = tokio::select! {
+            biased;
+            reply = &mut reply_rx => Err(reply.ok()),
+            started = started_rx => match started {
+                Ok(start) => Ok(Some(start)),
+                // The dispatch was dropped unpicked, so its reply says why.
+                Err(_) => Err((&mut reply_rx).await.ok()),
+            },
+            () = tokio::time::sleep(init_limit) => Ok(None),
+        };
+        let start = match start {
+            Ok(start) => start,
+            Err(reply) => {
+                // The instance failed before taking the event.
+                let outcome = self.outcome_of_early_reply(&request_id, reply);
+                let completed = self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
+                return RunResult { completed, reusable: false };
+            }
+        };
+        let Some(start) = start else {
+            self.stop();
+            let outcome = Outcome::Error(FunctionError::platform(
+                "Runtime.InitError",
+                &request_id,
+                &format!(
+                    "Runtime did not finish initialising within {:.2} seconds",
+                    init_limit.as_secs_f64()
+                ),
+            ));
+            let completed = self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
+            return RunResult { completed, reusable: false };
+        };
+        self.output
+            .platform_line(&report::start_line(&request_id));
+
+        // Phase two: the function runs until it answers, dies, or times out.
+        let deadline = tokio::time::Instant::from_std(start.at + function.timeout);
+        let reply = tokio::select! {
+            reply = &mut reply_rx => reply.ok(),
+            () = tokio::time::sleep_until(deadline) => None,
+        };
+        let duration = start.at.elapsed();
+        let (outcome, reusable) = match reply {
+            Some(RuntimeReply::Response(payload)) => (Outcome::Success(payload), true),
+            Some(RuntimeReply::Error(report)) => (Outcome::Error(function_error(report, "Unhandled")), true),
+            Some(RuntimeReply::ResponseTooLarge) => (
+                Outcome::Error(FunctionError {
+                    error_type: "Function.ResponseSizeTooLarge".to_owned(),
+                    payload: Bytes::from(
+                        serde_json::json!({
+                            "errorType": "Function.ResponseSizeTooLarge",
+                            "errorMessage": format!(
+                                "Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
+                            ),
+                        })
+                        .to_string(),
+                    ),
+                }),
+                true,
+            ),
+            Some(RuntimeReply::InitError(report)) => {
+                (Outcome::Error(function_error(report, "Runtime.InitError")), false)
+            }
+            Some(RuntimeReply::Exited { reason, .. }) => (self.exit_outcome(&request_id, &reason), false),
+            None if !self.is_alive() => {
+                (self.exit_outcome(&request_id, "the runtime stopped answering"), false)
+            }
+            None => {
+                // Lambda stops the sandbox of a function that timed out.
+                self.stop();
+                let seconds = function.timeout.as_secs_f64();
+                self.output.platform_line(&report::timeout_line(&request_id, seconds));
+                (
+                    Outcome::Error(FunctionError::platform(
+                        "Sandbox.Timedout",
+                        &request_id,
+                        &format!("Task timed out after {seconds:.2} seconds"),
+                    )),
+                    false,
+                )
+            }
+        };
+        // Output written before the answer is in the pipe already; draining
+        // it here puts it between START and END, and into the log tail.
+        self.control.flush_output().await;
+        let init = if self.init_reported.swap(true, Ordering::Relaxed) {
+            None
+        } else {
+            self.channel
+                .initialized_at()
+                .map(|ready| ready.saturating_duration_since(self.started_at))
+        };
+        self.output.platform_line(&report::end_line(&request_id));
+        self.output.platform_line(&report::report_line(&report::Report {
+            request_id: &request_id,
+            duration,
+            memory_size_mb: function.memory_mb,
+            max_memory_used_mb: self.control.max_memory_used_mb(),
+            init_duration: init,
+        }));
+        let completed = self.finish(&request_id, invocation.log_tail, duration, outcome);
+        RunResult { completed, reusable }
+    }
+
+    fn init_wait_limit(&self, function: &Function) -> Duration {
+        if self.channel.initialized_at().is_some() {
+            // A warm instance takes its event at once; anything longer means
+            // it is stuck, which the function timeout then reports.
+            function.timeout
+        } else {
+            Duration::from_secs(10).max(function.timeout)
+        }
+    }
+
+    fn outcome_of_early_reply(&self, request_id: &str, reply: Option<RuntimeReply>) -> Outcome {
+        match reply {
+            Some(RuntimeReply::InitError(report)) => Outcome::Error(function_error(report, "Runtime.InitError")),
+            Some(RuntimeReply::Exited { reason, during_init: true }) => Outcome::Error(FunctionError::platform(
+                "Runtime.InitError",
+                request_id,
+                &format!("Runtime exited during initialization: {reason}"),
+            )),
+            Some(RuntimeReply::Exited { reason, .. }) => self.exit_outcome(request_id, &reason),
+            _ => self.exit_outcome(request_id, "the runtime stopped answering"),
+        }
+    }
+
+    fn exit_outcome(&self, request_id: &str, reason: &str) -> Outcome {
+        let out_of_memory = matches!(*self.exit.borrow(), Some(ExitReason::OutOfMemory));
+        let error_type = if out_of_memory { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+        Outcome::Error(FunctionError::platform(
+            error_type,
+            request_id,
+            &format!("Runtime exited with error: {reason}"),
+        ))
+    }
+
+    fn finish(&self, request_id: &str, log_tail: bool, duration: Duration, outcome: Outcome) -> Completed {
+        Completed {
+            request_id: request_id.to_owned(),
+            outcome,
+            log_tail: log_tail.then(|| self.output.end_capture()),
+            duration,
+        }
+    }
+}
+
+/// A runtime-reported error as the caller sees it. The runtime's body is
+/// passed through when it is a JSON object, as Lambda does; anything else
+/// is wrapped so the caller always gets `errorType`/`errorMessage`.
+fn function_error(report: ErrorReport, default_type: &str) -> FunctionError {
+    let parsed: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(&report.body).ok();
+    let body_type = parsed
+        .as_ref()
+        .and_then(|object| object.get("errorType"))
+        .and_then(|value| value.as_str())
+        .map(str::to_owned);
+    let error_type = report
+        .error_type
+        .clone()
+        .or(body_type)
+        .unwrap_or_else(|| default_type.to_owned());
+    let payload = match parsed {
+        Some(_) => report.body,
+        None => Bytes::from(
+            serde_json::json!({
+                "errorType": error_type,
+                "errorMessage": String::from_utf8_lossy(&report.body),
+            })
+            .to_string(),
+        ),
+    };
+    FunctionError { error_type, payload }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(header: Option<&str>, body: &str, expected_type: &str, expected_body: &str) {
+        let error = function_error(
+            ErrorReport::new(header.map(str::to_owned), Bytes::from(body.to_owned())),
+            "Unhandled",
+        );
+        assert_eq!(error.error_type, expected_type);
+        assert_eq!(String::from_utf8_lossy(&error.payload), expected_body);
+    }
+
+    #[test]
+    fn runtime_errors_become_lambda_errors() {
+        let json = r#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":[]}"#;
+        check(None, json, "ValueError", json);
+        check(Some("Runtime.Custom"), json, "Runtime.Custom", json);
+        check(
+            None,
+            "not json",
+            "Unhandled",
+            r#"{"errorMessage":"not json","errorType":"Unhandled"}"#,
+        );
+        check(None, "", "Unhandled", r#"{"errorMessage":"","errorType":"Unhandled"}"#);
+    }
+}

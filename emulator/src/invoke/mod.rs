@@ -1,0 +1,300 @@
+//! The invoker: pools of warm instances per function, concurrency limits,
+//! timeouts, and the one internal shape every front door speaks.
+//!
+//! Front doors (the Lambda Invoke API, the gateway, the SQS event-source
+//! mappings, the debugger) turn their wire format into an [`Invocation`] and
+//! turn the [`Completed`] result back. They never touch instances. The
+//! invoker knows nothing of HTTP shapes, Docker or DWARF: it drives a
+//! [`Backend`] and each instance's [`RuntimeChannel`].
+//!
+//! [`RuntimeChannel`]: crate::runtime_api::RuntimeChannel
+
+mod instance;
+pub mod output;
+mod pool;
+mod report;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Function;
+use crate::backend::Backend;
+use crate::backend::environment::Endpoints;
+use crate::console::Console;
+use output::FunctionLogLine;
+use pool::FunctionPool;
+
+/// One request to run a function, independent of where it came from.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub request_id: String,
+    /// The event, as JSON bytes.
+    pub payload: Bytes,
+    /// `X-Amzn-Trace-Id`, passed to the function as `Lambda-Runtime-Trace-Id`.
+    pub trace_id: String,
+    /// The client context as JSON text.
+    pub client_context: Option<String>,
+    /// The Cognito identity as JSON text.
+    pub cognito_identity: Option<String>,
+    /// Whether the caller wants the last 4 KB of the invocation's log.
+    pub log_tail: bool,
+}
+
+impl Invocation {
+    /// An invocation with a fresh request ID and trace ID.
+    pub fn new(payload: Bytes) -> Invocation {
+        Invocation {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            payload,
+            trace_id: new_trace_id(),
+            client_context: None,
+            cognito_identity: None,
+            log_tail: false,
+        }
+    }
+}
+
+/// A new X-Ray trace header value, `Root=1-<epoch hex>-<24 hex>;Sampled=0`.
+pub fn new_trace_id() -> String {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("Root=1-{epoch:08x}-{};Parent={};Sampled=0", &random[..24], &random[16..32])
+}
+
+/// How a function invocation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The function returned this payload.
+    Success(Bytes),
+    /// The function, its runtime or the platform failed the invocation.
+    Error(FunctionError),
+}
+
+/// A failed invocation, as Lambda reports it to the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionError {
+    /// `errorType`, e.g. `Runtime.ExitError` or the function's exception.
+    pub error_type: String,
+    /// The body Lambda returns: `{"errorType", "errorMessage", ...}`.
+    pub payload: Bytes,
+}
+
+impl FunctionError {
+    /// A platform error with Lambda's `RequestId: … Error: …` message form.
+    pub(crate) fn platform(error_type: &str, request_id: &str, message: &str) -> FunctionError {
+        let body = serde_json::json!({
+            "errorType": error_type,
+            "errorMessage": format!("RequestId: {request_id} Error: {message}"),
+        });
+        FunctionError {
+            error_type: error_type.to_owned(),
+            payload: Bytes::from(body.to_string()),
+        }
+    }
+}
+
+/// A finished invocation.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub request_id: String,
+    pub outcome: Outcome,
+    /// The last 4 KB of the invocation's log, when asked for.
+    pub log_tail: Option<String>,
+    /// Time from the bootstrap picking the event up to its answer.
+    pub duration: Duration,
+}
+
+/// Why an invocation could not even start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InvokeError {
+    #[error("function not found: {0}")]
+    FunctionNotFound(String),
+    #[error("rate exceeded: {function} is at its concurrency limit of {limit}")]
+    TooManyRequests { function: String, limit: u32 },
+    #[error("the emulator is shutting down")]
+    ShuttingDown,
+}
+
+/// Where a function's code is served from, and which build it is.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub function: Arc<Function>,
+    /// The directory holding the runnable code: the build output for
+    /// functions that are built, else the CodeUri.
+    pub code_dir: PathBuf,
+}
+
+/// Settings shared by every pool.
+#[derive(Clone)]
+pub struct InvokerSettings {
+    pub console: Console,
+    pub endpoints: Endpoints,
+    /// The concurrency limit of functions without ReservedConcurrentExecutions.
+    pub default_concurrency: u32,
+    /// How long an instance may take from start to its first `next`.
+    pub init_timeout: Duration,
+}
+
+impl InvokerSettings {
+    pub fn new(console: Console, endpoints: Endpoints) -> InvokerSettings {
+        InvokerSettings {
+            console,
+            endpoints,
+            default_concurrency: 10,
+            // Lambda gives the init phase 10 seconds.
+            init_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The invoker: a cheap-to-clone handle on every function's pool.
+#[derive(Clone)]
+pub struct Invoker {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Shared {
+    pub backend: Arc<dyn Backend>,
+    pub settings: InvokerSettings,
+    /// Cancelled at shutdown; every instance's Runtime API listens to it.
+    pub shutdown: CancellationToken,
+    pub logs: broadcast::Sender<FunctionLogLine>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    /// Pools by logical ID and by physical name.
+    pools: RwLock<HashMap<String, Arc<FunctionPool>>>,
+}
+
+impl Invoker {
+    /// An invoker for `deployments`, starting instances with `backend`.
+    pub fn new(
+        deployments: Vec<Deployment>,
+        backend: Arc<dyn Backend>,
+        settings: InvokerSettings,
+    ) -> Invoker {
+        let (logs, _) = broadcast::channel(1024);
+        let shared = Arc::new(Shared {
+            backend,
+            settings,
+            shutdown: CancellationToken::new(),
+            logs,
+        });
+        let mut pools = HashMap::new();
+        for deployment in deployments {
+            let pool = Arc::new(FunctionPool::new(shared.clone(), deployment));
+            insert_pool(&mut pools, pool);
+        }
+        Invoker {
+            inner: Arc::new(Inner {
+                shared,
+                pools: RwLock::new(pools),
+            }),
+        }
+    }
+
+    /// Runs one invocation synchronously and returns how it ended.
+    pub async fn invoke(&self, function: &str, invocation: Invocation) -> Result<Completed, InvokeError> {
+        let pool = self.pool(function)?;
+        pool.invoke(invocation).await
+    }
+
+    /// Queues an asynchronous (`Event`) invocation. Like Lambda's internal
+    /// queue, a throttled event waits for capacity instead of failing.
+    pub fn invoke_async(&self, function: &str, invocation: Invocation) -> Result<(), InvokeError> {
+        let pool = self.pool(function)?;
+        let shutdown = self.inner.shared.shutdown.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(20);
+            loop {
+                let attempt = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    result = pool.invoke(invocation.clone()) => result,
+                };
+                match attempt {
+                    Err(InvokeError::TooManyRequests { .. }) => {
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                    }
+                    _ => return,
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The function a name refers to (logical ID or physical name).
+    pub fn function(&self, name: &str) -> Option<Arc<Function>> {
+        self.pool(name).ok().map(|pool| pool.deployment().function.clone())
+    }
+
+    /// Every function served, in logical-ID order.
+    pub fn functions(&self) -> Vec<Arc<Function>> {
+        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut functions: Vec<Arc<Function>> = pools
+            .iter()
+            .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
+            .map(|(_, pool)| pool.deployment().function.clone())
+            .collect();
+        functions.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
+        functions
+    }
+
+    /// Starts one instance of every function ahead of traffic (`--warm`).
+    pub async fn prewarm(&self) {
+        let pools: Vec<Arc<FunctionPool>> = {
+            let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pools
+                .iter()
+                .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
+                .map(|(_, pool)| pool.clone())
+                .collect()
+        };
+        futures::future::join_all(pools.iter().map(|pool| pool.prewarm())).await;
+    }
+
+    /// Subscribes to every function's log lines.
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<FunctionLogLine> {
+        self.inner.shared.logs.subscribe()
+    }
+
+    /// Stops every instance and waits for them to exit.
+    pub async fn shutdown(&self) {
+        self.inner.shared.shutdown.cancel();
+        let pools: Vec<Arc<FunctionPool>> = {
+            let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pools.values().cloned().collect()
+        };
+        futures::future::join_all(pools.iter().map(|pool| pool.stop_all())).await;
+        self.inner.shared.backend.shutdown().await;
+    }
+
+    fn pool(&self, name: &str) -> Result<Arc<FunctionPool>, InvokeError> {
+        if self.inner.shared.shutdown.is_cancelled() {
+            return Err(InvokeError::ShuttingDown);
+        }
+        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pools
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InvokeError::FunctionNotFound(name.to_owned()))
+    }
+}
+
+fn insert_pool(pools: &mut HashMap<String, Arc<FunctionPool>>, pool: Arc<FunctionPool>) {
+    let deployment = pool.deployment();
+    pools.insert(deployment.function.name.clone(), pool.clone());
+    pools.insert(deployment.function.logical_id.clone(), pool);
+}

@@ -1,0 +1,137 @@
+//! Where a function instance's log lines go: the console, prefixed with the
+//! function's name, and the per-invocation capture behind
+//! `X-Amz-Log-Type: Tail`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::broadcast;
+
+use crate::console::{Console, Prefix};
+
+/// Lambda returns at most the last 4 KB of an invocation's log.
+pub const TAIL_BYTES: usize = 4 * 1024;
+
+/// A log line of one function, published for subscribers such as the
+/// debugger, which forwards function output to the IDE.
+#[derive(Debug, Clone)]
+pub struct FunctionLogLine {
+    pub function: Arc<str>,
+    pub line: Arc<[u8]>,
+}
+
+/// The log sink of one instance.
+pub struct InstanceOutput {
+    function: Arc<str>,
+    console: Console,
+    prefix: Prefix,
+    capture: Mutex<Option<Vec<u8>>>,
+    subscribers: Option<broadcast::Sender<FunctionLogLine>>,
+}
+
+impl InstanceOutput {
+    pub fn new(
+        function: Arc<str>,
+        console: Console,
+        subscribers: Option<broadcast::Sender<FunctionLogLine>>,
+    ) -> InstanceOutput {
+        let prefix = console.prefix(&function);
+        InstanceOutput {
+            function,
+            console,
+            prefix,
+            capture: Mutex::new(None),
+            subscribers,
+        }
+    }
+
+    /// One line written by the function (without its newline).
+    pub fn function_line(&self, line: &[u8]) {
+        self.console.prefixed(&self.prefix, line);
+        self.record(line);
+        if let Some(subscribers) = &self.subscribers {
+            if subscribers.receiver_count() > 0 {
+                let _ = subscribers.send(FunctionLogLine {
+                    function: self.function.clone(),
+                    line: Arc::from(line),
+                });
+            }
+        }
+    }
+
+    /// One line Fogbank writes on the function's behalf (`START`, `END`,
+    /// `REPORT`), which Lambda also puts in the function's log.
+    pub fn platform_line(&self, line: &str) {
+        self.console.prefixed(&self.prefix, line.as_bytes());
+        self.record(line.as_bytes());
+    }
+
+    /// Starts collecting lines for one invocation's log tail.
+    pub fn begin_capture(&self) {
+        *self.capture.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+    }
+
+    /// Stops collecting and returns the last [`TAIL_BYTES`] of what was
+    /// captured, cut at a character boundary.
+    pub fn end_capture(&self) -> String {
+        let captured = self
+            .capture
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        tail(&captured)
+    }
+
+    fn record(&self, line: &[u8]) {
+        let mut guard = self.capture.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(buffer) = guard.as_mut() {
+            buffer.extend_from_slice(line);
+            buffer.push(b'\n');
+            // Keep memory bounded for chatty functions: only the tail is
+            // ever returned.
+            if buffer.len() > 4 * TAIL_BYTES {
+                let cut = buffer.len() - TAIL_BYTES;
+                buffer.drain(..cut);
+            }
+        }
+    }
+}
+
+fn tail(captured: &[u8]) -> String {
+    let start = captured.len().saturating_sub(TAIL_BYTES);
+    let text = String::from_utf8_lossy(&captured[start..]);
+    // A cut in the middle of a multi-byte character shows up as a leading
+    // replacement character; drop it rather than return a broken glyph.
+    text.trim_start_matches('\u{FFFD}').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_keeps_only_the_tail() {
+        let output = InstanceOutput::new("F".into(), Console::silent(), None);
+        output.function_line(b"before capture");
+        output.begin_capture();
+        output.platform_line("START RequestId: 1 Version: $LATEST");
+        for _ in 0..1000 {
+            output.function_line(b"0123456789");
+        }
+        output.platform_line("END RequestId: 1");
+        let tail = output.end_capture();
+        assert!(tail.len() <= TAIL_BYTES);
+        assert!(tail.ends_with("END RequestId: 1\n"));
+        assert!(!tail.contains("before capture"));
+        assert_eq!(output.end_capture(), "");
+    }
+
+    #[test]
+    fn tail_does_not_start_with_a_broken_character() {
+        // "é" is two bytes; the 4 KB window starts in its middle.
+        let mut bytes = "é".as_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(b'a', TAIL_BYTES - 1));
+        let text = tail(&bytes);
+        assert!(!text.starts_with('\u{FFFD}'));
+    }
+}

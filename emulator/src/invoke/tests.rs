@@ -1,0 +1,271 @@
+//! Fast tests of the invoker against the in-process fake backend: every
+//! error path of an invocation, concurrency and log tails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::app::{Architecture, BuildMetadata, Function, Identity, Runtime};
+use crate::backend::fake::{Behaviour, FakeBackend, Init, Script};
+
+fn function(timeout: Duration, concurrency: Option<u32>) -> Function {
+    Function {
+        logical_id: "Hello".into(),
+        name: "hello-fn".into(),
+        code_uri: PathBuf::from("/code"),
+        handler: None,
+        runtime: Runtime::Provided {
+            id: "provided.al2023".into(),
+        },
+        timeout,
+        memory_mb: 128,
+        ephemeral_storage_mb: 512,
+        architecture: Architecture::X86_64,
+        environment: BTreeMap::new(),
+        reserved_concurrency: concurrency,
+        layers: vec![],
+        events: vec![],
+        build: BuildMetadata::default(),
+        function_url: None,
+    }
+}
+
+fn invoker_with(function: Function, init: Init, script: Script) -> (Invoker, Arc<FakeBackend>) {
+    let backend = Arc::new(FakeBackend::new(init, script));
+    let endpoints = Endpoints {
+        lambda: "http://127.0.0.1:3001".into(),
+        sqs: "http://127.0.0.1:9324".into(),
+        identity: Identity::default(),
+    };
+    let invoker = Invoker::new(
+        vec![Deployment {
+            function: Arc::new(function),
+            code_dir: PathBuf::from("/code"),
+        }],
+        backend.clone(),
+        InvokerSettings::new(Console::silent(), endpoints),
+    );
+    (invoker, backend)
+}
+
+fn echo() -> Script {
+    Arc::new(|event: &Bytes| Behaviour::Respond {
+        payload: event.clone(),
+        delay: Duration::ZERO,
+    })
+}
+
+fn error_type(completed: &Completed) -> String {
+    match &completed.outcome {
+        Outcome::Error(error) => error.error_type.clone(),
+        Outcome::Success(payload) => panic!("expected an error, got {payload:?}"),
+    }
+}
+
+fn error_message(completed: &Completed) -> String {
+    match &completed.outcome {
+        Outcome::Error(error) => {
+            let body: serde_json::Value = serde_json::from_slice(&error.payload).unwrap();
+            body["errorMessage"].as_str().unwrap_or_default().to_owned()
+        }
+        Outcome::Success(payload) => panic!("expected an error, got {payload:?}"),
+    }
+}
+
+#[tokio::test]
+async fn warm_instances_are_reused() {
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    for i in 0..5 {
+        let payload = Bytes::from(format!("{{\"n\":{i}}}"));
+        let completed = invoker.invoke("Hello", Invocation::new(payload.clone())).await.unwrap();
+        assert_eq!(completed.outcome, Outcome::Success(payload));
+    }
+    assert_eq!(backend.started(), 1, "one warm instance serves sequential calls");
+    // The physical name works as well as the logical ID.
+    assert!(invoker.invoke("hello-fn", Invocation::new(Bytes::from_static(b"{}"))).await.is_ok());
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_functions_are_not_found() {
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    let error = invoker.invoke("Nope", Invocation::new(Bytes::new())).await.unwrap_err();
+    assert_eq!(error, InvokeError::FunctionNotFound("Nope".into()));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_function_times_out_and_its_instance_is_replaced() {
+    let script: Script = Arc::new(|event: &Bytes| {
+        if event.as_ref() == b"\"slow\"" {
+            Behaviour::Hang
+        } else {
+            Behaviour::Respond { payload: Bytes::from_static(b"\"ok\""), delay: Duration::ZERO }
+        }
+    });
+    let (invoker, backend) = invoker_with(function(Duration::from_millis(200), None), Init::Ready, script);
+    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"slow\""))).await.unwrap();
+    assert_eq!(error_type(&completed), "Sandbox.Timedout");
+    assert!(error_message(&completed).ends_with("Task timed out after 0.20 seconds"), "{}", error_message(&completed));
+    let next = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"fast\""))).await.unwrap();
+    assert_eq!(next.outcome, Outcome::Success(Bytes::from_static(b"\"ok\"")));
+    assert_eq!(backend.started(), 2, "the timed-out instance was not reused");
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_invocation_is_an_exit_error() {
+    let script: Script = Arc::new(|event: &Bytes| {
+        if event.as_ref() == b"\"crash\"" { Behaviour::Exit(3) } else { Behaviour::Respond { payload: event.clone(), delay: Duration::ZERO } }
+    });
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"crash\""))).await.unwrap();
+    assert_eq!(error_type(&completed), "Runtime.ExitError");
+    assert!(error_message(&completed).contains("exit status 3"), "{}", error_message(&completed));
+    let next = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    assert_eq!(next.outcome, Outcome::Success(Bytes::from_static(b"1")));
+    assert_eq!(backend.started(), 2);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crash_during_init_is_an_init_error() {
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Crash(1), echo());
+    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+    assert_eq!(error_type(&completed), "Runtime.InitError");
+    assert!(error_message(&completed).contains("exit status 1"), "{}", error_message(&completed));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reported_init_error_is_passed_through() {
+    let body = Bytes::from_static(br#"{"errorMessage":"Unable to import module 'app'","errorType":"Runtime.ImportModuleError"}"#);
+    let init = Init::Error { error_type: "Runtime.ImportModuleError".into(), body: body.clone() };
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), init, echo());
+    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+    assert_eq!(completed.outcome, Outcome::Error(FunctionError { error_type: "Runtime.ImportModuleError".into(), payload: body }));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn function_errors_keep_the_instance() {
+    let body = Bytes::from_static(br#"{"errorMessage":"boom","errorType":"ValueError"}"#);
+    let script: Script = {
+        let body = body.clone();
+        Arc::new(move |_: &Bytes| Behaviour::Fail { error_type: "Unhandled".into(), body: body.clone() })
+    };
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    for _ in 0..2 {
+        let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+        assert_eq!(completed.outcome, Outcome::Error(FunctionError { error_type: "Unhandled".into(), payload: body.clone() }));
+    }
+    assert_eq!(backend.started(), 1);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_responses_get_lambdas_error() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond {
+        payload: Bytes::from(vec![b'a'; crate::runtime_api::MAX_RESPONSE_BYTES + 1]),
+        delay: Duration::ZERO,
+    });
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+    assert_eq!(error_type(&completed), "Function.ResponseSizeTooLarge");
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn past_the_concurrency_limit_calls_are_throttled() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond {
+        payload: Bytes::from_static(b"1"),
+        delay: Duration::from_millis(300),
+    });
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), Some(1)), Init::Ready, script);
+    let first = tokio::spawn({
+        let invoker = invoker.clone();
+        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await;
+    assert_eq!(second.unwrap_err(), InvokeError::TooManyRequests { function: "hello-fn".into(), limit: 1 });
+    assert!(first.await.unwrap().is_ok());
+    // Once the first call is done, the slot is free again.
+    assert!(invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.is_ok());
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_calls_get_their_own_instances() {
+    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond { payload: event.clone(), delay: Duration::from_millis(100) });
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let calls = (0..4).map(|i| {
+        let invoker = invoker.clone();
+        tokio::spawn(async move { invoker.invoke("Hello", Invocation::new(Bytes::from(i.to_string()))).await })
+    });
+    let results = futures::future::join_all(calls).await;
+    for (i, result) in results.into_iter().enumerate() {
+        assert_eq!(result.unwrap().unwrap().outcome, Outcome::Success(Bytes::from(i.to_string())));
+    }
+    assert_eq!(backend.started(), 4);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn async_invocations_run() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let script: Script = Arc::new(move |event: &Bytes| {
+        let _ = tx.send(event.clone());
+        Behaviour::Respond { payload: Bytes::new(), delay: Duration::ZERO }
+    });
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    invoker.invoke_async("Hello", Invocation::new(Bytes::from_static(b"\"event\""))).unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+    assert_eq!(seen, Some(Bytes::from_static(b"\"event\"")));
+    assert_eq!(
+        invoker.invoke_async("Nope", Invocation::new(Bytes::new())).unwrap_err(),
+        InvokeError::FunctionNotFound("Nope".into())
+    );
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn log_tails_hold_the_invocations_lines() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::LogAndRespond { line: "hello from the function".into(), payload: Bytes::from_static(b"1") });
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let mut invocation = Invocation::new(Bytes::from_static(b"{}"));
+    invocation.log_tail = true;
+    let request_id = invocation.request_id.clone();
+    let completed = invoker.invoke("Hello", invocation).await.unwrap();
+    let tail = completed.log_tail.unwrap();
+    let lines: Vec<&str> = tail.lines().collect();
+    assert_eq!(lines[0], format!("START RequestId: {request_id} Version: $LATEST"));
+    assert_eq!(lines[1], "hello from the function");
+    assert_eq!(lines[2], format!("END RequestId: {request_id}"));
+    assert!(lines[3].starts_with(&format!("REPORT RequestId: {request_id}\tDuration: ")), "{}", lines[3]);
+    assert!(lines[3].contains("Init Duration: "), "a cold start reports its init: {}", lines[3]);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_busy_instances() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Hang);
+    let (invoker, _) = invoker_with(function(Duration::from_secs(30), None), Init::Ready, script);
+    let call = tokio::spawn({
+        let invoker = invoker.clone();
+        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(Duration::from_secs(5), invoker.shutdown()).await.expect("shutdown finishes");
+    let completed = call.await.unwrap().unwrap();
+    assert_eq!(error_type(&completed), "Runtime.ExitError");
+    assert_eq!(
+        invoker.invoke("Hello", Invocation::new(Bytes::new())).await.unwrap_err(),
+        InvokeError::ShuttingDown
+    );
+}

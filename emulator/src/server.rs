@@ -1,0 +1,259 @@
+//! `fogbank start`: every front door of one application, wired to one
+//! invoker, stopped together.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, App, Identity, LoadOptions};
+use crate::backend::environment::Endpoints;
+use crate::backend::process::ProcessBackend;
+use crate::backend::Backend;
+use crate::builder::{self, BuildDirs};
+use crate::console::Console;
+use crate::invoke::{Deployment, Invoker, InvokerSettings};
+use crate::lambda_api;
+use crate::runtimes::RuntimeFiles;
+use crate::sqs::{self, SqsConfig, SqsService};
+
+/// Everything `fogbank start` needs to know besides its listeners.
+#[derive(Debug, Clone)]
+pub struct StartConfig {
+    pub template: PathBuf,
+    pub parameter_overrides: BTreeMap<String, String>,
+    /// Where state lives: `.fogbank/` beside the template unless given.
+    pub state_dir: Option<PathBuf>,
+    /// Keep queues in memory only.
+    pub ephemeral: bool,
+    /// Start one instance per function before serving.
+    pub warm: bool,
+    pub identity: Identity,
+}
+
+impl StartConfig {
+    pub fn new(template: PathBuf) -> StartConfig {
+        StartConfig {
+            template,
+            parameter_overrides: BTreeMap::new(),
+            state_dir: None,
+            ephemeral: false,
+            warm: false,
+            identity: Identity::default(),
+        }
+    }
+
+    /// The state directory: `--state-dir`, or `.fogbank` beside the template.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(|| {
+            self.template
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join(".fogbank")
+        })
+    }
+}
+
+/// The listeners of every front door. Tests bind them on port 0.
+pub struct Listeners {
+    pub lambda: TcpListener,
+    pub sqs: TcpListener,
+}
+
+impl Listeners {
+    /// Binds every front door on `host` at the given ports.
+    pub async fn bind(host: std::net::IpAddr, lambda_port: u16, sqs_port: u16) -> Result<Listeners, StartError> {
+        let bind = |port: u16, what: &'static str| async move {
+            TcpListener::bind(SocketAddr::new(host, port))
+                .await
+                .map_err(|source| StartError::Bind {
+                    what,
+                    address: SocketAddr::new(host, port),
+                    source,
+                })
+        };
+        Ok(Listeners {
+            lambda: bind(lambda_port, "Lambda API").await?,
+            sqs: bind(sqs_port, "SQS API").await?,
+        })
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the template has problems:\n{0}")]
+    Template(app::Diagnostics),
+    #[error("cannot listen for the {what} on {address}: {source}; is another emulator running? Pick another port")]
+    Bind {
+        what: &'static str,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("preparing the state directory {}: {source}", path.display())]
+    StateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build failed: {0}")]
+    Build(#[from] builder::BuildError),
+    #[error("opening the SQS store: {0}")]
+    Sqs(#[from] sqs::SqsError),
+    #[error("serving: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// A loaded, built application, ready to serve.
+pub struct Prepared {
+    pub app: App,
+    pub warnings: Vec<app::Diagnostic>,
+    pub deployments: Vec<Deployment>,
+    pub runtime_files: RuntimeFiles,
+}
+
+/// Loads the template and builds what needs building.
+pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console) -> Result<Prepared, StartError> {
+    let options = LoadOptions {
+        parameter_overrides: config.parameter_overrides.clone(),
+        sqs_endpoint: sqs_endpoint.to_owned(),
+        identity: config.identity.clone(),
+    };
+    let loaded = app::load(&config.template, &options).map_err(StartError::Template)?;
+    let state_dir = config.state_dir();
+    let runtime_dir = state_dir.join("runtime");
+    let runtime_files = RuntimeFiles::install(&runtime_dir).map_err(|source| StartError::StateDir {
+        path: runtime_dir.clone(),
+        source,
+    })?;
+    let dirs = BuildDirs {
+        root: state_dir.join("build"),
+    };
+    let mut deployments = Vec::new();
+    for function in loaded.app.functions.values() {
+        if builder::needs_build(function) {
+            console.line(&format!("building {} ...", function.logical_id));
+        }
+        let code_dir = builder::build(function, &dirs, console).await?;
+        deployments.push(Deployment {
+            function: function.clone(),
+            code_dir,
+        });
+    }
+    Ok(Prepared {
+        app: loaded.app,
+        warnings: loaded.warnings,
+        deployments,
+        runtime_files,
+    })
+}
+
+/// Serves an application on `listeners` until `shutdown` is cancelled, then
+/// stops every instance and returns.
+pub async fn run(
+    config: StartConfig,
+    listeners: Listeners,
+    console: Console,
+    shutdown: CancellationToken,
+) -> Result<(), StartError> {
+    let lambda_address = listeners.lambda.local_addr().map_err(StartError::Serve)?;
+    let sqs_address = listeners.sqs.local_addr().map_err(StartError::Serve)?;
+    let sqs_endpoint = format!("http://{sqs_address}");
+    let prepared = prepare(&config, &sqs_endpoint, &console).await?;
+    for warning in &prepared.warnings {
+        console.line(&warning.to_string());
+    }
+
+    let state_dir = config.state_dir();
+    let queues = SqsService::open(SqsConfig {
+        state_dir: (!config.ephemeral).then(|| state_dir.join("sqs")),
+        region: config.identity.region.clone(),
+        account_id: config.identity.account_id.clone(),
+        endpoint: sqs_endpoint.clone(),
+    })?;
+    for queue in prepared.app.queues.values() {
+        queues.ensure_queue(queue)?;
+    }
+
+    let endpoints = Endpoints {
+        lambda: format!("http://{lambda_address}"),
+        sqs: sqs_endpoint.clone(),
+        identity: config.identity.clone(),
+    };
+    let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new(prepared.runtime_files.clone()));
+    let invoker = Invoker::new(
+        prepared.deployments.clone(),
+        backend.clone(),
+        InvokerSettings::new(console.clone(), endpoints),
+    );
+
+    print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
+    if config.warm {
+        invoker.prewarm().await;
+    }
+
+    let mut servers = JoinSet::new();
+    servers.spawn(lambda_api::run(
+        listeners.lambda,
+        invoker.clone(),
+        config.identity.clone(),
+        shutdown.clone(),
+    ));
+    servers.spawn(sqs::run(listeners.sqs, queues.clone(), shutdown.clone()));
+
+    // A server that fails stops the whole emulator: serving half an app
+    // would only hide the problem.
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        Some(result) = servers.join_next() => {
+            if let Ok(Err(error)) = result {
+                failure = Some(error);
+            }
+            shutdown.cancel();
+        }
+    }
+    while servers.join_next().await.is_some() {}
+    invoker.shutdown().await;
+    console.flush();
+    match failure {
+        Some(error) => Err(StartError::Serve(error)),
+        None => Ok(()),
+    }
+}
+
+fn print_banner(
+    console: &Console,
+    config: &StartConfig,
+    app: &App,
+    runtime: &str,
+    lambda_address: SocketAddr,
+    sqs_endpoint: &str,
+) {
+    console.line(&format!(
+        "fogbank {} serving {} (runtime: {runtime})",
+        env!("CARGO_PKG_VERSION"),
+        config.template.display()
+    ));
+    console.line(&format!("  Lambda API  http://{lambda_address}"));
+    for function in app.functions.values() {
+        console.line(&format!(
+            "    {}  {}  timeout {} s, {} MB",
+            function.logical_id,
+            function.runtime.id(),
+            function.timeout.as_secs(),
+            function.memory_mb
+        ));
+    }
+    console.line(&format!("  SQS API     {sqs_endpoint}"));
+    for queue in app.queues.values() {
+        console.line(&format!("    {}  {sqs_endpoint}/{}/{}", queue.logical_id, config.identity.account_id, queue.name));
+    }
+    console.line("Press Ctrl-C to stop.");
+}
