@@ -2,9 +2,19 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the bird's-eye view. In
 //! short: [`app`] turns a template into a typed model, front doors
-//! ([`lambda_api`], `gateway`, `sqs`) turn wire formats into
+//! ([`lambda_api`], `gateway`, [`sqs`]) turn wire formats into
 //! [`invoke::Invocation`]s, the [`invoke::Invoker`] owns instance pools, and
 //! [`backend`]s start the function processes that talk to [`runtime_api`].
 
 pub mod app;
+pub mod backend;
+pub mod builder;
+pub mod cli;
+pub mod console;
+pub mod http_server;
+pub mod invoke;
+pub mod lambda_api;
+pub mod runtime_api;
+pub mod runtimes;
+pub mod server;
 pub mod sqs;

@@ -19,7 +19,6 @@ use crate::console::Console;
 use crate::invoke::{Deployment, Invoker, InvokerSettings};
 use crate::lambda_api;
 use crate::runtimes::RuntimeFiles;
-use crate::sqs::{self, SqsConfig, SqsService};
 
 /// Everything `fogbank start` needs to know besides its listeners.
 #[derive(Debug, Clone)]
@@ -104,8 +103,6 @@ pub enum StartError {
     },
     #[error("build failed: {0}")]
     Build(#[from] builder::BuildError),
-    #[error("opening the SQS store: {0}")]
-    Sqs(#[from] sqs::SqsError),
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -170,17 +167,6 @@ pub async fn run(
         console.line(&warning.to_string());
     }
 
-    let state_dir = config.state_dir();
-    let queues = SqsService::open(SqsConfig {
-        state_dir: (!config.ephemeral).then(|| state_dir.join("sqs")),
-        region: config.identity.region.clone(),
-        account_id: config.identity.account_id.clone(),
-        endpoint: sqs_endpoint.clone(),
-    })?;
-    for queue in prepared.app.queues.values() {
-        queues.ensure_queue(queue)?;
-    }
-
     let endpoints = Endpoints {
         lambda: format!("http://{lambda_address}"),
         sqs: sqs_endpoint.clone(),
@@ -205,7 +191,6 @@ pub async fn run(
         config.identity.clone(),
         shutdown.clone(),
     ));
-    servers.spawn(sqs::run(listeners.sqs, queues.clone(), shutdown.clone()));
 
     // A server that fails stops the whole emulator: serving half an app
     // would only hide the problem.
