@@ -195,6 +195,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
             Err(RspError::Unsupported { .. }) => {}
             Err(error) => return Err(error),
         }
+        // gdbserver describes the registers of its current thread and has
+        // none until one is selected; "any thread" is enough.
+        match self.request("select any thread", b"Hg0").await {
+            Ok(_) | Err(RspError::Unsupported { .. } | RspError::Remote { .. }) => {}
+            Err(error) => return Err(error),
+        }
         if self.features.target_description {
             self.layout = self.fetch_layout().await?;
         }
@@ -283,6 +289,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
             source,
         })?;
         self.note_stop(&stop);
+        // Unlike a real stop, `?` does not make the reported thread the
+        // current one on every server (gdbstub keeps its previous choice).
+        self.selected_thread = None;
         Ok(stop)
     }
 
@@ -423,8 +432,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
         self.register_cache.remove(&thread);
         self.expedited.remove(&thread);
         let packet = format!("P{:x}={}", info.regnum, encode_hex(value));
-        let reply = self.request(OPERATION, packet.as_bytes()).await?;
-        expect_ok(OPERATION, &reply)
+        match self.request(OPERATION, packet.as_bytes()).await {
+            Ok(reply) => expect_ok(OPERATION, &reply),
+            // Without `P`, rewrite the whole block with `G`.
+            Err(RspError::Unsupported { .. }) => {
+                let mut block = self.request(OPERATION, b"g").await?;
+                let start = info.offset * 2;
+                let slot = block
+                    .get_mut(start..start + info.size * 2)
+                    .ok_or_else(|| RspError::NoSuchRegister(name.to_owned()))?;
+                slot.copy_from_slice(encode_hex(value).as_bytes());
+                let mut packet = b"G".to_vec();
+                packet.extend_from_slice(&block);
+                let reply = self.request(OPERATION, &packet).await?;
+                expect_ok(OPERATION, &reply)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     /// Reads up to `len` bytes at `addr`. The result is shorter when memory
