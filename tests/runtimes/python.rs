@@ -143,6 +143,19 @@ async fn an_unserialisable_result_is_a_marshal_error() {
 }
 
 #[tokio::test]
+async fn an_oversized_response_fails_that_invocation_only() {
+    let rie = start("app.sized");
+    let body = rie.invoke(r#"{"size": 7000000}"#).await.json();
+    assert_eq!(body["errorType"], "Function.ResponseSizeTooLarge", "{body}");
+    assert!(
+        rie.output().contains("answered 413"),
+        "the runtime says the Runtime API refused the response: {}",
+        rie.output()
+    );
+    assert_eq!(rie.invoke(r#"{"size": 3}"#).await.json(), json!("xxx"));
+}
+
+#[tokio::test]
 async fn the_instance_stays_warm_between_invocations() {
     let rie = start("app.count");
     for expected in 1..=20 {

@@ -258,7 +258,7 @@ class RuntimeApiClient {
       // Lambda's runtimes carry on after a rejected post (a response over the
       // 6 MB limit, say): the Runtime API has already failed the invocation.
       process.stderr.write(
-        `fogbank runtime: POST ${requestPath} answered ${response.statusCode} ${response.body.toString().slice(0, 512)}\n`,
+        `fogbank runtime: POST ${requestPath} answered ${response.statusCode} ${response.body.toString().slice(0, 512).trimEnd()}\n`,
       );
     }
   }

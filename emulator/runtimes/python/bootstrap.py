@@ -147,7 +147,7 @@ class RuntimeApiClient:
             # failed the invocation, so the next one can still be served.
             sys.stderr.write(
                 "fogbank runtime: POST {} answered {} {}\n".format(
-                    path, response.status, body[:512].decode("utf-8", "replace")
+                    path, response.status, body[:512].decode("utf-8", "replace").rstrip()
                 )
             )
         return response.status
