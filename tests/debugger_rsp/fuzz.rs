@@ -88,7 +88,8 @@ fn start_session(agent_end: UnixStream) -> mpsc::Receiver<Result<SessionEnd, Str
     std::thread::spawn(move || {
         let result = (|| {
             let wakeup = Wakeup::new(false).map_err(|error| error.to_string())?;
-            let inferior = Inferior::spawn(&program).map_err(|error| error.to_string())?;
+            let inferior = Inferior::spawn(&program, wakeup.blocked_signals())
+                .map_err(|error| error.to_string())?;
             let mut target = AgentTarget::new(inferior);
             let end =
                 session::serve(&mut target, agent_end, &wakeup).map_err(|error| error.to_string());

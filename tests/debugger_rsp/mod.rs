@@ -11,4 +11,5 @@ mod client;
 mod container;
 mod fuzz;
 mod gdb;
+mod lifecycle;
 mod support;

@@ -198,6 +198,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for the server process to end; returns its exit code (or
     /// 128 + signal) and everything the debuggee printed on stdout.
     pub fn finish(mut self, timeout: Duration) -> (i32, String) {
@@ -245,81 +250,89 @@ fn read_all(mut reader: impl Read + Send + 'static) -> std::thread::JoinHandle<S
 pub fn launch(server: Server, program: &Path, args: &[&str]) -> Running {
     match server {
         Server::Agent => {
-            let port_file = build_dir().join(format!("port-{}", uuid::Uuid::new_v4()));
-            let mut child = Command::new(static_agent())
-                .args(["--listen", "127.0.0.1:0", "--port-file"])
-                .arg(&port_file)
-                .arg("--")
-                .arg(program)
-                .args(args)
-                .env("FOGBANK_TEST_ENV", "passed")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start fogbank-agent");
-            let stdout = child.stdout.take().map(read_all);
-            let deadline = Instant::now() + Duration::from_secs(20);
-            let addr = loop {
-                if let Ok(text) = std::fs::read_to_string(&port_file)
-                    && let Ok(addr) = text.trim().parse()
-                {
-                    break addr;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "fogbank-agent wrote no port file"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            };
-            Running {
-                addr,
-                child,
-                stdout,
+            let mut agent_args: Vec<std::ffi::OsString> = vec!["--".into(), program.into()];
+            agent_args.extend(args.iter().map(Into::into));
+            launch_agent(&agent_args)
+        }
+        Server::Gdbserver => launch_gdbserver(program, args),
+    }
+}
+
+/// Starts the static agent with `--listen 127.0.0.1:0 --port-file PATH`
+/// followed by `args`, and waits until it listens.
+pub fn launch_agent(args: &[std::ffi::OsString]) -> Running {
+    let port_file = build_dir().join(format!("port-{}", uuid::Uuid::new_v4()));
+    let mut child = Command::new(static_agent())
+        .args(["--listen", "127.0.0.1:0", "--port-file"])
+        .arg(&port_file)
+        .args(args)
+        .env("FOGBANK_TEST_ENV", "passed")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start fogbank-agent");
+    let stdout = child.stdout.take().map(read_all);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        if let Ok(text) = std::fs::read_to_string(&port_file)
+            && let Ok(addr) = text.trim().parse()
+        {
+            break addr;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fogbank-agent wrote no port file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Running {
+        addr,
+        child,
+        stdout,
+    }
+}
+
+fn launch_gdbserver(program: &Path, args: &[&str]) -> Running {
+    let gdbserver = Path::new("/usr/bin/gdbserver");
+    assert!(
+        gdbserver.exists(),
+        "Debian's gdbserver is missing; install it: apt-get install gdbserver"
+    );
+    let mut child = Command::new(gdbserver)
+        .arg("127.0.0.1:0")
+        .arg(program)
+        .args(args)
+        .env("FOGBANK_TEST_ENV", "passed")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gdbserver");
+    let stdout = child.stdout.take().map(read_all);
+    // gdbserver announces "Listening on port N" on stderr.
+    let stderr = child.stderr.take().expect("gdbserver stderr");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut sender = Some(sender);
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(port) = line.strip_prefix("Listening on port ")
+                && let Some(sender) = sender.take()
+            {
+                let _ = sender.send(port.trim().to_owned());
             }
         }
-        Server::Gdbserver => {
-            let gdbserver = Path::new("/usr/bin/gdbserver");
-            assert!(
-                gdbserver.exists(),
-                "Debian's gdbserver is missing; install it: apt-get install gdbserver"
-            );
-            let mut child = Command::new(gdbserver)
-                .arg("127.0.0.1:0")
-                .arg(program)
-                .args(args)
-                .env("FOGBANK_TEST_ENV", "passed")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start gdbserver");
-            let stdout = child.stdout.take().map(read_all);
-            // gdbserver announces "Listening on port N" on stderr.
-            let stderr = child.stderr.take().expect("gdbserver stderr");
-            let (sender, receiver) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                use std::io::BufRead;
-                let mut sender = Some(sender);
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    if let Some(port) = line.strip_prefix("Listening on port ")
-                        && let Some(sender) = sender.take()
-                    {
-                        let _ = sender.send(port.trim().to_owned());
-                    }
-                }
-            });
-            let port = receiver
-                .recv_timeout(Duration::from_secs(20))
-                .expect("gdbserver did not announce its port");
-            let addr = format!("127.0.0.1:{port}").parse().expect("gdbserver port");
-            Running {
-                addr,
-                child,
-                stdout,
-            }
-        }
+    });
+    let port = receiver
+        .recv_timeout(Duration::from_secs(20))
+        .expect("gdbserver did not announce its port");
+    let addr = format!("127.0.0.1:{port}").parse().expect("gdbserver port");
+    Running {
+        addr,
+        child,
+        stdout,
     }
 }
 

@@ -21,6 +21,7 @@ use std::process::Command;
 
 use nix::errno::Errno;
 use nix::sys::ptrace;
+use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
 
 use crate::arch;
@@ -189,7 +190,9 @@ pub struct Inferior {
 impl Inferior {
     /// Starts `program` under ptrace. On success the process is stopped at
     /// its first instruction (right after exec), waiting for a debugger.
-    pub fn spawn(program: &Program) -> Result<Inferior, InferiorError> {
+    /// `unblock` are signals the agent blocked for itself (see
+    /// `Wakeup::blocked_signals`); the program gets them unblocked.
+    pub fn spawn(program: &Program, unblock: SigSet) -> Result<Inferior, InferiorError> {
         let mut command = Command::new(&program.path);
         command
             .args(&program.args)
@@ -197,10 +200,13 @@ impl Inferior {
         if let Some(cwd) = &program.cwd {
             command.current_dir(cwd);
         }
-        // SAFETY: the hook runs between fork and exec and only makes two
+        // SAFETY: the hook runs between fork and exec and only makes
         // async-signal-safe system calls.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
+                // The child inherits the agent's signal mask; without this a
+                // function would never see SIGTERM or SIGCHLD.
+                unblock.thread_unblock().map_err(std::io::Error::from)?;
                 // The function must not outlive its agent (the emulator only
                 // knows the agent's pid), also after the debugger detached.
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
@@ -821,7 +827,7 @@ impl Inferior {
         // SAFETY: a plain syscall with integer arguments.
         unsafe { libc::kill(self.pid.as_raw(), libc::SIGKILL) };
         let mut outcome = StopEvent::Killed(libc::SIGKILL);
-        while let Some(tid) = self.thread_ids().into_iter().rev().next() {
+        while let Some(tid) = self.thread_ids().last().copied() {
             match sys::wait_thread(tid, true) {
                 Ok(WaitStatus::Exited(code)) => {
                     if self.thread_ended(tid, StopEvent::Exited(code)).is_some() {

@@ -153,7 +153,7 @@ pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
     let wakeup =
         wakeup::Wakeup::new(config.handle_termination_signals).map_err(AgentError::Signals)?;
     let inferior = match &config.launch {
-        Launch::Spawn(program) => Inferior::spawn(program)?,
+        Launch::Spawn(program) => Inferior::spawn(program, wakeup.blocked_signals())?,
         Launch::Attach(pid) => Inferior::attach(Pid::from_raw(*pid), false)?,
     };
     let pid = inferior.pid();

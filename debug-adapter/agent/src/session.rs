@@ -344,6 +344,7 @@ fn next_input<T: Transport>(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

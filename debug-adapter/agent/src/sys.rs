@@ -121,6 +121,7 @@ pub fn stop_signal_code(tid: Pid) -> Result<i32, Errno> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn check(status: libc::c_int, expected: WaitStatus) {

@@ -395,6 +395,7 @@ impl ThreadExtraInfo for AgentTarget {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

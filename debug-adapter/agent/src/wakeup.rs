@@ -37,6 +37,9 @@ pub enum Wake {
 #[derive(Debug)]
 pub struct Wakeup {
     signals: SignalFd,
+    /// The signals this receiver blocked that were not blocked before; a
+    /// started debuggee must get them unblocked again.
+    newly_blocked: SigSet,
 }
 
 impl Wakeup {
@@ -51,9 +54,25 @@ impl Wakeup {
             mask.add(Signal::SIGINT);
             mask.add(Signal::SIGHUP);
         }
-        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), None)?;
+        let mut previous = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut previous))?;
+        let mut newly_blocked = SigSet::empty();
+        for signal in mask.iter() {
+            if !previous.contains(signal) {
+                newly_blocked.add(signal);
+            }
+        }
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
-        Ok(Wakeup { signals })
+        Ok(Wakeup {
+            signals,
+            newly_blocked,
+        })
+    }
+
+    /// The signals blocked by [`Wakeup::new`] (and not before): a process
+    /// the agent starts must unblock them, since children inherit the mask.
+    pub fn blocked_signals(&self) -> SigSet {
+        self.newly_blocked
     }
 
     /// Waits until `fd` (if any) is readable, a signal arrives, the sweep

@@ -587,19 +587,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
             }
         };
         let mut signal_delivered = false;
-        if let Some(thread) = thread {
-            if let Some(stop) = self.step_off_breakpoint(thread, signal).await? {
-                signal_delivered = signal.is_some();
-                let plain_step = matches!(&stop, StopReply::Stopped(s)
-                    if s.signal == 5 && s.thread.is_none_or(|t| t == thread) && s.reason == StopReason::Signal);
-                if !plain_step || matches!(action, ResumeAction::Step(_)) {
+        if let Some(thread) = thread
+            && let Some(stop) = self.step_off_breakpoint(thread, signal).await?
+        {
+            signal_delivered = signal.is_some();
+            let plain_step = matches!(&stop, StopReply::Stopped(s)
+                if s.signal == 5 && s.thread.is_none_or(|t| t == thread) && s.reason == StopReason::Signal);
+            if !plain_step || matches!(action, ResumeAction::Step(_)) {
+                return Ok(Some(stop));
+            }
+            if let ResumeAction::RangeStep { start, end, .. } = action {
+                let pc = self.read_pc(thread).await?;
+                if !(start..end).contains(&pc) {
                     return Ok(Some(stop));
-                }
-                if let ResumeAction::RangeStep { start, end, .. } = action {
-                    let pc = self.read_pc(thread).await?;
-                    if !(start..end).contains(&pc) {
-                        return Ok(Some(stop));
-                    }
                 }
             }
         }
@@ -990,6 +990,7 @@ fn parse_supported(reply: &[u8]) -> ServerFeatures {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

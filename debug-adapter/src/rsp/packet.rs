@@ -241,7 +241,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 
 /// Decodes hex pairs into bytes.
 pub fn decode_hex(text: &[u8]) -> Result<Vec<u8>, BadEncoding> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(BadEncoding::Hex);
     }
     text.chunks_exact(2)
@@ -264,6 +264,7 @@ pub fn parse_hex_u64(text: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
 

@@ -291,7 +291,7 @@ impl Registers {
     /// Decodes a `g` reply. Registers past its end stay absent (fetch them
     /// with `p`); `xx` digits mark unavailable registers.
     pub fn decode_g(layout: &RegisterLayout, hex: &[u8]) -> Result<Registers, RegisterDecodeError> {
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(RegisterDecodeError::OddLength);
         }
         let mut registers = Registers::empty(layout);
@@ -360,6 +360,7 @@ impl Registers {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const GDBSERVER_STYLE: &str = r#"<?xml version="1.0"?>

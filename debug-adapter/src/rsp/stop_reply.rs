@@ -300,6 +300,7 @@ fn parse_t(rest: &[u8]) -> Result<StopReply, StopReplyError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
 

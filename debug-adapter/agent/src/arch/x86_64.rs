@@ -159,6 +159,9 @@ pub fn register_bytes(regs: &LinuxX86_64Regs, id: LinuxX86_64RegId) -> Vec<u8> {
 }
 
 /// Replaces one register from `P` packet bytes; `Err` if the length is wrong.
+// `Result<(), ()>` mirrors gdbstub's own `gdb_deserialize`, whose error
+// carries no detail either.
+#[allow(clippy::result_unit_err)]
 pub fn set_register_bytes(
     regs: &mut LinuxX86_64Regs,
     id: LinuxX86_64RegId,
