@@ -156,6 +156,18 @@ async fn an_oversized_response_fails_that_invocation_only() {
 }
 
 #[tokio::test]
+async fn large_events_and_responses_arrive_whole() {
+    let rie = start("app.echo");
+    // Large enough that RIE sends the event in chunked encoding.
+    let text: String = (0..300_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let event = json!({ "text": text, "unicode": "héllo ✓" });
+    let body = rie.invoke(&event.to_string()).await.json();
+    assert_eq!(body, json!({ "event": event }));
+}
+
+#[tokio::test]
 async fn the_instance_stays_warm_between_invocations() {
     let rie = start("app.count");
     for expected in 1..=20 {

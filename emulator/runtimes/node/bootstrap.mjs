@@ -25,8 +25,8 @@
 // carriage returns, because Fogbank prints them to a terminal.
 
 import fs from 'node:fs';
-import http from 'node:http';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
@@ -200,45 +200,185 @@ function logError(label, error) {
 // --- The Runtime API client ----------------------------------------------------
 
 /**
- * One keep-alive connection to the Runtime API. Idle keep-alive sockets are
- * unreferenced by Node's agent, so they never keep the event loop alive; that
- * is what lets `beforeExit` mark the end of a callback-style invocation.
+ * One keep-alive HTTP/1.1 connection to the Runtime API.
+ *
+ * This is a minimal client on a plain socket rather than `node:http`: the
+ * Runtime API is a fixed, local peer, and the general HTTP machinery cost
+ * about three times the CPU of this loop per invocation. It handles what an
+ * HTTP/1.1 server may send: Content-Length or chunked bodies, bodies
+ * delimited by the connection closing, interim 1xx answers and
+ * `Connection: close`.
+ *
+ * The socket is referenced only while a request is in flight. Idle, it does
+ * not keep the event loop alive, which is what lets `beforeExit` mark the end
+ * of a callback-style invocation (as Node's keep-alive agent behaves).
  */
 class RuntimeApiClient {
   constructor(address) {
     const colon = address.lastIndexOf(':');
-    this.hostname = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    this.hostname = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
     this.port = Number(address.slice(colon + 1));
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.hostHeader = address;
+    this.socket = null;
+    this.buffer = Buffer.alloc(0);
+    // The request awaiting its response: one at a time, as the API is used.
+    this.pending = null;
   }
 
-  request(method, requestPath, body, headers) {
-    return new Promise((resolve, reject) => {
-      const attempt = (retried) => {
-        const request = http.request(
-          { hostname: this.hostname, port: this.port, path: requestPath, method, headers, agent: this.agent },
-          (response) => {
-            const chunks = [];
-            response.on('data', (chunk) => chunks.push(chunk));
-            response.on('end', () =>
-              resolve({ statusCode: response.statusCode, headers: response.headers, body: Buffer.concat(chunks) }),
-            );
-            response.on('error', reject);
-          },
-        );
-        request.on('error', (error) => {
-          // A server may close an idle keep-alive socket just as a request
-          // goes out; the request never reached it, so one retry is safe.
-          if (!retried && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
-            attempt(true);
-          } else {
-            reject(error);
-          }
-        });
-        request.end(body);
-      };
-      attempt(false);
+  connect() {
+    const socket = net.connect({ host: this.hostname, port: this.port, noDelay: true });
+    socket.on('data', (chunk) => {
+      if (socket !== this.socket) return;
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      if (this.pending) this.pending.received = true;
+      this.parse();
     });
+    socket.on('error', (error) => this.lost(socket, error));
+    socket.on('close', () => this.lost(socket, null));
+    this.socket = socket;
+    this.buffer = Buffer.alloc(0);
+  }
+
+  /** Sends one request; resolves to `{ statusCode, headers, body }` (header names lower-cased). */
+  request(method, requestPath, body, headers = {}) {
+    return new Promise((resolve, reject) => {
+      const reused = this.socket !== null;
+      if (!reused) this.connect();
+      this.pending = {
+        method,
+        resolve,
+        reject,
+        reused,
+        received: false,
+        head: null,
+        retry: () => this.request(method, requestPath, body, headers),
+      };
+      let head = `${method} ${requestPath} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n`;
+      for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+      if (body !== undefined) head += `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+      head += '\r\n';
+      this.socket.ref();
+      if (body === undefined) {
+        this.socket.write(head);
+      } else if (typeof body === 'string' && body.length < 65536) {
+        this.socket.write(head + body);
+      } else {
+        this.socket.write(head);
+        this.socket.write(body);
+      }
+    });
+  }
+
+  /** The connection failed or closed: settle the pending request. */
+  lost(socket, error) {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    socket.destroy();
+    const pending = this.pending;
+    if (!pending) return;
+    this.pending = null;
+    if (pending.head && pending.head.mode === 'close') {
+      // The body was delimited by the connection closing.
+      pending.resolve({ statusCode: pending.head.statusCode, headers: pending.head.headers, body: this.buffer });
+    } else if (pending.reused && !pending.received) {
+      // A server may close an idle keep-alive connection just as a request
+      // goes out; nothing reached it, so sending once more is safe.
+      pending.retry().then(pending.resolve, pending.reject);
+    } else {
+      pending.reject(error ?? new Error('the Runtime API closed the connection mid-response'));
+    }
+  }
+
+  fail(error) {
+    const pending = this.pending;
+    this.pending = null;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.destroy();
+    pending?.reject(error);
+  }
+
+  parse() {
+    const pending = this.pending;
+    if (!pending) return;
+    while (!pending.head) {
+      const end = this.buffer.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = this.buffer.toString('utf8', 0, end).split('\r\n');
+      this.buffer = this.buffer.subarray(end + 4);
+      const status = /^HTTP\/1\.\d (\d{3})/.exec(lines[0]);
+      if (!status) {
+        this.fail(new Error(`the Runtime API answered a malformed status line: ${lines[0].slice(0, 200)}`));
+        return;
+      }
+      const statusCode = Number(status[1]);
+      // An interim 1xx answer (100 Continue) precedes the real one.
+      if (statusCode < 200 && statusCode !== 101) continue;
+      const headers = {};
+      for (let index = 1; index < lines.length; index += 1) {
+        const line = lines[index];
+        const colon = line.indexOf(':');
+        if (colon < 0) continue;
+        const name = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+      }
+      let mode = 'close';
+      if (pending.method === 'HEAD' || statusCode === 204 || statusCode === 304) mode = 'empty';
+      else if (/chunked/i.test(headers['transfer-encoding'] ?? '')) mode = 'chunked';
+      else if (headers['content-length'] !== undefined) mode = 'length';
+      pending.head = { statusCode, headers, mode, length: Number(headers['content-length']), chunks: [] };
+    }
+    const head = pending.head;
+    let body;
+    if (head.mode === 'empty') {
+      body = Buffer.alloc(0);
+    } else if (head.mode === 'length') {
+      if (!(head.length >= 0)) {
+        this.fail(new Error(`the Runtime API sent a malformed Content-Length: ${head.headers['content-length']}`));
+        return;
+      }
+      if (this.buffer.length < head.length) return;
+      body = this.buffer.subarray(0, head.length);
+      this.buffer = this.buffer.subarray(head.length);
+    } else if (head.mode === 'chunked') {
+      for (;;) {
+        if (head.trailers) {
+          const end = this.buffer.indexOf('\r\n');
+          if (end < 0) return;
+          this.buffer = this.buffer.subarray(end + 2);
+          if (end === 0) break;
+          continue;
+        }
+        const end = this.buffer.indexOf('\r\n');
+        if (end < 0) return;
+        const size = parseInt(this.buffer.toString('latin1', 0, end).split(';')[0].trim(), 16);
+        if (Number.isNaN(size)) {
+          this.fail(new Error('the Runtime API sent a malformed chunk size'));
+          return;
+        }
+        if (size === 0) {
+          this.buffer = this.buffer.subarray(end + 2);
+          head.trailers = true;
+          continue;
+        }
+        if (this.buffer.length < end + 2 + size + 2) return;
+        head.chunks.push(this.buffer.subarray(end + 2, end + 2 + size));
+        this.buffer = this.buffer.subarray(end + 2 + size + 2);
+      }
+      body = Buffer.concat(head.chunks);
+    } else {
+      return; // Read until the connection closes; see `lost`.
+    }
+    this.pending = null;
+    if (/close/i.test(head.headers.connection ?? '')) {
+      const socket = this.socket;
+      this.socket = null;
+      socket.destroy();
+    } else {
+      this.socket.unref();
+    }
+    pending.resolve({ statusCode: head.statusCode, headers: head.headers, body });
   }
 
   async nextInvocation() {
@@ -250,10 +390,7 @@ class RuntimeApiClient {
   }
 
   async post(requestPath, body, headers) {
-    const response = await this.request('POST', requestPath, body, {
-      'Content-Length': Buffer.byteLength(body),
-      ...headers,
-    });
+    const response = await this.request('POST', requestPath, body, headers);
     if (response.statusCode !== 202) {
       // Lambda's runtimes carry on after a rejected post (a response over the
       // 6 MB limit, say): the Runtime API has already failed the invocation.
