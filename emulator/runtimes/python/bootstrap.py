@@ -716,7 +716,7 @@ def main():
         log_error(error)
         try:
             client.post_init_error(error)
-        except OSError as post_error:
+        except (OSError, RuntimeApiError) as post_error:
             sys.stderr.write("fogbank runtime: could not report the init error: {}\n".format(post_error))
         return 1
 
