@@ -330,3 +330,63 @@ async fn dropping_the_connection_releases_the_program_under_the_agent() {
         "stdout {stdout:?}"
     );
 }
+
+/// A forked child inherits the parent's memory, breakpoints included: the
+/// server must take them out of the child, which then runs undisturbed.
+async fn check_fork_child_survives_breakpoints(server: Server) {
+    let program = fixture(false);
+    let elf = Elf::load(&program);
+    let running = launch(server, &program, &["fork"]);
+    let mut client = connect(&running).await;
+    client.stop_reason().await.expect("?");
+    let bias = load_bias(&mut client, &elf).await;
+    let add = elf.symbol("add").0 + bias;
+    client.set_breakpoint(add).await.expect("break add");
+    let stop = client
+        .resume(ResumeAction::Continue)
+        .await
+        .expect("continue");
+    let (signal, thread, _) = stopped_thread(server, &stop);
+    assert_eq!(signal, 5, "{server:?}: {stop:?}");
+    assert_eq!(
+        client.read_register(thread, "rdi").await.expect("rdi"),
+        1,
+        "{server:?}: only the parent's add(1, 2) stops"
+    );
+    client.remove_breakpoint(add).await.expect("remove add");
+    let stop = client
+        .resume(ResumeAction::Continue)
+        .await
+        .expect("continue to exit");
+    assert!(
+        matches!(stop, StopReply::Exited { code: 0, .. }),
+        "{server:?}: {stop:?}"
+    );
+    drop(client);
+    let (_, stdout) = running.finish(Duration::from_secs(10));
+    match server {
+        Server::Agent => {
+            assert!(
+                stdout.contains("child=7"),
+                "{server:?}: the child ran add(3, 4): {stdout:?}"
+            );
+        }
+        // FIXME: gdbserver leaves the client's breakpoints in a forked child
+        // unless the client takes fork events (`fork-events+`, multiprocess
+        // ids, `D;pid`), which the RSP client does not do yet; the child then
+        // dies of SIGTRAP (GDB signal 5). Asserted as it is.
+        Server::Gdbserver => {
+            assert!(
+                stdout.contains("child=-5"),
+                "{server:?}: known gdbserver behaviour changed: {stdout:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn forked_children_run_free_of_breakpoints_under_both_servers() {
+    for server in SERVERS {
+        check_fork_child_survives_breakpoints(server).await;
+    }
+}

@@ -25,6 +25,7 @@ use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
 
 use crate::arch;
+use crate::signals;
 use crate::sys::{self, WaitStatus};
 
 /// How to start the debuggee.
@@ -167,6 +168,9 @@ struct Thread {
     mode: Mode,
     /// An event seen while stopping this thread, reported at the next resume.
     pending: Option<StopEvent>,
+    /// A silently passed signal that arrived while the thread was being
+    /// stopped; delivered when it next resumes.
+    deliver: Option<i32>,
 }
 
 /// A process under ptrace, all of whose threads are traced.
@@ -448,13 +452,16 @@ impl Inferior {
                 continue;
             }
             let Some(action) = plan(*tid) else { continue };
+            let signal = match action.signal {
+                0 => thread.deliver.take().unwrap_or(0),
+                signal => signal,
+            };
             let (mode, result) = match action.kind {
-                ResumeKind::Continue => (Mode::Continue, sys::cont(*tid, action.signal)),
-                ResumeKind::Step => (Mode::Step, sys::step(*tid, action.signal)),
-                ResumeKind::RangeStep { start, end } => (
-                    Mode::RangeStep { start, end },
-                    sys::step(*tid, action.signal),
-                ),
+                ResumeKind::Continue => (Mode::Continue, sys::cont(*tid, signal)),
+                ResumeKind::Step => (Mode::Step, sys::step(*tid, signal)),
+                ResumeKind::RangeStep { start, end } => {
+                    (Mode::RangeStep { start, end }, sys::step(*tid, signal))
+                }
             };
             match result {
                 Ok(()) => {
@@ -570,12 +577,17 @@ impl Inferior {
                 match event {
                     libc::PTRACE_EVENT_CLONE => {
                         self.add_cloned_thread(tid)?;
-                        self.continue_thread(tid)?;
+                        self.continue_thread(tid, 0)?;
                         Ok(None)
                     }
                     libc::PTRACE_EVENT_EXEC => Ok(Some(self.exec_happened()?)),
+                    libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
+                        self.release_fork_child(tid, event == libc::PTRACE_EVENT_VFORK)?;
+                        self.continue_thread(tid, 0)?;
+                        Ok(None)
+                    }
                     _ => {
-                        self.continue_thread(tid)?;
+                        self.continue_thread(tid, 0)?;
                         Ok(None)
                     }
                 }
@@ -588,7 +600,7 @@ impl Inferior {
                 if signal == libc::SIGSTOP && thread.awaiting_first_stop {
                     // A new thread: it runs with the rest of the process.
                     thread.awaiting_first_stop = false;
-                    self.continue_thread(tid)?;
+                    self.continue_thread(tid, 0)?;
                     return Ok(None);
                 }
                 if signal == libc::SIGSTOP && thread.stop_requested {
@@ -599,6 +611,10 @@ impl Inferior {
                 }
                 if signal == libc::SIGTRAP {
                     return self.classify_trap(tid);
+                }
+                if signals::passes_silently(signal) {
+                    self.continue_thread(tid, signal)?;
+                    return Ok(None);
                 }
                 Ok(Some(StopEvent::Signal(tid, signal)))
             }
@@ -661,6 +677,42 @@ impl Inferior {
         Ok(new_tid)
     }
 
+    /// A forked child starts traced (so it cannot run before this) and with
+    /// a copy of the parent's memory, breakpoints included: restore the
+    /// original bytes in its memory and let it go, as gdb's default
+    /// `detach-on-fork` does. An `int3` left behind would kill it. A vfork
+    /// child shares the parent's memory, so there nothing is restored (it
+    /// normally only calls exec).
+    fn release_fork_child(
+        &mut self,
+        parent: Pid,
+        shares_memory: bool,
+    ) -> Result<(), InferiorError> {
+        let child = ptrace::getevent(parent).map_err(ptrace_error("PTRACE_GETEVENTMSG", parent))?;
+        let child = Pid::from_raw(child as i32);
+        loop {
+            match sys::wait_thread(child, true) {
+                Ok(WaitStatus::Stopped(_) | WaitStatus::Event(_)) => break,
+                Ok(WaitStatus::Exited(_) | WaitStatus::Killed(_)) | Err(Errno::ECHILD) => {
+                    return Ok(());
+                }
+                Ok(WaitStatus::StillAlive) => {}
+                Err(source) => return Err(ptrace_error("waitpid", child)(source)),
+            }
+        }
+        if !self.breakpoints.is_empty() && !shares_memory {
+            let memory = open_memory(child)?;
+            for (addr, original) in &self.breakpoints {
+                // Best effort: a failure leaves the child as the kernel made it.
+                let _ = memory.write_all_at(original, *addr);
+            }
+        }
+        match sys::detach(child, 0) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(source) => Err(ptrace_error("PTRACE_DETACH", child)(source)),
+        }
+    }
+
     /// After execve only the leader is left, with new memory and no breakpoints.
     fn exec_happened(&mut self) -> Result<StopEvent, InferiorError> {
         self.threads.retain(|tid, _| *tid == self.pid);
@@ -674,13 +726,13 @@ impl Inferior {
     }
 
     /// Resumes a thread after an internal event, in the mode it was in.
-    fn continue_thread(&mut self, tid: Pid) -> Result<(), InferiorError> {
+    fn continue_thread(&mut self, tid: Pid, signal: i32) -> Result<(), InferiorError> {
         let Some(thread) = self.threads.get_mut(&tid) else {
             return Ok(());
         };
         let result = match thread.mode {
-            Mode::Continue => sys::cont(tid, 0),
-            Mode::Step | Mode::RangeStep { .. } => sys::step(tid, 0),
+            Mode::Continue => sys::cont(tid, signal),
+            Mode::Step | Mode::RangeStep { .. } => sys::step(tid, signal),
         };
         match result {
             Ok(()) => {
@@ -757,6 +809,10 @@ impl Inferior {
                     self.add_cloned_thread(tid)?;
                     self.cont_while_stopping(tid)?;
                 }
+                WaitStatus::Event(event @ (libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK)) => {
+                    self.release_fork_child(tid, event == libc::PTRACE_EVENT_VFORK)?;
+                    self.cont_while_stopping(tid)?;
+                }
                 WaitStatus::Event(libc::PTRACE_EVENT_EXEC) => {
                     let event = self.exec_happened()?;
                     self.set_pending(tid, event);
@@ -775,6 +831,12 @@ impl Inferior {
                             .map_err(ptrace_error("PTRACE_SETREGS", tid))?;
                     } else if !stepping {
                         self.set_pending(tid, StopEvent::Signal(tid, libc::SIGTRAP));
+                    }
+                    self.cont_while_stopping(tid)?;
+                }
+                WaitStatus::Stopped(signal) if signals::passes_silently(signal) => {
+                    if let Some(thread) = self.threads.get_mut(&tid) {
+                        thread.deliver = Some(signal);
                     }
                     self.cont_while_stopping(tid)?;
                 }
@@ -860,7 +922,7 @@ impl Inferior {
         for (tid, thread) in &self.threads {
             let signal = match thread.pending {
                 Some(StopEvent::Signal(_, signal)) if signal != libc::SIGTRAP => signal,
-                _ => 0,
+                _ => thread.deliver.unwrap_or(0),
             };
             match sys::detach(*tid, signal) {
                 Ok(()) | Err(Errno::ESRCH) => {}
@@ -875,7 +937,12 @@ impl Inferior {
 const TRAP_BRKPT: i32 = 1;
 
 fn set_options(tid: Pid, spawned: bool) -> Result<(), InferiorError> {
-    let mut options = ptrace::Options::PTRACE_O_TRACECLONE | ptrace::Options::PTRACE_O_TRACEEXEC;
+    // Forks are traced only so that breakpoints can be removed from the
+    // child before it runs (see `release_fork_child`).
+    let mut options = ptrace::Options::PTRACE_O_TRACECLONE
+        | ptrace::Options::PTRACE_O_TRACEEXEC
+        | ptrace::Options::PTRACE_O_TRACEFORK
+        | ptrace::Options::PTRACE_O_TRACEVFORK;
     if spawned {
         // If the agent dies, the function must not run on stopped forever.
         options |= ptrace::Options::PTRACE_O_EXITKILL;

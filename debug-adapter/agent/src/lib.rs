@@ -20,6 +20,7 @@ pub mod connection;
 pub mod frames;
 pub mod inferior;
 pub mod session;
+pub mod signals;
 mod sys;
 pub mod target;
 pub mod wakeup;

@@ -32,6 +32,7 @@ use nix::unistd::Pid;
 
 use crate::arch::{self, LinuxX86_64, LinuxX86_64RegId, LinuxX86_64Regs};
 use crate::inferior::{Inferior, InferiorError, Resume, ResumeKind, StopEvent};
+use crate::signals;
 
 /// The resume actions gathered from one `vCont` packet.
 #[derive(Debug, Default)]
@@ -76,7 +77,7 @@ impl AgentTarget {
 
 /// Converts an inferior event into gdbstub's stop reason.
 pub fn stop_reason(event: StopEvent) -> MultiThreadStopReason<u64> {
-    let signal = |number: i32| Signal(u8::try_from(number).unwrap_or(0));
+    let signal = |linux: i32| Signal(signals::to_gdb(linux));
     match event {
         StopEvent::Breakpoint(tid) => MultiThreadStopReason::SwBreak(to_tid(tid)),
         // A plain `S05` would not name the thread; gdb needs it after a step.
@@ -140,6 +141,20 @@ impl Target for AgentTarget {
 
     fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
         Some(self)
+    }
+
+    // Forked children are detached by the agent (see `Inferior`), never
+    // reported, so the stub must not announce fork events.
+    fn use_fork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vfork_stop_reason(&self) -> bool {
+        false
+    }
+
+    fn use_vforkdone_stop_reason(&self) -> bool {
+        false
     }
 
     fn support_target_description_xml_override(
@@ -287,7 +302,10 @@ impl MultiThreadResume for AgentTarget {
 
 impl AgentTarget {
     fn set_action(&mut self, tid: Tid, kind: ResumeKind, signal: Option<Signal>) {
-        let signal = signal.map_or(0, |signal| i32::from(signal.0));
+        // A signal Linux does not have cannot be delivered; resume without.
+        let signal = signal
+            .and_then(|signal| signals::to_linux(signal.0))
+            .unwrap_or(0);
         self.plan
             .explicit
             .insert(to_pid(tid), Resume { kind, signal });

@@ -195,6 +195,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
             Err(RspError::Unsupported { .. }) => {}
             Err(error) => return Err(error),
         }
+        // Like gdb, let the program receive its routine signals without a
+        // stop (GDB numbers: ALRM, URG, CHLD, IO, VTALRM, PROF, WINCH, POLL,
+        // WAITING, LWP, PRIO, CANCEL). fogbank-agent applies the same list
+        // itself and does not know the packet.
+        match self
+            .request(
+                "pass signals",
+                b"QPassSignals:e;10;14;17;1a;1b;1c;21;24;25;2c;4c",
+            )
+            .await
+        {
+            Ok(_) | Err(RspError::Unsupported { .. }) => {}
+            Err(error) => return Err(error),
+        }
         // gdbserver describes the registers of its current thread and has
         // none until one is selected; "any thread" is enough.
         match self.request("select any thread", b"Hg0").await {

@@ -25,4 +25,4 @@ pub mod x86_64;
 pub use client::{ResumeAction, RspClient, ServerFeatures};
 pub use error::RspError;
 pub use registers::{RegisterInfo, RegisterLayout, Registers};
-pub use stop_reply::{Stop, StopReason, StopReply, ThreadId, WatchKind};
+pub use stop_reply::{Stop, StopReason, StopReply, ThreadId, WatchKind, signal_name};

@@ -139,6 +139,50 @@ pub enum WatchKind {
     Access,
 }
 
+/// The conventional name of a GDB signal number (as carried in stop
+/// replies), e.g. `SIGSEGV` for 11; `None` for the rarely seen ones.
+pub fn signal_name(signal: u8) -> Option<&'static str> {
+    const NAMES: [&str; 33] = [
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGEMT",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGBUS",
+        "SIGSEGV",
+        "SIGSYS",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGURG",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGCONT",
+        "SIGCHLD",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGIO",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGLOST",
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGPWR",
+    ];
+    NAMES
+        .get(usize::from(signal))
+        .copied()
+        .filter(|_| signal != 0)
+}
+
 /// A stop reply that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StopReplyError {
@@ -411,6 +455,15 @@ mod tests {
         );
         check("T05thread", Err(StopReplyError::BadField("thread".into())));
         check("W07;pid:1", Err(StopReplyError::BadField("pid:1".into())));
+    }
+
+    #[test]
+    fn names_gdb_signals() {
+        assert_eq!(signal_name(11), Some("SIGSEGV"));
+        assert_eq!(signal_name(10), Some("SIGBUS"));
+        assert_eq!(signal_name(20), Some("SIGCHLD"));
+        assert_eq!(signal_name(0), None);
+        assert_eq!(signal_name(200), None);
     }
 
     #[test]
