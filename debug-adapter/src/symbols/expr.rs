@@ -152,7 +152,8 @@ impl DebugInfo {
             inline_depth,
         };
         let value = self.eval(&parsed, &query, memory).map_err(fail)?;
-        Ok(self.make_variable(expression.trim().to_owned(), value, memory))
+        let name = expression.trim().to_owned();
+        Ok(self.make_variable(name.clone(), Some(name), value, memory))
     }
 
     fn eval(

@@ -330,7 +330,7 @@ pub(crate) fn synthetic_member(
         (Special::RefCounted { atomic }, "strong" | "weak" | "value") => Some(
             rc_parts(info, *atomic, value, memory).map(|(strong, weak, data)| match name {
                 "strong" => usize_value(strong),
-                "weak" => usize_value(weak),
+                "weak" => usize_value(weak.saturating_sub(1)),
                 _ => data,
             }),
         ),

@@ -37,6 +37,8 @@ pub(crate) struct Value {
 #[derive(Debug, Clone)]
 pub struct ValueHandle {
     pub(crate) value: Value,
+    /// The expression that evaluates to this value, if it has one.
+    pub(crate) path: Option<String>,
 }
 
 /// A named value, formatted for display.
@@ -57,6 +59,10 @@ pub struct Variable {
     pub indexed_children: Option<u64>,
     /// Address of the value in target memory, when it has one.
     pub address: Option<u64>,
+    /// An expression that [`DebugInfo::evaluate`] accepts and that yields
+    /// this value (`order.items[2].price`), for "add to watch" and hover;
+    /// `None` where no path expression reaches it (map entries).
+    pub evaluate_name: Option<String>,
 }
 
 impl PartialEq for ValueHandle {
@@ -210,6 +216,7 @@ impl DebugInfo {
     pub(crate) fn make_variable(
         &self,
         name: String,
+        path: Option<String>,
         value: Value,
         memory: &mut dyn Memory,
     ) -> Variable {
@@ -225,9 +232,11 @@ impl DebugInfo {
             value: summary,
             children: has_children.then(|| ValueHandle {
                 value: value.clone(),
+                path: path.clone(),
             }),
             indexed_children,
             address,
+            evaluate_name: path,
         }
     }
 
@@ -291,7 +300,10 @@ impl DebugInfo {
         match self.child_values(&handle.value, memory, start, count.min(MAX_CHILDREN)) {
             Ok(children) => children
                 .into_iter()
-                .map(|(name, value)| self.make_variable(name, value, memory))
+                .map(|(name, value)| {
+                    let path = child_path(handle.path.as_deref(), &name);
+                    self.make_variable(name, path, value, memory)
+                })
                 .collect(),
             Err(reason) => vec![Variable {
                 name: "<error>".into(),
@@ -300,6 +312,7 @@ impl DebugInfo {
                 children: None,
                 indexed_children: None,
                 address: None,
+                evaluate_name: None,
             }],
         }
     }
@@ -520,6 +533,33 @@ impl DebugInfo {
     }
 }
 
+/// The expression for child `name` of the value at `parent`: `p.x`,
+/// `p[3]` or `*p`; `None` for children no expression reaches (map entries).
+fn child_path(parent: Option<&str>, name: &str) -> Option<String> {
+    let parent = parent?;
+    // Wrap compound parents so that `.` and `[]` bind to the whole.
+    let parent = if parent.starts_with('*') {
+        format!("({parent})")
+    } else {
+        parent.to_owned()
+    };
+    if name == "*" {
+        Some(format!("*{parent}"))
+    } else if let Some(index) = name
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        index
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| format!("{parent}[{index}]"))
+    } else if name.chars().all(|c| c.is_alphanumeric() || c == '_') && !name.is_empty() {
+        Some(format!("{parent}.{name}"))
+    } else {
+        None
+    }
+}
+
 /// `Name`, `Name(a, b)` or `Name { x: a }`, as Rust's Debug prints variants.
 fn format_compound(name: &str, fields: &[(String, String)]) -> String {
     if fields.is_empty() {
@@ -694,5 +734,17 @@ mod tests {
         assert_eq!(format_list(pairs(&[("[0]", "1")]), 3), "[1, …]");
         assert_eq!(field_display_name("__12"), "12");
         assert_eq!(field_display_name("__x"), "__x");
+        assert_eq!(
+            child_path(Some("order"), "items").as_deref(),
+            Some("order.items")
+        );
+        assert_eq!(
+            child_path(Some("order.items"), "[2]").as_deref(),
+            Some("order.items[2]")
+        );
+        assert_eq!(child_path(Some("raw"), "*").as_deref(), Some("*raw"));
+        assert_eq!(child_path(Some("*raw"), "x").as_deref(), Some("(*raw).x"));
+        assert_eq!(child_path(Some("map"), "[\"one\"]"), None);
+        assert_eq!(child_path(None, "x"), None);
     }
 }

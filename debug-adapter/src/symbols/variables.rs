@@ -64,7 +64,10 @@ impl DebugInfo {
         let mut result = FrameVariables::default();
         for scoped in self.scope_values(&query, memory)? {
             let variable = match scoped.value {
-                Ok(value) => self.make_variable(scoped.name, value, memory),
+                Ok(value) => {
+                    let path = Some(scoped.name.clone());
+                    self.make_variable(scoped.name, path, value, memory)
+                }
                 Err((type_name, reason)) => Variable {
                     name: scoped.name,
                     type_name,
@@ -72,6 +75,7 @@ impl DebugInfo {
                     children: None,
                     indexed_children: None,
                     address: None,
+                    evaluate_name: None,
                 },
             };
             if scoped.is_argument {
@@ -592,6 +596,47 @@ mod tests {
               result: int = 32767
         "#]],
         );
+    }
+
+    #[test]
+    fn every_evaluate_name_evaluates_to_its_variable() {
+        for program in ["rust_types", "c_frames"] {
+            let stopped = Stopped::open(program);
+            let mut memory = stopped.memory();
+            let trace = stopped
+                .info
+                .unwind(&stopped.core.registers, &mut memory, 16);
+            let frame = &trace.frames[0];
+            let variables = stopped
+                .info
+                .frame_variables(frame, 0, 0, &mut memory)
+                .unwrap();
+            let mut pending: Vec<Variable> = variables
+                .arguments
+                .into_iter()
+                .chain(variables.locals)
+                .collect();
+            let mut checked = 0;
+            for _ in 0..3 {
+                let mut next = Vec::new();
+                for variable in &pending {
+                    if let Some(name) = &variable.evaluate_name {
+                        let evaluated = stopped
+                            .info
+                            .evaluate(name, frame, 0, 0, &mut memory)
+                            .unwrap();
+                        assert_eq!(evaluated.value, variable.value, "{name}");
+                        assert_eq!(evaluated.type_name, variable.type_name, "{name}");
+                        checked += 1;
+                    }
+                    if let Some(handle) = &variable.children {
+                        next.extend(stopped.info.children(handle, &mut memory));
+                    }
+                }
+                pending = next;
+            }
+            assert!(checked > 10, "{program}: only {checked} names checked");
+        }
     }
 
     fn check_eval(program: &str, frame_index: usize, expressions: &[&str], expect: Expect) {
