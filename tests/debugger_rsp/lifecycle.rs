@@ -112,3 +112,47 @@ fn sigterm_to_the_agent_reaches_the_program() {
         "the program died of SIGTERM and the agent mirrors it"
     );
 }
+
+#[tokio::test]
+async fn the_agent_connects_out_to_a_waiting_debugger() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("listener address");
+    let program = fixture(false);
+    let mut agent = Command::new(super::support::static_agent())
+        .arg("--connect")
+        .arg(addr.to_string())
+        .arg("--")
+        .arg(&program)
+        .arg("normal")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the agent");
+    let (stream, _) = tokio::time::timeout(Duration::from_secs(20), listener.accept())
+        .await
+        .expect("the agent connects within 20 s")
+        .expect("accept");
+    let mut client = RspClient::connect(stream).await.expect("RSP handshake");
+    let elf = Elf::load(&program);
+    client.stop_reason().await.expect("?");
+    let bias = load_bias(&mut client, &elf).await;
+    let add = elf.symbol("add").0 + bias;
+    client.set_breakpoint(add).await.expect("break add");
+    let stop = client
+        .resume(ResumeAction::Continue)
+        .await
+        .expect("continue");
+    assert!(matches!(stop, StopReply::Stopped(_)), "{stop:?}");
+    client.remove_breakpoint(add).await.expect("remove add");
+    let stop = client
+        .resume(ResumeAction::Continue)
+        .await
+        .expect("continue to exit");
+    assert!(
+        matches!(stop, StopReply::Exited { code: 7, .. }),
+        "{stop:?}"
+    );
+    let status = agent.wait().expect("agent exit");
+    assert_eq!(status.code(), Some(7));
+}

@@ -11,5 +11,6 @@ mod client;
 mod container;
 mod fuzz;
 mod gdb;
+mod latency;
 mod lifecycle;
 mod support;
