@@ -432,89 +432,89 @@ mod tests {
             0,
             2,
             expect![[r#"
-            arguments:
-              order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
-                id: u32 = 42
-                items: alloc::vec::Vec<rust_types::Item, alloc::alloc::Global> = len=3 [{name: "apple", price: 3}, {name: "pear", price: 5}, {name: "plum", price: 7}] [3 items]
-                  [0]: rust_types::Item = {name: "apple", price: 3}
-                  [1]: rust_types::Item = {name: "pear", price: 5}
-                  [2]: rust_types::Item = {name: "plum", price: 7}
-                note: core::option::Option<alloc::string::String> = Some("fragile")
-                  0: alloc::string::String = "fragile"
-              depth: u32 = 2
-            locals:
-              point: rust_types::Point = {x: 3, y: -4}
-                x: i32 = 3
-                y: i32 = -4
-              numbers: u16[4] = [1, 2, 3, 4] [4 items]
-                [0]: u16 = 1
-                [1]: u16 = 2
-                [2]: u16 = 3
-                [3]: u16 = 4
-              slice: &[u16] = len=3 [2, 3, 4] [3 items]
-                [0]: u16 = 2
-                [1]: u16 = 3
-                [2]: u16 = 4
-              text: &str = "hello"
-              owned: alloc::string::String = "owned string"
-              vec: alloc::vec::Vec<i64, alloc::alloc::Global> = len=3 [10, 20, 30] [3 items]
-                [0]: i64 = 10
-                [1]: i64 = 20
-                [2]: i64 = 30
-              some: core::option::Option<u32> = Some(7)
-                0: u32 = 7
-              none: core::option::Option<u32> = None
-              some_ref: core::option::Option<&rust_types::Point> = Some(&{…})
-                0: &rust_types::Point = &{x: 3, y: -4}
-                  x: i32 = 3
-                  y: i32 = -4
-              ok: core::result::Result<u8, alloc::string::String> = Ok(1)
-                0: u8 = 1
-              err: core::result::Result<u8, alloc::string::String> = Err("bad")
-                0: alloc::string::String = "bad"
-              boxed: alloc::boxed::Box<rust_types::Point, alloc::alloc::Global> = {x: 5, y: 6}
-                x: i32 = 5
-                y: i32 = 6
-              rc: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
-                value: alloc::string::String = "shared"
-                strong: usize = 2
-                weak: usize = 0
-              rc2: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
-                value: alloc::string::String = "shared"
-                strong: usize = 2
-                weak: usize = 0
-              arc: alloc::sync::Arc<alloc::vec::Vec<u8, alloc::alloc::Global>, alloc::alloc::Global> = strong=1, weak=0 len=2 [1, 2]
-                value: alloc::vec::Vec<u8, alloc::alloc::Global> = len=2 [1, 2] [2 items]
-                  [0]: u8 = 1
-                  [1]: u8 = 2
-                strong: usize = 1
-                weak: usize = 0
-              map: std::collections::hash::map::HashMap<alloc::string::String, u32, std::hash::random::RandomState, alloc::alloc::Global> = len=3 {"one": 1, "two": 2, "three": 3} [3 items]
-                ["one"]: u32 = 1
-                ["two"]: u32 = 2
-                ["three"]: u32 = 3
-              shape: rust_types::Shape = Rect({x: 3, y: -4}, {x: 7, y: 8})
-                0: rust_types::Point = {x: 3, y: -4}
-                  x: i32 = 3
-                  y: i32 = -4
-                1: rust_types::Point = {x: 7, y: 8}
-                  x: i32 = 7
-                  y: i32 = 8
-              circle: rust_types::Shape = Circle { radius: 1.5 }
-                radius: f64 = 1.5
-              empty: rust_types::Shape = Empty
-              direction: rust_types::Direction = South
-              union_value: rust_types::IntOrFloat = {i: 1065353216, f: 1}
-                i: u32 = 1065353216
-                f: f32 = 1
-              raw: *const rust_types::Point = 0x7fffffffde70
-                *: rust_types::Point = {x: 3, y: -4}
-                  x: i32 = 3
-                  y: i32 = -4
-              flag: bool = true
-              letter: char = 'λ'
-              ratio: f64 = 2.5
-        "#]],
+                arguments:
+                  order: &rust_types::Order = &{id: 42, items: len=3 [{…}, {…}, {…}], note: Some("fragile")}
+                    id: u32 = 42
+                    items: alloc::vec::Vec<rust_types::Item, alloc::alloc::Global> = len=3 [{name: "apple", price: 3}, {name: "pear", price: 5}, {name: "plum", price: 7}] [3 items]
+                      [0]: rust_types::Item = {name: "apple", price: 3}
+                      [1]: rust_types::Item = {name: "pear", price: 5}
+                      [2]: rust_types::Item = {name: "plum", price: 7}
+                    note: core::option::Option<alloc::string::String> = Some("fragile")
+                      0: alloc::string::String = "fragile"
+                  depth: u32 = 2
+                locals:
+                  point: rust_types::Point = {x: 3, y: -4}
+                    x: i32 = 3
+                    y: i32 = -4
+                  numbers: u16[4] = [1, 2, 3, 4] [4 items]
+                    [0]: u16 = 1
+                    [1]: u16 = 2
+                    [2]: u16 = 3
+                    [3]: u16 = 4
+                  slice: &[u16] = len=3 [2, 3, 4] [3 items]
+                    [0]: u16 = 2
+                    [1]: u16 = 3
+                    [2]: u16 = 4
+                  text: &str = "hello"
+                  owned: alloc::string::String = "owned string"
+                  vec: alloc::vec::Vec<i64, alloc::alloc::Global> = len=3 [10, 20, 30] [3 items]
+                    [0]: i64 = 10
+                    [1]: i64 = 20
+                    [2]: i64 = 30
+                  some: core::option::Option<u32> = Some(7)
+                    0: u32 = 7
+                  none: core::option::Option<u32> = None
+                  some_ref: core::option::Option<&rust_types::Point> = Some(&{…})
+                    0: &rust_types::Point = &{x: 3, y: -4}
+                      x: i32 = 3
+                      y: i32 = -4
+                  ok: core::result::Result<u8, alloc::string::String> = Ok(1)
+                    0: u8 = 1
+                  err: core::result::Result<u8, alloc::string::String> = Err("bad")
+                    0: alloc::string::String = "bad"
+                  boxed: alloc::boxed::Box<rust_types::Point, alloc::alloc::Global> = {x: 5, y: 6}
+                    x: i32 = 5
+                    y: i32 = 6
+                  rc: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
+                    value: alloc::string::String = "shared"
+                    strong: usize = 2
+                    weak: usize = 0
+                  rc2: alloc::rc::Rc<alloc::string::String, alloc::alloc::Global> = strong=2, weak=0 "shared"
+                    value: alloc::string::String = "shared"
+                    strong: usize = 2
+                    weak: usize = 0
+                  arc: alloc::sync::Arc<alloc::vec::Vec<u8, alloc::alloc::Global>, alloc::alloc::Global> = strong=1, weak=0 len=2 [1, 2]
+                    value: alloc::vec::Vec<u8, alloc::alloc::Global> = len=2 [1, 2] [2 items]
+                      [0]: u8 = 1
+                      [1]: u8 = 2
+                    strong: usize = 1
+                    weak: usize = 0
+                  map: std::collections::hash::map::HashMap<alloc::string::String, u32, std::hash::random::RandomState, alloc::alloc::Global> = len=3 {"one": 1, "three": 3, "two": 2} [3 items]
+                    ["one"]: u32 = 1
+                    ["three"]: u32 = 3
+                    ["two"]: u32 = 2
+                  shape: rust_types::Shape = Rect({x: 3, y: -4}, {x: 7, y: 8})
+                    0: rust_types::Point = {x: 3, y: -4}
+                      x: i32 = 3
+                      y: i32 = -4
+                    1: rust_types::Point = {x: 7, y: 8}
+                      x: i32 = 7
+                      y: i32 = 8
+                  circle: rust_types::Shape = Circle { radius: 1.5 }
+                    radius: f64 = 1.5
+                  empty: rust_types::Shape = Empty
+                  direction: rust_types::Direction = South
+                  union_value: rust_types::IntOrFloat = {i: 1065353216, f: 1}
+                    i: u32 = 1065353216
+                    f: f32 = 1
+                  raw: *const rust_types::Point = 0x7fffffffde70
+                    *: rust_types::Point = {x: 3, y: -4}
+                      x: i32 = 3
+                      y: i32 = -4
+                  flag: bool = true
+                  letter: char = 'λ'
+                  ratio: f64 = 2.5
+            "#]],
         );
     }
 
