@@ -232,7 +232,7 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
     // Logs go to stderr so that stdout carries only the result, which
     // scripts can pipe into jq.
     let console = Console::spawn(Box::new(std::io::stderr()), std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let state_dir = state_dir_for(&args.template.template, args.state_dir.as_ref());
+    let state_dir = server::state_dir(&args.template.template, args.state_dir.as_deref());
     let code_dir = builder::build(&function, &BuildDirs { root: state_dir.join("build") }, &console)
         .await
         .context("building the function")?;
@@ -334,7 +334,7 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
     }
     let console = Console::stdout();
     let dirs = BuildDirs {
-        root: state_dir_for(&args.template.template, args.state_dir.as_ref()).join("build"),
+        root: server::state_dir(&args.template.template, args.state_dir.as_deref()).join("build"),
     };
     for function in loaded.app.functions.values() {
         let wanted = args.functions.is_empty()
@@ -353,16 +353,6 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
     }
     console.flush();
     Ok(ExitCode::SUCCESS)
-}
-
-fn state_dir_for(template: &std::path::Path, explicit: Option<&PathBuf>) -> PathBuf {
-    explicit.cloned().unwrap_or_else(|| {
-        template
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."))
-            .join(".fogbank")
-    })
 }
 
 fn print_diagnostics(diagnostics: &[app::Diagnostic]) {

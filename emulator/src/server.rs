@@ -19,6 +19,7 @@ use crate::console::Console;
 use crate::invoke::{Deployment, Invoker, InvokerSettings};
 use crate::lambda_api;
 use crate::runtimes::RuntimeFiles;
+use crate::sqs::{self, SqsConfig, SqsService};
 
 /// Everything `fogbank start` needs to know besides its listeners.
 #[derive(Debug, Clone)]
@@ -48,14 +49,23 @@ impl StartConfig {
 
     /// The state directory: `--state-dir`, or `.fogbank` beside the template.
     pub fn state_dir(&self) -> PathBuf {
-        self.state_dir.clone().unwrap_or_else(|| {
-            self.template
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."))
-                .join(".fogbank")
-        })
+        state_dir(&self.template, self.state_dir.as_deref())
     }
+}
+
+/// The absolute state directory: `explicit` if given, else `.fogbank`
+/// beside the template. Absolute, because instances run in other working
+/// directories.
+pub fn state_dir(template: &Path, explicit: Option<&Path>) -> PathBuf {
+    let dir = match explicit {
+        Some(dir) => dir.to_path_buf(),
+        None => template
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .join(".fogbank"),
+    };
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 /// The listeners of every front door. Tests bind them on port 0.
@@ -103,6 +113,8 @@ pub enum StartError {
     },
     #[error("build failed: {0}")]
     Build(#[from] builder::BuildError),
+    #[error("opening the SQS store: {0}")]
+    Sqs(#[from] sqs::SqsError),
     #[error("serving: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -167,6 +179,16 @@ pub async fn run(
         console.line(&warning.to_string());
     }
 
+    let queues = SqsService::open(SqsConfig {
+        state_dir: (!config.ephemeral).then(|| config.state_dir().join("sqs")),
+        region: config.identity.region.clone(),
+        account_id: config.identity.account_id.clone(),
+        endpoint: sqs_endpoint.clone(),
+    })?;
+    for queue in prepared.app.queues.values() {
+        queues.ensure_queue(queue)?;
+    }
+
     let endpoints = Endpoints {
         lambda: format!("http://{lambda_address}"),
         sqs: sqs_endpoint.clone(),
@@ -191,6 +213,7 @@ pub async fn run(
         config.identity.clone(),
         shutdown.clone(),
     ));
+    servers.spawn(sqs::run(listeners.sqs, queues.clone(), shutdown.clone()));
 
     // A server that fails stops the whole emulator: serving half an app
     // would only hide the problem.

@@ -8,7 +8,8 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::sys::signal::{Signal, killpg};
@@ -28,12 +29,34 @@ use crate::runtimes::RuntimeFiles;
 /// Starts instances as host processes.
 pub struct ProcessBackend {
     runtime_files: RuntimeFiles,
+    /// The interpreter chosen for each Python minor version, found once.
+    pythons: Mutex<HashMap<u32, Option<PathBuf>>>,
 }
 
 impl ProcessBackend {
     /// A backend whose Python and Node bootstraps live in `runtime_files`.
     pub fn new(runtime_files: RuntimeFiles) -> ProcessBackend {
-        ProcessBackend { runtime_files }
+        ProcessBackend {
+            runtime_files,
+            pythons: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The interpreter for `python3.minor`: that exact version when it runs,
+    /// else the host's `python3`. A name on PATH is not enough: version
+    /// managers such as pyenv install shims for versions that then refuse
+    /// to run.
+    fn python(&self, minor: u32) -> Option<PathBuf> {
+        let mut pythons = self.pythons.lock().unwrap_or_else(PoisonError::into_inner);
+        pythons
+            .entry(minor)
+            .or_insert_with(|| {
+                [format!("python3.{minor}"), "python3".to_owned()]
+                    .iter()
+                    .filter_map(|name| find_on_path(name))
+                    .find(|candidate| runs(candidate))
+            })
+            .clone()
     }
 
     fn command(&self, spec: &InstanceSpec) -> Result<tokio::process::Command, BackendError> {
@@ -50,13 +73,11 @@ impl ProcessBackend {
                 (bootstrap, Vec::new())
             }
             Runtime::Python { minor, id } => {
-                let program = find_on_path(&format!("python3.{minor}"))
-                    .or_else(|| find_on_path("python3"))
-                    .ok_or_else(|| BackendError::MissingInterpreter {
-                        runtime: id.clone(),
-                        program: format!("python3.{minor}"),
-                        hint: "install Python 3 or use `--runtime docker`".to_owned(),
-                    })?;
+                let program = self.python(*minor).ok_or_else(|| BackendError::MissingInterpreter {
+                    runtime: id.clone(),
+                    program: format!("python3.{minor}"),
+                    hint: "install Python 3 or use `--runtime docker`".to_owned(),
+                })?;
                 let bootstrap = self.runtime_files.python_bootstrap();
                 (program, vec![bootstrap.into_os_string()])
             }
@@ -367,6 +388,17 @@ fn check_executable(path: &Path) -> Result<(), String> {
             path.display()
         )),
     }
+}
+
+/// True when `program -c pass` succeeds.
+fn runs(program: &Path) -> bool {
+    std::process::Command::new(program)
+        .args(["-c", "pass"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Looks a program up on PATH, as a shell would.

@@ -283,7 +283,8 @@ impl Instance {
             }
             Some(RuntimeReply::Exited { reason, .. }) => (self.exit_outcome(&request_id, &reason), false),
             None if !self.is_alive() => {
-                (self.exit_outcome(&request_id, "the runtime stopped answering"), false)
+                let reason = self.exit_reason_text();
+                (self.exit_outcome(&request_id, &reason), false)
             }
             None => {
                 // Lambda stops the sandbox of a function that timed out.
@@ -341,7 +342,14 @@ impl Instance {
                 &format!("Runtime exited during initialization: {reason}"),
             )),
             Some(RuntimeReply::Exited { reason, .. }) => self.exit_outcome(request_id, &reason),
-            _ => self.exit_outcome(request_id, "the runtime stopped answering"),
+            _ => self.exit_outcome(request_id, &self.exit_reason_text()),
+        }
+    }
+
+    fn exit_reason_text(&self) -> String {
+        match &*self.exit.borrow() {
+            Some(reason) => reason.to_string(),
+            None => "the runtime stopped answering".to_owned(),
         }
     }
 
