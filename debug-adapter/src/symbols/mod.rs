@@ -15,6 +15,25 @@
 //!   only; units, line programs, symbol tables, CFI indexes and types are
 //!   parsed the first time a query needs them, and cached.
 //!
+//! How the adapter drives it:
+//! 1. [`DebugInfo::from_file`] on the host copy of the function's binary,
+//!    then [`DebugInfo::set_load_bias`] once the process's `AT_ENTRY` (or
+//!    its mapping) is known, and [`DebugInfo::set_source_map`] from the
+//!    launch configuration.
+//! 2. `setBreakpoints`: [`DebugInfo::resolve_line_breakpoint`] per line;
+//!    `setFunctionBreakpoints`: [`DebugInfo::resolve_function_breakpoint`].
+//! 3. On a stop: fill [`Registers`] from the RSP `g` packet, implement
+//!    [`Memory`] over `m` packets, call [`DebugInfo::unwind`]; for each
+//!    physical frame `i`, [`DebugInfo::frames_at`] at
+//!    [`StackFrame::lookup_pc`] gives its inline levels (DAP frames).
+//! 4. `scopes`/`variables`: [`DebugInfo::frame_variables`] with
+//!    `(frame, i, inline_depth)`, then [`DebugInfo::children`] or
+//!    [`DebugInfo::children_range`] on [`ValueHandle`]s; `evaluate`:
+//!    [`DebugInfo::evaluate`].
+//! 5. Stepping: [`DebugInfo::step_range`] (`next`/`stepIn`),
+//!    [`DebugInfo::return_address`] (`stepOut`, and stepping over calls),
+//!    [`DebugInfo::has_debug_info`] (skip code without source).
+//!
 //! All public addresses are *runtime* addresses (file address plus the
 //! load bias set with [`DebugInfo::set_load_bias`]).
 #![warn(missing_docs)]
@@ -75,6 +94,8 @@ pub struct DebugInfo {
     dwarf_functions: OnceCell<Vec<functions::DwarfFunction>>,
     types: RefCell<HashMap<units::DieKey, Arc<types::TypeInfo>>>,
     namespaces: RefCell<HashMap<usize, Arc<Vec<types::NamespaceScope>>>>,
+    /// Current recursion depth of value and type walks (see `MAX_NESTING`).
+    nesting: std::cell::Cell<usize>,
 }
 
 impl std::fmt::Debug for DebugInfo {
@@ -120,6 +141,7 @@ impl DebugInfo {
             dwarf_functions: OnceCell::new(),
             types: RefCell::default(),
             namespaces: RefCell::default(),
+            nesting: std::cell::Cell::new(0),
         })
     }
 

@@ -151,7 +151,15 @@ impl DebugInfo {
         if let Some(found) = self.types.borrow().get(&key) {
             return found.clone();
         }
+        // A pointer whose pointee is itself (malformed DWARF) would recurse
+        // forever while naming the type.
+        let depth = self.nesting.get();
+        if depth > super::values::MAX_NESTING {
+            return TypeInfo::unknown("type nests too deeply");
+        }
+        self.nesting.set(depth + 1);
         let parsed = Arc::new(self.parse_type(key, 0));
+        self.nesting.set(depth);
         self.types.borrow_mut().insert(key, parsed.clone());
         parsed
     }

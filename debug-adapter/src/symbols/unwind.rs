@@ -28,8 +28,9 @@ pub struct StackFrame {
 }
 
 impl StackFrame {
-    /// Whether this is a caller frame, whose `pc` is a return address:
-    /// look up its source line at `pc - 1`, which is inside the call.
+    /// The address to look up source lines and function levels with, for
+    /// the frame at `index` in its trace: `pc` for the top frame, `pc - 1`
+    /// for callers, whose `pc` is a return address just past the call.
     pub fn lookup_pc(&self, index: usize) -> u64 {
         if index == 0 {
             self.pc

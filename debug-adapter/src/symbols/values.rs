@@ -21,6 +21,9 @@ const MAX_READ: u64 = 1 << 20;
 pub(crate) const MAX_CHILDREN: u64 = 10_000;
 /// Most elements shown in a one-line preview.
 const PREVIEW_ELEMENTS: u64 = 8;
+/// Deepest recursion through references, boxes and enum variants (and
+/// through type definitions) before giving up.
+pub(crate) const MAX_NESTING: usize = 32;
 /// Most characters of a string shown in a preview.
 const MAX_STRING: u64 = 4096;
 
@@ -325,6 +328,25 @@ impl DebugInfo {
         start: u64,
         count: u64,
     ) -> Result<Vec<(String, Value)>, String> {
+        // Self-referential types in malformed DWARF would recurse forever
+        // through references, boxes and variants.
+        let depth = self.nesting.get();
+        if depth > MAX_NESTING {
+            return Err("the value nests too deeply".into());
+        }
+        self.nesting.set(depth + 1);
+        let result = self.child_values_unguarded(value, memory, start, count);
+        self.nesting.set(depth);
+        result
+    }
+
+    fn child_values_unguarded(
+        &self,
+        value: &Value,
+        memory: &mut dyn Memory,
+        start: u64,
+        count: u64,
+    ) -> Result<Vec<(String, Value)>, String> {
         let special = rust_std::classify(self, value);
         if special != Special::None {
             return rust_std::children(self, &special, value, memory, start, count);
@@ -373,7 +395,9 @@ impl DebugInfo {
                 let element_type = if dims.len() > 1 {
                     // A row of a multi-dimensional array is itself an array.
                     let inner = self.type_of(*element);
-                    let inner_count: u64 = dims[1..].iter().map(|d| d.unwrap_or(0)).product();
+                    let inner_count = dims[1..]
+                        .iter()
+                        .fold(1u64, |count, d| count.saturating_mul(d.unwrap_or(0)));
                     Arc::new(TypeInfo {
                         name: format!(
                             "{}{}",
