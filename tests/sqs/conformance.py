@@ -40,23 +40,32 @@ RUN = uuid.uuid4().hex[:8]
 
 # Checks where moto (5.2.5) departs from AWS's documentation.
 MOTO_DEPARTURES = {
-    # AWS documents MaximumMessageSize's default as 1 MiB since 2025; moto
-    # still reports the old 256 KiB default.
-    "default MaximumMessageSize is 1 MiB",
-    "1 MiB message accepted",
-    # AWS allows one PurgeQueue per 60 s (PurgeQueueInProgress); moto
-    # purges every time.
-    "second purge within 60s is PurgeQueueInProgress",
-    # AWS returns 404 for ReceiptHandleIsInvalid ... moto uses 400.
+    # AWS's API reference gives ReceiptHandleIsInvalid HTTP status 404;
+    # moto answers 400.
     "invalid receipt handle is ReceiptHandleIsInvalid",
-    # AWS validates that a RedrivePolicy's target exists; moto accepts any ARN.
+    # AWS rejects bodies with characters outside #x9 | #xA | #xD | #x20-#xD7FF
+    # | #xE000-#xFFFD | #x10000-#x10FFFF with InvalidMessageContents (also
+    # per batch entry); moto accepts them (and then writes XML that its own
+    # query responses cannot carry).
+    "forbidden character is InvalidMessageContents",
+    "send_message_batch per-entry failure",
+    # AWS limits VisibilityTimeout to 0..43200 (InvalidAttributeValue);
+    # moto accepts any value.
+    "out-of-range attribute is InvalidAttributeValue",
+    # AWS validates that a RedrivePolicy's target exists; moto does not.
     "redrive to a missing queue is rejected",
     # AWS rejects ChangeMessageVisibility on a message that is not in
     # flight with MessageNotInflight; moto accepts it.
     "change visibility of a visible message is MessageNotInflight",
-    # AWS rejects bodies with characters outside the XML set with
-    # InvalidMessageContents; moto's query path differs.
-    "forbidden character is InvalidMessageContents",
+    # AWS accepts a duplicate inside the 5-minute window without enqueuing
+    # it and answers with the original message's MessageId; moto makes up
+    # a new id (it does enqueue only once).
+    "dedup inside the window returns the original MessageId",
+    # AWS delivers a FIFO group's messages in order and never while an
+    # earlier message of the group is in flight; moto hands later messages
+    # of a group to other consumers while earlier ones are in flight.
+    "FIFO order per group with 8 concurrent consumers",
+    "FIFO one in-flight batch per group",
 }
 
 passed = 0
@@ -190,7 +199,10 @@ for key in ["SenderId", "SentTimestamp", "ApproximateReceiveCount", "Approximate
     check(f"system attribute {key}", key in system, system)
 check("ApproximateReceiveCount is 1", system.get("ApproximateReceiveCount") == "1", system)
 selected = sqs.send_message(QueueUrl=url, MessageBody="x", MessageAttributes=attributes)
-only = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["s"], MessageSystemAttributeNames=["SentTimestamp"])["Messages"][0]
+# The query-era model predates MessageSystemAttributeNames; it sends
+# AttributeNames, which selects system attributes the same way.
+selector = {"MessageSystemAttributeNames": ["SentTimestamp"]} if PROTOCOL == "json" else {"AttributeNames": ["SentTimestamp"]}
+only = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["s"], **selector)["Messages"][0]
 check("MessageAttributeNames selects", set(only.get("MessageAttributes", {})) == {"s"}, only.get("MessageAttributes"))
 check("MessageSystemAttributeNames selects", set(only.get("Attributes", {})) == {"SentTimestamp"}, only.get("Attributes"))
 sqs.delete_message(QueueUrl=url, ReceiptHandle=only["ReceiptHandle"])
@@ -232,12 +244,18 @@ batch = sqs.create_queue(QueueName=name("batch"))["QueueUrl"]
 result = sqs.send_message_batch(QueueUrl=batch, Entries=[
     {"Id": "a", "MessageBody": "one"},
     {"Id": "b", "MessageBody": "two", "DelaySeconds": 0},
-    {"Id": "bad", "MessageBody": "bell \x07"},
 ])
 check("send_message_batch successes", sorted(e["Id"] for e in result.get("Successful", [])) == ["a", "b"], result)
+# Per-entry failures go to a queue that is never read, so that a server
+# that wrongly accepts the bad entry cannot disturb the checks below.
+batch_bad = sqs.create_queue(QueueName=name("batchbad"))["QueueUrl"]
+result = sqs.send_message_batch(QueueUrl=batch_bad, Entries=[
+    {"Id": "good", "MessageBody": "fine"},
+    {"Id": "bad", "MessageBody": "bell \x07"},
+])
 failed_entries = result.get("Failed", [])
 check("send_message_batch per-entry failure", len(failed_entries) == 1 and failed_entries[0]["Id"] == "bad"
-      and failed_entries[0]["SenderFault"], failed_entries)
+      and failed_entries[0]["SenderFault"] and [e["Id"] for e in result.get("Successful", [])] == ["good"], result)
 code, _ = error_code(sqs.send_message_batch, QueueUrl=batch, Entries=[{"Id": "x", "MessageBody": "1"}, {"Id": "x", "MessageBody": "2"}])
 check("duplicate ids are BatchEntryIdsNotDistinct", code == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", code)
 code, _ = error_code(sqs.send_message_batch, QueueUrl=batch, Entries=[{"Id": f"e{i}", "MessageBody": "1"} for i in range(11)])
@@ -268,8 +286,6 @@ second = sqs.receive_message(QueueUrl=vq, AttributeNames=["ApproximateReceiveCou
 check("invisible while in flight", len(first) == 1 and not none, (first, none))
 check("visibility expiry re-delivers", len(second) == 1 and second[0]["Attributes"]["ApproximateReceiveCount"] == "2", second)
 if second:
-    code, _ = error_code(sqs.change_message_visibility, QueueUrl=vq, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=5)
-    check("change visibility with a stale handle fails", code is not None, code)
     time.sleep(1.3)
     code, _ = error_code(sqs.change_message_visibility, QueueUrl=vq, ReceiptHandle=second[0]["ReceiptHandle"], VisibilityTimeout=5)
     check("change visibility of a visible message is MessageNotInflight",
@@ -360,20 +376,18 @@ def consume():
         with lock:
             for msg in got:
                 g = msg["Attributes"]["MessageGroupId"]
-                owner = in_flight.get(g)
-                if owner is not None and owner != threading.get_ident():
-                    violations.append(f"group {g} delivered to two consumers at once")
-                in_flight[g] = threading.get_ident()
+                if in_flight.get(g, 0) > 0:
+                    violations.append(f"group {g} delivered while another consumer holds its messages")
+            for msg in got:
+                g = msg["Attributes"]["MessageGroupId"]
+                in_flight[g] = in_flight.get(g, 0) + 1
                 order[g].append(msg["Body"])
         for msg in got:
+            # Release before deleting: a delivery in the gap is missed (a
+            # false negative), never reported wrongly.
             with lock:
-                # Release the group before deleting the last message of the
-                # batch would let another consumer in; release after.
-                pass
+                in_flight[msg["Attributes"]["MessageGroupId"]] -= 1
             client.delete_message(QueueUrl=cfifo, ReceiptHandle=msg["ReceiptHandle"])
-        with lock:
-            for msg in got:
-                in_flight.pop(msg["Attributes"]["MessageGroupId"], None)
 
 
 threads = [threading.Thread(target=consume) for _ in range(8)]
@@ -431,7 +445,7 @@ if cm:
           json.dumps([{"Id": "x", "ReceiptHandle": cm[1]["ReceiptHandle"], "VisibilityTimeout": 30}])).get("Successful", [])) == 1)
     check("cli delete-message", "__error__" not in cli("delete-message", "--queue-url", curl, "--receipt-handle", cm[0]["ReceiptHandle"]))
     check("cli delete-message-batch", len(cli("delete-message-batch", "--queue-url", curl, "--entries",
-          json.dumps([{"Id": "x", "ReceiptHandle": m_["ReceiptHandle"]} for m_ in cm[1:]])).get("Successful", [])) == len(cm) - 1)
+          json.dumps([{"Id": f"x{i}", "ReceiptHandle": m_["ReceiptHandle"]} for i, m_ in enumerate(cm[1:])])).get("Successful", [])) == len(cm) - 1)
 cdlq = cli("create-queue", "--queue-name", name("clidlq")).get("QueueUrl", "")
 check("cli list-dead-letter-source-queues", "__error__" not in cli("list-dead-letter-source-queues", "--queue-url", cdlq))
 check("cli purge-queue", "__error__" not in cli("purge-queue", "--queue-url", curl))

@@ -1,0 +1,198 @@
+//! SQS throughput benchmark: `cargo run --release -p fogbank-tests --bin sqs-bench [-- --seconds N]`.
+//!
+//! Drives real AWS JSON 1.0 requests over 8 keep-alive HTTP/1.1
+//! connections against fogbank (durable, in a temporary state directory),
+//! fogbank (ephemeral) and moto server, all in the same run, and prints
+//! SendMessage and ReceiveMessage+DeleteMessage throughput with ratios.
+//! The load generator shares the machine (and, for fogbank, the process)
+//! with the server under test, as the same for every target.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use fogbank::sqs::{SqsConfig, SqsService};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const CONNECTIONS: usize = 8;
+
+struct Conn {
+    sender: http1::SendRequest<Full<Bytes>>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(endpoint: &str) -> Result<Conn> {
+        let host = endpoint.trim_start_matches("http://").to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Conn { sender, host })
+    }
+
+    async fn call(&mut self, action: &str, body: &Value) -> Result<Value> {
+        let request = http::Request::post("/")
+            .header("host", &self.host)
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
+            .header("content-type", "application/x-amz-json-1.0")
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(Full::new(Bytes::from(body.to_string())))?;
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        if !status.is_success() {
+            bail!("{action} failed with {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+}
+
+/// Runs `CONNECTIONS` workers for `duration`; each iteration returns how
+/// many messages it handled. Returns messages per second.
+async fn run_phase<F, Fut>(endpoint: &str, duration: Duration, work: F) -> Result<f64>
+where
+    F: Fn(Conn, Arc<AtomicU64>, Instant) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let count = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let conn = Conn::open(endpoint).await?;
+        tasks.push(tokio::spawn(work.clone()(conn, count.clone(), deadline)));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+}
+
+async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
+    let mut setup = Conn::open(endpoint).await?;
+    let queue = format!("bench-{}", uuid::Uuid::new_v4().simple());
+    let url = setup.call("CreateQueue", &json!({"QueueName": queue}))
+        .await?["QueueUrl"]
+        .as_str()
+        .context("CreateQueue returned no QueueUrl")?
+        .to_owned();
+    let duration = Duration::from_secs(seconds);
+    let send_url = url.clone();
+    let send = run_phase(endpoint, duration, move |mut conn, count, deadline| {
+        let url = send_url.clone();
+        async move {
+            let body = json!({"QueueUrl": url, "MessageBody": "{\"order\":12345,\"item\":\"widget\",\"quantity\":3}"});
+            while Instant::now() < deadline {
+                conn.call("SendMessage", &body).await?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    let receive_url = url.clone();
+    let receive = run_phase(endpoint, duration, move |mut conn, count, deadline| {
+        let url = receive_url.clone();
+        async move {
+            let request = json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60});
+            while Instant::now() < deadline {
+                let got = conn.call("ReceiveMessage", &request).await?;
+                let messages = got["Messages"].as_array().cloned().unwrap_or_default();
+                if messages.is_empty() {
+                    break;
+                }
+                for m in messages {
+                    conn.call("DeleteMessage", &json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]})).await?;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    Ok((send, receive))
+}
+
+async fn start_fogbank(state_dir: Option<std::path::PathBuf>, shutdown: CancellationToken) -> Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let endpoint = format!("http://{}", listener.local_addr()?);
+    let service = SqsService::open(SqsConfig {
+        state_dir,
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        endpoint: endpoint.clone(),
+    })?;
+    tokio::spawn(fogbank::sqs::run(listener, service, shutdown));
+    Ok(endpoint)
+}
+
+fn start_moto() -> Result<(std::process::Child, String)> {
+    let venv = std::env::var("FOGBANK_VENV").unwrap_or_else(|_| "/opt/fbvenv".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = std::process::Command::new(format!("{venv}/bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {venv}/bin/moto_server (pip install 'moto[server]')"))?;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok((child, format!("http://127.0.0.1:{port}")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("moto_server did not start on port {port}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(5);
+    let shutdown = CancellationToken::new();
+    let state = tempfile::tempdir()?;
+    let durable = start_fogbank(Some(state.path().join("sqs")), shutdown.clone()).await?;
+    let ephemeral = start_fogbank(None, shutdown.clone()).await?;
+    let (mut moto, moto_endpoint) = start_moto()?;
+
+    let mut rows = Vec::new();
+    for (name, endpoint) in [("fogbank durable", &durable), ("fogbank ephemeral", &ephemeral), ("moto server", &moto_endpoint)] {
+        let (send, receive) = measure(endpoint, seconds).await.with_context(|| format!("benchmarking {name}"))?;
+        rows.push((name, send, receive));
+    }
+    let _ = moto.kill();
+    let _ = moto.wait();
+    shutdown.cancel();
+
+    let (_, eph_send, eph_recv) = rows[1];
+    let (_, moto_send, moto_recv) = rows[2];
+    println!("SQS throughput, {CONNECTIONS} keep-alive connections, JSON protocol, {seconds} s per phase (messages/s)");
+    println!("| target | SendMessage | Receive+Delete | send vs ephemeral | send vs moto | recv+del vs moto |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (name, send, receive) in &rows {
+        println!(
+            "| {name} | {send:.0} | {receive:.0} | {:.0}% | {:.1}x | {:.1}x |",
+            100.0 * send / eph_send,
+            send / moto_send,
+            receive / moto_recv,
+        );
+    }
+    let _ = eph_recv;
+    Ok(())
+}
