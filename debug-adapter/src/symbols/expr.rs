@@ -131,13 +131,11 @@ fn parse(text: &str) -> std::result::Result<Expr, String> {
 
 impl DebugInfo {
     /// Evaluates a variable path in a frame (see
-    /// [`DebugInfo::frame_variables`] for `frame_index` and
-    /// `inline_depth`). Returns the value named after the expression.
+    /// [`DebugInfo::frame_variables`] for `inline_depth`). Returns the value named after the expression.
     pub fn evaluate(
         &self,
         expression: &str,
         frame: &StackFrame,
-        frame_index: usize,
         inline_depth: usize,
         memory: &mut dyn Memory,
     ) -> Result<Variable> {
@@ -148,7 +146,6 @@ impl DebugInfo {
         let parsed = parse(expression).map_err(fail)?;
         let query = FrameQuery {
             frame,
-            frame_index,
             inline_depth,
         };
         let value = self.eval(&parsed, &query, memory).map_err(fail)?;

@@ -133,6 +133,28 @@ impl DebugInfo {
         Ok(frames)
     }
 
+    /// The runtime address range of function level `inline_depth` at `pc`
+    /// (as [`DebugInfo::frames_at`] numbers levels) that holds `pc`: for
+    /// `stepOut` of an inlined level, run until the pc leaves this range;
+    /// for the physical function it is the function's range. `None` when
+    /// no such level exists.
+    pub fn function_level_range(&self, pc: u64, inline_depth: usize) -> Option<Range<u64>> {
+        let file_pc = self.to_file_address(pc);
+        let frames = self.raw_frames_at(file_pc).ok()?;
+        let (_, key) = frames.get(inline_depth)?;
+        let (unit, offset) = self.units().locate((*key)?)?;
+        let entry = unit.entry(offset).ok()?;
+        let mut ranges = unit.die_ranges(&entry).ok()?;
+        while let Ok(Some(range)) = ranges.next() {
+            if range.begin <= file_pc && file_pc < range.end {
+                return Some(
+                    self.to_runtime_address(range.begin)..self.to_runtime_address(range.end),
+                );
+            }
+        }
+        None
+    }
+
     /// The name of the physical function at runtime address `pc`.
     pub fn function_name_at(&self, pc: u64) -> Result<Option<String>> {
         Ok(self.frames_at(pc)?.pop().and_then(|frame| frame.function))
@@ -480,6 +502,20 @@ mod tests {
         .assert_eq(&rendered.join("\n"));
         let name = info.function_name_at(bp.addresses[0]).unwrap();
         assert_eq!(name.as_deref(), Some("rust_inline::compute"));
+        // Each level's range holds the pc and nests in the next level's.
+        let pc = bp.addresses[0];
+        let levels: Vec<_> = (0..3)
+            .map(|depth| info.function_level_range(pc, depth).unwrap())
+            .collect();
+        for pair in levels.windows(2) {
+            assert!(
+                pair[1].start <= pair[0].start && pair[0].end <= pair[1].end,
+                "{levels:?}"
+            );
+        }
+        assert!(levels.iter().all(|range| range.contains(&pc)));
+        assert!(levels[0] != levels[2]);
+        assert_eq!(info.function_level_range(pc, 3), None);
     }
 
     fn check_function_breakpoint(program: &str, name: &str, expect: Expect) {

@@ -50,15 +50,15 @@ fn exercise(info: &DebugInfo, source: &str, function: &str, seed: u64) {
         let _ = info.has_debug_info(pc);
         registers.set(arch::PC, pc);
         let trace = info.unwind(&registers, &mut memory, 8);
-        for (index, frame) in trace.frames.iter().enumerate() {
-            if let Ok(variables) = info.frame_variables(frame, index, 0, &mut memory) {
+        for frame in &trace.frames {
+            if let Ok(variables) = info.frame_variables(frame, 0, &mut memory) {
                 for variable in variables.arguments.iter().chain(&variables.locals) {
                     if let Some(handle) = &variable.children {
                         let _ = info.children(handle, &mut memory);
                     }
                 }
             }
-            let _ = info.evaluate("pair->right", frame, index, 0, &mut memory);
+            let _ = info.evaluate("pair->right", frame, 0, &mut memory);
         }
     }
 }
@@ -129,12 +129,13 @@ proptest! {
             pc: stopped.core.registers.pc().unwrap(),
             cfa: Some(seed | 0x10_0000),
             registers: stopped.core.registers.clone(),
+            exact_pc: true,
         };
         let mut registers = stopped.core.registers.clone();
         registers.set(arch::FP, seed | 0x10_0000);
         registers.set(arch::SP, seed.rotate_left(7) | 0x10_0000);
         let frame = super::StackFrame { registers, ..frame };
-        let variables = stopped.info.frame_variables(&frame, 0, 0, &mut memory).unwrap();
+        let variables = stopped.info.frame_variables(&frame, 0, &mut memory).unwrap();
         let mut pending: Vec<_> = variables.locals.into_iter().chain(variables.arguments).collect();
         for _ in 0..=depth {
             let mut next = Vec::new();
@@ -146,7 +147,7 @@ proptest! {
             pending = next;
         }
         for expression in ["order.items[2].price", "map.len", "*rc", "shape.0.x", "text.len"] {
-            let _ = stopped.info.evaluate(expression, &frame, 0, 0, &mut memory);
+            let _ = stopped.info.evaluate(expression, &frame, 0, &mut memory);
         }
     }
 }

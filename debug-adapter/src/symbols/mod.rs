@@ -24,10 +24,10 @@
 //!    `setFunctionBreakpoints`: [`DebugInfo::resolve_function_breakpoint`].
 //! 3. On a stop: fill [`Registers`] from the RSP `g` packet, implement
 //!    [`Memory`] over `m` packets, call [`DebugInfo::unwind`]; for each
-//!    physical frame `i`, [`DebugInfo::frames_at`] at
+//!    physical frame, [`DebugInfo::frames_at`] at
 //!    [`StackFrame::lookup_pc`] gives its inline levels (DAP frames).
 //! 4. `scopes`/`variables`: [`DebugInfo::frame_variables`] with
-//!    `(frame, i, inline_depth)`, then [`DebugInfo::children`] or
+//!    `(frame, inline_depth)`, then [`DebugInfo::children`] or
 //!    [`DebugInfo::children_range`] on [`ValueHandle`]s; `evaluate`:
 //!    [`DebugInfo::evaluate`].
 //! 5. Stepping: [`DebugInfo::step_range`] (`next`/`stepIn`),

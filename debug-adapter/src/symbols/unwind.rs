@@ -25,14 +25,18 @@ pub struct StackFrame {
     /// Registers known in this frame. Caller frames know only what the
     /// callees saved, the stack pointer and the ABI's preserved registers.
     pub registers: Registers,
+    /// Whether `pc` is the exact instruction where this frame stopped: the
+    /// top frame, or a frame interrupted by a signal. Otherwise `pc` is a
+    /// return address just past a call.
+    pub exact_pc: bool,
 }
 
 impl StackFrame {
-    /// The address to look up source lines and function levels with, for
-    /// the frame at `index` in its trace: `pc` for the top frame, `pc - 1`
-    /// for callers, whose `pc` is a return address just past the call.
-    pub fn lookup_pc(&self, index: usize) -> u64 {
-        if index == 0 {
+    /// The address to look up source lines and function levels with:
+    /// `pc` when it is exact, else `pc - 1`, which lies inside the call
+    /// instruction that the return address follows.
+    pub fn lookup_pc(&self) -> u64 {
+        if self.exact_pc {
             self.pc
         } else {
             self.pc.saturating_sub(1)
@@ -181,7 +185,9 @@ fn index_section<S: UnwindSection<Reader>>(
 
 /// The result of unwinding one frame.
 enum Step {
-    Caller(Box<Registers>, u64),
+    /// The caller's registers and the CFA; the flag says the unwound
+    /// frame is a signal trampoline, so the caller's pc is exact.
+    Caller(Box<Registers>, u64, bool),
     Outermost(u64),
 }
 
@@ -359,7 +365,11 @@ impl DebugInfo {
         let return_address = caller.get(return_register.0).unwrap_or(0);
         caller.set(arch::PC, return_address);
         caller.set(arch::SP, cfa);
-        Ok(Step::Caller(Box::new(caller), cfa))
+        Ok(Step::Caller(
+            Box::new(caller),
+            cfa,
+            fde.is_signal_trampoline(),
+        ))
     }
 
     /// Frame-pointer unwinding for code without CFI (rbp chains).
@@ -388,7 +398,7 @@ impl DebugInfo {
         caller.set(arch::FP, saved_fp);
         caller.set(arch::SP, cfa);
         caller.set(arch::PC, return_address);
-        Ok(Step::Caller(Box::new(caller), cfa))
+        Ok(Step::Caller(Box::new(caller), cfa, false))
     }
 }
 
@@ -406,6 +416,7 @@ pub fn unwind_stack(
     let mut frames = Vec::new();
     let mut current = registers.clone();
     let mut previous_cfa: Option<u64> = None;
+    let mut exact_pc = true;
     let stop = loop {
         let Some(pc) = current.pc() else {
             break UnwindStop::NoUnwindInfo { pc: 0 };
@@ -417,7 +428,7 @@ pub fn unwind_stack(
         let module = modules.iter().find(|module| module.contains(pc));
         let step = match module {
             None => Err(UnwindStop::NoUnwindInfo { pc }),
-            Some(module) => match module.unwind_one(&current, memory, is_caller) {
+            Some(module) => match module.unwind_one(&current, memory, !exact_pc) {
                 Ok(Some(step)) => Ok(step),
                 Ok(None) => module.unwind_frame_pointer(&current, memory),
                 Err(stop) => Err(stop),
@@ -429,6 +440,7 @@ pub fn unwind_stack(
                     pc,
                     cfa: None,
                     registers: current.clone(),
+                    exact_pc,
                 });
                 break stop;
             }
@@ -437,15 +449,18 @@ pub fn unwind_stack(
                     pc,
                     cfa: Some(cfa),
                     registers: current.clone(),
+                    exact_pc,
                 });
                 break UnwindStop::Outermost;
             }
-            Ok(Step::Caller(caller, cfa)) => {
+            Ok(Step::Caller(caller, cfa, signal_frame)) => {
                 frames.push(StackFrame {
                     pc,
                     cfa: Some(cfa),
                     registers: std::mem::replace(&mut current, *caller),
+                    exact_pc,
                 });
+                exact_pc = signal_frame;
                 if previous_cfa.is_some_and(|previous| cfa <= previous) && is_caller {
                     break UnwindStop::StackNotAdvancing;
                 }
@@ -470,7 +485,7 @@ mod tests {
     fn render(stopped: &Stopped, trace: &StackTrace) -> String {
         let mut out = String::new();
         for (index, frame) in trace.frames.iter().enumerate() {
-            let lookup = frame.lookup_pc(index);
+            let lookup = frame.lookup_pc();
             let names: Vec<String> = stopped
                 .info
                 .frames_at(lookup)

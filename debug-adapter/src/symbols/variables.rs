@@ -31,7 +31,6 @@ pub(crate) struct ScopedValue {
 /// The frame a variable query runs in.
 pub(crate) struct FrameQuery<'a> {
     pub(crate) frame: &'a StackFrame,
-    pub(crate) frame_index: usize,
     pub(crate) inline_depth: usize,
 }
 
@@ -44,21 +43,19 @@ const MAX_SCOPE_DEPTH: usize = 64;
 impl DebugInfo {
     /// The arguments and locals of a frame.
     ///
-    /// `frame` comes from [`DebugInfo::unwind`] with its index in the trace
-    /// (`frame_index`, 0 for the top); `inline_depth` picks the function
-    /// level at that pc as [`DebugInfo::frames_at`] lists them (0 for the
-    /// innermost inlined function). Variables that cannot be read carry an
+    /// `frame` comes from [`DebugInfo::unwind`]; `inline_depth` picks the
+    /// function level at its [`StackFrame::lookup_pc`] as
+    /// [`DebugInfo::frames_at`] lists them (0 for the innermost inlined
+    /// function). Variables that cannot be read carry an
     /// `<unavailable: reason>` value.
     pub fn frame_variables(
         &self,
         frame: &StackFrame,
-        frame_index: usize,
         inline_depth: usize,
         memory: &mut dyn Memory,
     ) -> Result<FrameVariables> {
         let query = FrameQuery {
             frame,
-            frame_index,
             inline_depth,
         };
         let mut result = FrameVariables::default();
@@ -93,7 +90,7 @@ impl DebugInfo {
         query: &FrameQuery<'_>,
         memory: &mut dyn Memory,
     ) -> Result<Vec<ScopedValue>> {
-        let file_pc = self.to_file_address(query.frame.lookup_pc(query.frame_index));
+        let file_pc = self.to_file_address(query.frame.lookup_pc());
         let frames = self.raw_frames_at(file_pc)?;
         let Some((_, Some(scope_key))) = frames.get(query.inline_depth) else {
             return Ok(Vec::new());
@@ -400,10 +397,7 @@ mod tests {
             .info
             .unwind(&stopped.core.registers, &mut memory, 16);
         let frame = &trace.frames[frame_index];
-        let variables = stopped
-            .info
-            .frame_variables(frame, frame_index, 0, &mut memory)
-            .unwrap();
+        let variables = stopped.info.frame_variables(frame, 0, &mut memory).unwrap();
         let mut out = String::from("arguments:\n");
         render(
             &stopped.info,
@@ -607,10 +601,7 @@ mod tests {
                 .info
                 .unwind(&stopped.core.registers, &mut memory, 16);
             let frame = &trace.frames[0];
-            let variables = stopped
-                .info
-                .frame_variables(frame, 0, 0, &mut memory)
-                .unwrap();
+            let variables = stopped.info.frame_variables(frame, 0, &mut memory).unwrap();
             let mut pending: Vec<Variable> = variables
                 .arguments
                 .into_iter()
@@ -621,10 +612,7 @@ mod tests {
                 let mut next = Vec::new();
                 for variable in &pending {
                     if let Some(name) = &variable.evaluate_name {
-                        let evaluated = stopped
-                            .info
-                            .evaluate(name, frame, 0, 0, &mut memory)
-                            .unwrap();
+                        let evaluated = stopped.info.evaluate(name, frame, 0, &mut memory).unwrap();
                         assert_eq!(evaluated.value, variable.value, "{name}");
                         assert_eq!(evaluated.type_name, variable.type_name, "{name}");
                         checked += 1;
@@ -648,10 +636,7 @@ mod tests {
         let frame = &trace.frames[frame_index];
         let mut out = String::new();
         for expression in expressions {
-            match stopped
-                .info
-                .evaluate(expression, frame, frame_index, 0, &mut memory)
-            {
+            match stopped.info.evaluate(expression, frame, 0, &mut memory) {
                 Ok(variable) => out.push_str(&format!(
                     "{expression}: {} = {}\n",
                     variable.type_name, variable.value
