@@ -591,6 +591,67 @@ mod tests {
         assert_eq!(caller.sp(), trace.frames[0].cfa);
     }
 
+    /// A stack of zeros, except for the given words.
+    struct FakeStack {
+        base: u64,
+        words: Vec<u64>,
+    }
+
+    impl Memory for FakeStack {
+        fn read(&mut self, address: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+            for (index, byte) in buf.iter_mut().enumerate() {
+                let at = address + index as u64;
+                let Some(word) = at.checked_sub(self.base).map(|offset| offset / 8) else {
+                    return Err(MemoryError {
+                        address,
+                        len: buf.len(),
+                        reason: "below the stack".into(),
+                    });
+                };
+                let value = self.words.get(word as usize).copied().unwrap_or(0);
+                *byte = value.to_le_bytes()[(at % 8) as usize];
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_zero_return_address_ends_the_stack_as_outermost() {
+        let info = crate::symbols::testing::load("rust_inline");
+        let compute = info.resolve_function_breakpoint("compute").unwrap()[0].address;
+        let start = info.resolve_function_breakpoint("_start").unwrap()[0].address;
+        // Stopped at `compute`'s first instruction, called from `_start`:
+        // the return address is on top of the stack, and `_start`'s own
+        // return slot holds zero.
+        let entry = info.frames_at(compute).unwrap();
+        assert_eq!(
+            entry.last().unwrap().function.as_deref(),
+            Some("rust_inline::compute")
+        );
+        let mut registers = Registers::new();
+        let function_start = info.function_level_range(compute, 2).unwrap().start;
+        registers.set(arch::PC, function_start);
+        registers.set(arch::SP, 0x7000_0000);
+        registers.set(arch::FP, 0);
+        let mut stack = FakeStack {
+            base: 0x7000_0000,
+            words: vec![start + 4],
+        };
+        let trace = info.unwind(&registers, &mut stack, 16);
+        let names: Vec<String> = trace
+            .frames
+            .iter()
+            .map(|frame| {
+                info.function_name_at(frame.lookup_pc())
+                    .unwrap()
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(names, ["rust_inline::compute", "_start"]);
+        assert_eq!(trace.stop, UnwindStop::Outermost);
+        assert!(!trace.frames[1].exact_pc);
+    }
+
     #[test]
     fn unreadable_stack_stops_with_a_memory_error() {
         struct Empty;
