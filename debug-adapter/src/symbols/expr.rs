@@ -130,6 +130,17 @@ fn parse(text: &str) -> std::result::Result<Expr, String> {
 }
 
 impl DebugInfo {
+    /// Parses and evaluates a variable path to its value.
+    pub(crate) fn eval_path(
+        &self,
+        text: &str,
+        query: &FrameQuery<'_>,
+        memory: &mut dyn Memory,
+    ) -> std::result::Result<Value, String> {
+        let parsed = parse(text)?;
+        self.eval(&parsed, query, memory)
+    }
+
     /// Evaluates a variable path in a frame (see
     /// [`DebugInfo::frame_variables`] for `inline_depth`). Returns the value named after the expression.
     pub fn evaluate(

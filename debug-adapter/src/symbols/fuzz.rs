@@ -151,3 +151,34 @@ proptest! {
         }
     }
 }
+
+/// Hover, watch and condition text is typed by the user: any string must
+/// yield a value or an error.
+#[test]
+fn arbitrary_expressions_and_conditions_never_panic() {
+    use proptest::test_runner::{Config, TestRunner};
+    let stopped = Stopped::open("rust_types");
+    let trace = stopped
+        .info
+        .unwind(&stopped.core.registers, &mut stopped.memory(), 2);
+    let frame = trace.frames[0].clone();
+    let mut runner = TestRunner::new(Config {
+        cases: 512,
+        ..Config::default()
+    });
+    let text = prop_oneof![
+        any::<String>(),
+        "[a-z_.\\[\\]0-9*()!=<>&|\"' -]{0,40}",
+        "(order|map|rc|shape|text|vec|raw)(\\.[a-z0-9_]{1,6}|\\[[0-9]{1,3}\\]){0,4}( (==|!=|<|>=) (-?[0-9]{1,5}|\"[a-z]{0,4}\"|'x'|true))?",
+    ];
+    runner
+        .run(&text, |text| {
+            let mut memory = stopped.memory();
+            let _ = stopped.info.evaluate(&text, &frame, 0, &mut memory);
+            let _ = stopped
+                .info
+                .evaluate_condition(&text, &frame, 0, &mut memory);
+            Ok(())
+        })
+        .unwrap();
+}

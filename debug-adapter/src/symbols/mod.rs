@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+mod condition;
 mod error;
 mod expr;
 mod functions;

@@ -610,7 +610,7 @@ pub(crate) fn format_list(elements: Vec<(String, String)>, total: u64) -> String
     format!("[{}]", parts.join(", "))
 }
 
-fn integer(bytes: &[u8], signed: bool) -> i128 {
+pub(crate) fn integer(bytes: &[u8], signed: bool) -> i128 {
     let mut raw = [0u8; 16];
     for (slot, byte) in raw.iter_mut().zip(bytes) {
         *slot = *byte;
