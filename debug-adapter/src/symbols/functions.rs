@@ -41,6 +41,13 @@ pub(crate) struct DwarfFunction {
     pub(crate) name: String,
     pub(crate) low: u64,
     pub(crate) high: u64,
+    /// An inlined instance: it has no prologue to skip.
+    pub(crate) inlined: bool,
+    /// Index of the unit holding the DIE.
+    pub(crate) unit: usize,
+    /// The function's `DW_AT_decl_file` (a file index of that unit's line
+    /// program), to find where an inlined instance's own code starts.
+    pub(crate) decl_file: Option<u64>,
 }
 
 /// Whether a function named `full` is what the user meant by `request`:
@@ -52,6 +59,40 @@ fn name_matches(full: &str, request: &str) -> bool {
             || full
                 .strip_suffix(request)
                 .is_some_and(|prefix| prefix.ends_with("::")))
+}
+
+/// Whether `full` is a closure or async body (`handler::{{closure}}`,
+/// `handler::{async_fn#0}`) of a function `request` names: where an
+/// `async fn`'s code runs when release builds inline its constructor.
+fn body_matches(full: &str, request: &str) -> bool {
+    let mut base = full;
+    while let Some((parent, last)) = split_last_component(base) {
+        if !last.starts_with('{') {
+            break;
+        }
+        base = parent;
+    }
+    base != full && name_matches(base, request)
+}
+
+/// Splits `a::b<c::d>::e` into `("a::b<c::d>", "e")`: at the last `::`
+/// outside generic arguments.
+fn split_last_component(path: &str) -> Option<(&str, &str)> {
+    let bytes = path.as_bytes();
+    let mut depth = 0i32;
+    let mut index = bytes.len();
+    while index > 0 {
+        index -= 1;
+        match bytes[index] {
+            b'>' | b')' | b']' => depth += 1,
+            b'<' | b'(' | b'[' => depth -= 1,
+            b':' if depth == 0 && index > 0 && bytes[index - 1] == b':' => {
+                return Some((&path[..index - 1], &path[index + 1..]));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 impl DebugInfo {
@@ -211,34 +252,83 @@ impl DebugInfo {
         // Every spelling of a name (legacy or v0 mangling, or none) contains
         // its last path component verbatim, so only those are demangled.
         let last = name.rsplit("::").next().unwrap_or(name).trim();
-        let mut found: Vec<(String, u64, u64)> = self
+        let candidates: Vec<(String, u64, u64)> = self
             .function_symbols()
             .iter()
             .filter(|symbol| !last.is_empty() && symbol.raw.contains(last))
-            .map(|symbol| (loader::demangle(&symbol.raw), symbol))
-            .filter(|(demangled, _)| name_matches(demangled, name))
-            .map(|(demangled, symbol)| {
-                (
-                    demangled,
-                    symbol.address,
-                    symbol.address.saturating_add(symbol.size),
-                )
+            .map(|symbol| {
+                let end = symbol.address.saturating_add(symbol.size);
+                (loader::demangle(&symbol.raw), symbol.address, end)
             })
             .collect();
+        let exact: Vec<_> = candidates
+            .iter()
+            .filter(|(full, ..)| name_matches(full, name))
+            .cloned()
+            .collect();
+        // Only when no function has the name are closure and async bodies
+        // of that name used, so `inspect` does not also stop in its closures.
+        let mut found = if exact.is_empty() {
+            candidates
+                .into_iter()
+                .filter(|(full, ..)| body_matches(full, name))
+                .collect()
+        } else {
+            exact
+        };
+        // Functions without a symbol of their own (inlined everywhere, or a
+        // stripped symbol table) are found by scanning the DWARF once.
+        let mut inlined_entries: Vec<u64> = Vec::new();
         if found.is_empty() && self.has_dwarf {
-            found = self
-                .dwarf_functions()
+            let functions = self.dwarf_functions();
+            let mut matching: Vec<&DwarfFunction> = functions
                 .iter()
                 .filter(|function| name_matches(&function.name, name))
-                .map(|function| (function.name.clone(), function.low, function.high))
                 .collect();
+            if matching.is_empty() {
+                matching = functions
+                    .iter()
+                    .filter(|function| body_matches(&function.name, name))
+                    .collect();
+            }
+            for function in matching {
+                let mut low = function.low;
+                if function.inlined {
+                    low = self.inlined_code_start(function);
+                    inlined_entries.push(low);
+                }
+                found.push((function.name.clone(), low, function.high));
+            }
         }
         found.sort_by_key(|(_, low, _)| *low);
         found.dedup_by_key(|(_, low, _)| *low);
         let mut breakpoints = Vec::new();
         for (function, low, high) in found {
-            let address = self.to_runtime_address(self.skip_prologue(low, high));
-            let location = self.location_at(address).ok().flatten();
+            let inlined = inlined_entries.contains(&low);
+            let entry = if inlined {
+                low
+            } else {
+                self.skip_prologue(low, high)
+            };
+            let address = self.to_runtime_address(entry);
+            // The function's own position: for an inlined instance the
+            // innermost level, else the physical function (not code inlined
+            // at its first statement).
+            let location = if inlined {
+                // The level of the inlined function itself: deeper levels
+                // may start at the same address.
+                self.frames_at(address).ok().and_then(|levels| {
+                    levels
+                        .into_iter()
+                        .find(|level| level.function.as_deref() == Some(function.as_str()))
+                        .and_then(|level| level.location)
+                })
+            } else {
+                self.frames_at(address)
+                    .ok()
+                    .and_then(|levels| levels.into_iter().last())
+                    .and_then(|level| level.location)
+            };
             breakpoints.push(FunctionBreakpoint {
                 function,
                 address,
@@ -246,6 +336,28 @@ impl DebugInfo {
             });
         }
         Ok(breakpoints)
+    }
+
+    /// Where an inlined instance's own code starts: the first statement row
+    /// of its range in the function's declaring file (the range may begin
+    /// with code of its caller's expression), else the range start.
+    fn inlined_code_start(&self, function: &DwarfFunction) -> u64 {
+        let Some(decl_file) = function.decl_file else {
+            return function.low;
+        };
+        let Ok(Some(lines)) = self.unit_lines(function.unit) else {
+            return function.low;
+        };
+        let Some((sequence, first)) = lines.row_at(function.low) else {
+            return function.low;
+        };
+        sequence.rows[first..]
+            .iter()
+            .take_while(|row| row.address < function.high)
+            .find(|row| {
+                row.is_stmt && row.line != 0 && row.file == decl_file && row.address >= function.low
+            })
+            .map_or(function.low, |row| row.address)
     }
 
     /// The first address of `low..high` past the prologue: the row the
@@ -309,7 +421,7 @@ impl DebugInfo {
             let mut functions = Vec::new();
             for index in 0..self.units().len() {
                 if let Some(unit) = self.units().unit(index) {
-                    scan_functions(unit, &mut functions);
+                    scan_functions(unit, index, &mut functions);
                 }
             }
             functions
@@ -375,10 +487,19 @@ fn find_blocks(
     }
 }
 
-/// Adds the unit's concrete functions to `out`; stops at malformed data.
-fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>) {
+/// Adds the unit's functions with code to `out`: concrete functions and
+/// inlined instances (named after their abstract origin in this unit).
+/// Stops at malformed data.
+fn scan_functions(
+    unit: gimli::UnitRef<'_, Reader>,
+    unit_index: usize,
+    out: &mut Vec<DwarfFunction>,
+) {
     let mut cursor = unit.entries();
     let mut scopes: Vec<(isize, String)> = Vec::new();
+    let mut names: std::collections::HashMap<usize, (String, Option<u64>)> =
+        std::collections::HashMap::new();
+    let mut inlined: Vec<(usize, u64, u64)> = Vec::new();
     while let Ok(Some(entry)) = cursor.next_dfs() {
         let depth = entry.depth();
         while scopes
@@ -398,18 +519,6 @@ fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>
                 scopes.push((depth, name.unwrap_or_default()));
             }
             gimli::DW_TAG_subprogram => {
-                let Ok(Some(low)) = entry
-                    .attr_value(gimli::DW_AT_low_pc)
-                    .map_or(Ok(None), |value| unit.attr_address(value))
-                else {
-                    scopes.push((depth, name.unwrap_or_default()));
-                    continue;
-                };
-                let high = match entry.attr_value(gimli::DW_AT_high_pc) {
-                    Some(gimli::AttributeValue::Udata(size)) => low.saturating_add(size),
-                    Some(value) => unit.attr_address(value).ok().flatten().unwrap_or(low),
-                    None => low,
-                };
                 let linkage = units::attr_string(unit, entry, gimli::DW_AT_linkage_name)
                     .or_else(|| units::attr_string(unit, entry, gimli::DW_AT_MIPS_linkage_name));
                 let qualified = match (linkage, &name) {
@@ -423,18 +532,74 @@ fn scan_functions(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<DwarfFunction>
                         .join("::"),
                     (None, None) => String::new(),
                 };
-                if low != 0 && !qualified.is_empty() {
-                    out.push(DwarfFunction {
-                        name: qualified,
-                        low,
-                        high,
+                if !qualified.is_empty() {
+                    let decl_file = units::attr_u64(entry, gimli::DW_AT_decl_file).or_else(|| {
+                        match entry.attr_value(gimli::DW_AT_decl_file) {
+                            Some(gimli::AttributeValue::FileIndex(index)) => Some(index),
+                            _ => None,
+                        }
                     });
+                    names.insert(entry.offset().0, (qualified.clone(), decl_file));
+                    if let Some((low, high)) = first_range(unit, entry) {
+                        out.push(DwarfFunction {
+                            name: qualified,
+                            low,
+                            high,
+                            inlined: false,
+                            unit: unit_index,
+                            decl_file,
+                        });
+                    }
                 }
                 scopes.push((depth, name.unwrap_or_default()));
+            }
+            gimli::DW_TAG_inlined_subroutine => {
+                if let Some(gimli::AttributeValue::UnitRef(origin)) =
+                    entry.attr_value(gimli::DW_AT_abstract_origin)
+                    && let Some((low, high)) = first_range(unit, entry)
+                {
+                    let entry_pc = entry
+                        .attr_value(gimli::DW_AT_entry_pc)
+                        .and_then(|value| unit.attr_address(value).ok().flatten())
+                        .unwrap_or(low);
+                    inlined.push((origin.0, entry_pc, high));
+                }
             }
             _ => {}
         }
     }
+    // Abstract origins usually precede their inlined instances, but not
+    // always; names are resolved once the whole unit is known.
+    for (origin, low, high) in inlined {
+        if let Some((name, decl_file)) = names.get(&origin) {
+            out.push(DwarfFunction {
+                name: name.clone(),
+                low,
+                high,
+                inlined: true,
+                unit: unit_index,
+                decl_file: *decl_file,
+            });
+        }
+    }
+}
+
+/// The lowest range of a DIE with code: `(low, high)`; `None` without code.
+fn first_range(
+    unit: gimli::UnitRef<'_, Reader>,
+    entry: &gimli::DebuggingInformationEntry<Reader>,
+) -> Option<(u64, u64)> {
+    let mut ranges = unit.die_ranges(entry).ok()?;
+    let mut lowest: Option<(u64, u64)> = None;
+    while let Ok(Some(range)) = ranges.next() {
+        if range.begin != 0
+            && range.end > range.begin
+            && lowest.is_none_or(|(low, _)| range.begin < low)
+        {
+            lowest = Some((range.begin, range.end));
+        }
+    }
+    lowest
 }
 
 #[cfg(test)]
@@ -551,14 +716,28 @@ mod tests {
         check_function_breakpoint(
             "rust_inline",
             "compute",
-            expect!["rust_inline::compute at 0x201239 (line 11)"],
+            expect!["rust_inline::compute at 0x201239 (line 21)"],
         );
         // gcc marks no prologue_end: the second statement row is used.
         check_function_breakpoint("c_frames", "leaf", expect!["leaf at 0x1144 (line 19)"]);
+        // Functions inlined everywhere are found through their DWARF instances.
+        check_function_breakpoint(
+            "rust_inline",
+            "square",
+            expect![[r#"
+                rust_inline::square at 0x201239 (line 11)
+                rust_inline::square at 0x201253 (line 11)"#]],
+        );
+        check_function_breakpoint(
+            "rust_inline",
+            "rust_inline::sum_of_squares",
+            expect!["rust_inline::sum_of_squares at 0x201239 (line 16)"],
+        );
     }
 
     #[test]
     fn dwarf_scan_finds_functions_without_the_symbol_table() {
+        // (The scan runs only for stripped binaries; here it is called directly.)
         let info = testing::load("c_frames");
         let mut names: Vec<&str> = info
             .dwarf_functions()
@@ -588,5 +767,27 @@ mod tests {
         check("main", "main", true);
         check("rust_types::main", "main", true);
         check("main", "", false);
+        let check_body = |full: &str, request: &str, expected: bool| {
+            assert_eq!(body_matches(full, request), expected, "{full} vs {request}");
+        };
+        check_body("hello_api::handler::{{closure}}", "handler", true);
+        check_body(
+            "hello_api::handler::{async_fn#0}",
+            "hello_api::handler",
+            true,
+        );
+        check_body("hello_api::handler::{{closure}}", "closure", false);
+        check_body("hello_api::other::{{closure}}", "handler", false);
+        check_body("hello_api::handler", "handler", false);
+        check_body(
+            "core::ptr::drop_in_place<x::Future<hello_api::handler::{{closure}}>>",
+            "handler",
+            false,
+        );
+        assert_eq!(
+            split_last_component("a::b<c::d>::e"),
+            Some(("a::b<c::d>", "e"))
+        );
+        assert_eq!(split_last_component("f<a::b>"), None);
     }
 }
