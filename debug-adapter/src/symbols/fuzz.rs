@@ -182,3 +182,25 @@ fn arbitrary_expressions_and_conditions_never_panic() {
         })
         .unwrap();
 }
+
+proptest! {
+    /// The block cache returns exactly what the target would.
+    #[test]
+    fn cached_memory_reads_like_its_target(
+        reads in prop::collection::vec((prop_oneof![any::<u64>(), 0u64..0x3000, (u64::MAX - 600)..=u64::MAX], 0usize..1500), 1..32),
+        seed in any::<u64>(),
+    ) {
+        let mut cached = super::CachedMemory::new(GarbageMemory { seed });
+        let mut direct = GarbageMemory { seed };
+        for (address, len) in reads {
+            let mut a = vec![0u8; len];
+            let mut b = vec![0u8; len];
+            let cached_result = cached.read(address, &mut a).is_ok();
+            let direct_result = direct.read(address, &mut b).is_ok();
+            prop_assert_eq!(cached_result, direct_result);
+            if direct_result {
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+}

@@ -23,7 +23,8 @@
 //! 2. `setBreakpoints`: [`DebugInfo::resolve_line_breakpoint`] per line;
 //!    `setFunctionBreakpoints`: [`DebugInfo::resolve_function_breakpoint`].
 //! 3. On a stop: fill [`Registers`] from the RSP `g` packet, implement
-//!    [`Memory`] over `m` packets, call [`DebugInfo::unwind`]; for each
+//!    [`Memory`] over `m` packets (wrapped in a fresh [`CachedMemory`] per
+//!    stop), call [`DebugInfo::unwind`]; for each
 //!    physical frame, [`DebugInfo::frames_at`] at
 //!    [`StackFrame::lookup_pc`] gives its inline levels (DAP frames).
 //! 4. `scopes`/`variables`: [`DebugInfo::frame_variables`] with
@@ -66,7 +67,7 @@ use std::sync::Arc;
 pub use error::{MemoryError, Result, SymbolError};
 pub use functions::{FunctionBreakpoint, FunctionFrame};
 pub use lines::{LineBreakpoint, SourceLocation, SourceMap, StepRange};
-pub use target::{Memory, Registers};
+pub use target::{CachedMemory, Memory, Registers};
 pub use unwind::{StackFrame, StackTrace, UnwindStop, unwind_stack};
 pub use values::{ValueHandle, Variable};
 pub use variables::FrameVariables;
