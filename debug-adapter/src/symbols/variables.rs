@@ -714,3 +714,73 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod inlined_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use expect_test::expect;
+
+    use super::*;
+    use crate::symbols::arch;
+    use crate::symbols::target::Registers;
+    use crate::symbols::testing;
+
+    /// Optimised code keeps variables in registers and location lists;
+    /// each inline level sees its own variables.
+    #[test]
+    fn inlined_levels_have_their_own_variables() {
+        let info = testing::load("rust_inline");
+        let bp = info
+            .resolve_line_breakpoint("rust_inline.rs", 11)
+            .unwrap()
+            .unwrap();
+        let pc = bp.addresses[0];
+        let mut registers = Registers::new();
+        for number in 0..arch::REGISTER_COUNT as u16 {
+            registers.set(number, 100 + u64::from(number));
+        }
+        registers.set(arch::PC, pc);
+        let frame = StackFrame {
+            pc,
+            cfa: Some(0x7000_0000),
+            registers,
+            exact_pc: true,
+        };
+        struct NoMemory;
+        impl Memory for NoMemory {
+            fn read(
+                &mut self,
+                address: u64,
+                buf: &mut [u8],
+            ) -> std::result::Result<(), crate::symbols::MemoryError> {
+                Err(crate::symbols::MemoryError {
+                    address,
+                    len: buf.len(),
+                    reason: "no memory in this test".into(),
+                })
+            }
+        }
+        let mut out = String::new();
+        for (depth, level) in info.frames_at(pc).unwrap().iter().enumerate() {
+            let variables = info.frame_variables(&frame, depth, &mut NoMemory).unwrap();
+            out.push_str(&format!("{}:\n", level.function.as_deref().unwrap_or("?")));
+            for variable in variables.arguments.iter().chain(&variables.locals) {
+                out.push_str(&format!(
+                    "  {}: {} = {}\n",
+                    variable.name, variable.type_name, variable.value
+                ));
+            }
+        }
+        expect![[r#"
+            rust_inline::square:
+              value: u64 = 105
+            rust_inline::sum_of_squares:
+              a: u64 = 105
+              b: u64 = 104
+            rust_inline::compute:
+              a: u64 = 105
+              b: u64 = 104
+        "#]]
+        .assert_eq(&out);
+    }
+}
