@@ -30,14 +30,25 @@ struct Conn {
 impl Conn {
     async fn open(endpoint: &str) -> Result<Conn> {
         let host = endpoint.trim_start_matches("http://").to_owned();
-        let stream = tokio::net::TcpStream::connect(&host).await?;
-        stream.set_nodelay(true)?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
+        let sender = Conn::connect(&host).await?;
         Ok(Conn { sender, host })
     }
 
+    async fn connect(host: &str) -> Result<http1::SendRequest<Full<Bytes>>> {
+        let stream = tokio::net::TcpStream::connect(host).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(sender)
+    }
+
     async fn call(&mut self, action: &str, body: &Value) -> Result<Value> {
+        let bytes = self.call_raw(action, Bytes::from(body.to_string())).await?;
+        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Sends a pre-serialized body; returns the response body unparsed.
+    async fn call_raw(&mut self, action: &str, body: Bytes) -> Result<Bytes> {
         let request = http::Request::post("/")
             .header("host", &self.host)
             .header("x-amz-target", format!("AmazonSQS.{action}"))
@@ -46,15 +57,23 @@ impl Conn {
                 "authorization",
                 "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
             )
-            .body(Full::new(Bytes::from(body.to_string())))?;
-        self.sender.ready().await?;
+            .body(Full::new(body))?;
+        // moto's server (Werkzeug) closes every connection after one
+        // response; reconnect then, as a keep-alive client would.
+        if self.sender.is_closed() || self.sender.ready().await.is_err() {
+            self.sender = Conn::connect(&self.host).await?;
+        }
         let response = self.sender.send_request(request).await?;
+        let closing = response.headers().get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
+        if closing {
+            self.sender = Conn::connect(&self.host).await?;
+        }
         if !status.is_success() {
             bail!("{action} failed with {status}: {}", String::from_utf8_lossy(&bytes));
         }
-        Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        Ok(bytes)
     }
 }
 
@@ -93,8 +112,9 @@ async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
         let url = send_url.clone();
         async move {
             let body = json!({"QueueUrl": url, "MessageBody": "{\"order\":12345,\"item\":\"widget\",\"quantity\":3}"});
+            let body = Bytes::from(body.to_string());
             while Instant::now() < deadline {
-                conn.call("SendMessage", &body).await?;
+                conn.call_raw("SendMessage", body.clone()).await?;
                 count.fetch_add(1, Ordering::Relaxed);
             }
             Ok(())
@@ -166,6 +186,16 @@ async fn main() -> Result<()> {
         .transpose()?
         .unwrap_or(5);
     let shutdown = CancellationToken::new();
+    // `--serve DIR|-`: only run a fogbank SQS server (durable in DIR, or
+    // ephemeral for `-`) and print its endpoint, for external load
+    // generators such as wrk.
+    if let Some(dir) = args.iter().position(|a| a == "--serve").and_then(|i| args.get(i + 1)) {
+        let state_dir = (dir != "-").then(|| std::path::PathBuf::from(dir));
+        let endpoint = start_fogbank(state_dir, shutdown.clone()).await?;
+        println!("{endpoint}");
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     let state = tempfile::tempdir()?;
     let durable = start_fogbank(Some(state.path().join("sqs")), shutdown.clone()).await?;
     let ephemeral = start_fogbank(None, shutdown.clone()).await?;
@@ -173,7 +203,14 @@ async fn main() -> Result<()> {
 
     let mut rows = Vec::new();
     for (name, endpoint) in [("fogbank durable", &durable), ("fogbank ephemeral", &ephemeral), ("moto server", &moto_endpoint)] {
-        let (send, receive) = measure(endpoint, seconds).await.with_context(|| format!("benchmarking {name}"))?;
+        // The load generator gets its own single-threaded runtime on its own
+        // thread (like `wrk -t1`), so it does not share the server's workers.
+        let endpoint = endpoint.clone();
+        let (send, receive) = tokio::task::spawn_blocking(move || -> Result<(f64, f64)> {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(measure(&endpoint, seconds))
+        })
+        .await?
+        .with_context(|| format!("benchmarking {name}"))?;
         rows.push((name, send, receive));
     }
     let _ = moto.kill();
