@@ -1051,3 +1051,7 @@ mod tests {
         check(b"Ezz", "ok Ezz");
     }
 }
+
+#[cfg(test)]
+#[path = "client_tests.rs"]
+mod scripted_tests;

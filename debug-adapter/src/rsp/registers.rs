@@ -67,6 +67,15 @@ pub fn parse_description(annex: &str, xml: &str) -> Result<Vec<DescriptionItem>,
         allow_dtd: true,
         ..roxmltree::ParsingOptions::default()
     };
+    // Some stubs use `xi:include` without declaring the namespace, which a
+    // conforming parser rejects; the element name alone is what matters.
+    let undeclared;
+    let xml = if xml.contains("xi:include") && !xml.contains("xmlns:xi") {
+        undeclared = xml.replace("<xi:include", "<include");
+        undeclared.as_str()
+    } else {
+        xml
+    };
     let document = roxmltree::Document::parse_with_options(xml, options).map_err(|error| {
         DescriptionError::Xml {
             annex: annex.to_owned(),
