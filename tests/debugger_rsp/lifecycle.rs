@@ -51,10 +51,13 @@ fn process_alive(pid: u32) -> bool {
 
 #[test]
 fn without_a_debugger_the_program_runs_after_the_wait_timeout() {
-    let running = launch_agent(&agent_args(&["--wait-timeout", "0.2"], "normal"));
+    let running = launch_agent(&agent_args(
+        &["--wait-timeout", "0.2", "--env", "FOGBANK_TEST_ENV=given"],
+        "normal",
+    ));
     let (code, stdout) = running.finish(Duration::from_secs(10));
     assert_eq!(code, 7);
-    assert!(stdout.contains("result=84 env=passed"), "stdout {stdout:?}");
+    assert!(stdout.contains("result=84 env=given"), "stdout {stdout:?}");
 }
 
 #[tokio::test]

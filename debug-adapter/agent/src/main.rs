@@ -49,6 +49,11 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
 
+    /// Sets an environment variable for the program, on top of the agent's
+    /// own environment, which the program inherits. Repeatable.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(OsString, OsString)>,
+
     /// The program and its arguments, after `--`. It inherits the agent's
     /// environment, stdin, stdout and stderr.
     #[arg(last = true, value_name = "PROGRAM")]
@@ -81,7 +86,7 @@ fn run() -> anyhow::Result<Outcome> {
             path: PathBuf::from(path),
             args: rest.to_vec(),
             cwd: args.cwd.clone(),
-            env: Vec::new(),
+            env: args.env.clone(),
         }),
         (None, None) => anyhow::bail!("give a program after `--` or a process with --pid"),
     };
@@ -110,6 +115,13 @@ fn run() -> anyhow::Result<Outcome> {
         handle_termination_signals: true,
     };
     Ok(fogbank_agent::run(config)?)
+}
+
+fn parse_env(text: &str) -> Result<(OsString, OsString), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.into(), value.into())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 /// Ends the agent with the debuggee's exit status: the same code, or death by
