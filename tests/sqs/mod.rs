@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-// DURABILITY_PLACEHOLDER
+mod durability;
 mod protocol;
 
 use std::path::{Path, PathBuf};
