@@ -11,3 +11,8 @@ mod debugger_rsp;
 // SQS over both wire protocols (in-process server), the boto3/aws CLI
 // conformance suite against fogbank and moto, and the kill -9 durability test.
 mod sqs;
+
+// `fogbank start`/`invoke` as processes: the Invoke and Runtime APIs and
+// their error paths, the examples through fogbank invoke, boto3 and the aws
+// CLI, awslambdaric, the differential test against AWS's RIE, and the CLI.
+mod emulator;

@@ -2,14 +2,16 @@
 //!
 //! Function output, `START`/`END`/`REPORT` lines and access logs arrive from
 //! many tasks at once and at high rates (a benchmark produces tens of
-//! thousands of lines a second). Lines are therefore handed to one writer
-//! thread through a channel; the writer batches whatever is queued into one
-//! `write` and never blocks a runtime worker on a slow terminal.
+//! thousands of lines a second). Lines are appended to one shared buffer,
+//! and a writer thread writes the buffer out every few milliseconds (or at
+//! once when it grows large). That costs one `write` per interval instead
+//! of a thread wake-up per line, and never blocks a runtime worker on a slow
+//! terminal.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread;
+use std::time::Duration;
 
 /// A cheap-to-clone handle for printing lines.
 #[derive(Clone)]
@@ -18,14 +20,34 @@ pub struct Console {
 }
 
 struct Inner {
-    sender: Option<mpsc::Sender<Message>>,
+    /// `None` for a silent console.
+    shared: Option<Arc<Shared>>,
     colour: bool,
 }
 
-enum Message {
-    Line(Vec<u8>),
-    Flush(mpsc::Sender<()>),
+struct Shared {
+    state: Mutex<Buffer>,
+    /// Wakes the writer early: the buffer is large, or a flush is waited on.
+    wake: Condvar,
+    /// Tells flushers that a write finished.
+    written: Condvar,
 }
+
+#[derive(Default)]
+struct Buffer {
+    pending: Vec<u8>,
+    /// Incremented per line appended; a flush waits until `written`
+    /// reaches the value it saw.
+    appended: u64,
+    written: u64,
+    flush_requested: bool,
+    closed: bool,
+}
+
+/// How long a line may wait in the buffer.
+const INTERVAL: Duration = Duration::from_millis(5);
+/// A buffer this large is written at once.
+const HIGH_WATER: usize = 64 * 1024;
 
 /// The ANSI colours function prefixes cycle through on a terminal.
 const PALETTE: [&str; 6] = [
@@ -46,7 +68,7 @@ impl Console {
     pub fn silent() -> Console {
         Console {
             inner: Arc::new(Inner {
-                sender: None,
+                shared: None,
                 colour: false,
             }),
         }
@@ -54,39 +76,53 @@ impl Console {
 
     /// A console writing to any sink; the writer thread owns it.
     pub fn spawn(mut sink: Box<dyn Write + Send>, colour: bool) -> Console {
-        let (sender, receiver) = mpsc::channel::<Message>();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Buffer::default()),
+            wake: Condvar::new(),
+            written: Condvar::new(),
+        });
+        let writer_shared = shared.clone();
         let spawned = thread::Builder::new()
             .name("fogbank-console".to_owned())
             .spawn(move || {
-                let mut buffer = Vec::with_capacity(64 * 1024);
-                while let Ok(first) = receiver.recv() {
-                    let mut flush_waiters = Vec::new();
-                    let mut next = Some(first);
-                    // Drain everything already queued so a burst of lines
-                    // costs one write system call.
-                    while let Some(message) = next {
-                        match message {
-                            Message::Line(line) => buffer.extend_from_slice(&line),
-                            Message::Flush(done) => flush_waiters.push(done),
+                let shared = writer_shared;
+                let mut batch = Vec::with_capacity(HIGH_WATER);
+                loop {
+                    let (closed, upto) = {
+                        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        if state.pending.len() < HIGH_WATER && !state.flush_requested && !state.closed {
+                            state = shared
+                                .wake
+                                .wait_timeout(state, INTERVAL)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0;
                         }
-                        if buffer.len() > 256 * 1024 {
-                            break;
-                        }
-                        next = receiver.try_recv().ok();
+                        state.flush_requested = false;
+                        std::mem::swap(&mut batch, &mut state.pending);
+                        (state.closed, state.appended)
+                    };
+                    if !batch.is_empty() {
+                        // A closed or failing terminal must not take the
+                        // emulator down; output is best effort by nature.
+                        let _ = sink.write_all(&batch);
+                        let _ = sink.flush();
+                        batch.clear();
                     }
-                    // A closed or failing terminal must not take the
-                    // emulator down; output is best effort by nature.
-                    let _ = sink.write_all(&buffer);
-                    let _ = sink.flush();
-                    buffer.clear();
-                    for done in flush_waiters {
-                        let _ = done.send(());
+                    {
+                        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.written = upto;
+                    }
+                    shared.written.notify_all();
+                    if closed {
+                        break;
                     }
                 }
             });
-        let sender = spawned.ok().map(|_| sender);
         Console {
-            inner: Arc::new(Inner { sender, colour }),
+            inner: Arc::new(Inner {
+                shared: spawned.ok().map(|_| shared),
+                colour,
+            }),
         }
     }
 
@@ -97,20 +133,13 @@ impl Console {
 
     /// Prints one line (a newline is appended).
     pub fn line(&self, text: &str) {
-        let mut line = Vec::with_capacity(text.len() + 1);
-        line.extend_from_slice(text.as_bytes());
-        line.push(b'\n');
-        self.send(line);
+        self.append(&[text.as_bytes()]);
     }
 
     /// Prints one line prefixed with a source name, such as a function's
     /// logical ID, coloured on a terminal.
     pub fn prefixed(&self, prefix: &Prefix, text: &[u8]) {
-        let mut line = Vec::with_capacity(prefix.rendered.len() + text.len() + 1);
-        line.extend_from_slice(prefix.rendered.as_bytes());
-        line.extend_from_slice(text);
-        line.push(b'\n');
-        self.send(line);
+        self.append(&[prefix.rendered.as_bytes(), text]);
     }
 
     /// Builds the prefix for a source once, so the per-line cost is a copy.
@@ -126,17 +155,50 @@ impl Console {
 
     /// Waits until every line printed before this call has been written.
     pub fn flush(&self) {
-        if let Some(sender) = &self.inner.sender {
-            let (done, wait) = mpsc::channel();
-            if sender.send(Message::Flush(done)).is_ok() {
-                let _ = wait.recv();
+        let Some(shared) = &self.inner.shared else {
+            return;
+        };
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let target = state.appended;
+        state.flush_requested = true;
+        shared.wake.notify_one();
+        while state.written < target {
+            let (next, timeout) = shared
+                .written
+                .wait_timeout(state, Duration::from_secs(5))
+                .unwrap_or_else(PoisonError::into_inner);
+            state = next;
+            if timeout.timed_out() {
+                // A wedged terminal must not hang shutdown.
+                break;
             }
         }
     }
 
-    fn send(&self, line: Vec<u8>) {
-        if let Some(sender) = &self.inner.sender {
-            let _ = sender.send(Message::Line(line));
+    fn append(&self, parts: &[&[u8]]) {
+        let Some(shared) = &self.inner.shared else {
+            return;
+        };
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for part in parts {
+            state.pending.extend_from_slice(part);
+        }
+        state.pending.push(b'\n');
+        state.appended += 1;
+        if state.pending.len() >= HIGH_WATER {
+            shared.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle going away writes what is left and ends the
+        // writer thread.
+        if let Some(shared) = &self.shared {
+            let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+            state.closed = true;
+            shared.wake.notify_one();
         }
     }
 }

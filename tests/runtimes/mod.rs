@@ -9,4 +9,4 @@
 mod examples;
 mod node;
 mod python;
-mod rie;
+pub(crate) mod rie;

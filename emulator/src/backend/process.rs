@@ -16,7 +16,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::Interest;
 use tokio::net::unix::pipe;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 
 use super::environment::{self, Paths};
 use super::{
@@ -190,8 +190,13 @@ impl Backend for ProcessBackend {
 
             let pid = child.id().map(|id| id as i32).unwrap_or(0);
             let reader = pipe::Receiver::from_owned_fd(read_end).map_err(spawn_error)?;
-            let (flush_tx, flush_rx) = mpsc::unbounded_channel();
-            tokio::spawn(pump_output(reader, spec.output.clone(), flush_rx));
+            let pipe = Arc::new(OutputPipe {
+                reader,
+                lines: Mutex::new(LineSplitter::default()),
+                output: spec.output.clone(),
+            });
+            tokio::spawn(pump_output(pipe.clone()));
+            let status_file = std::fs::File::open(format!("/proc/{pid}/status")).ok();
 
             let exited = Arc::new(AtomicBool::new(false));
             let (exit_tx, exit_rx) = watch::channel(None);
@@ -214,7 +219,8 @@ impl Backend for ProcessBackend {
                 control: Box::new(ProcessControl {
                     pid,
                     exited,
-                    flush: flush_tx,
+                    pipe,
+                    status_file,
                 }),
             })
         })
@@ -224,7 +230,10 @@ impl Backend for ProcessBackend {
 struct ProcessControl {
     pid: i32,
     exited: Arc<AtomicBool>,
-    flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
+    pipe: Arc<OutputPipe>,
+    /// `/proc/PID/status`, kept open: re-reading an open proc file is one
+    /// `pread`, cheaper than opening it for every REPORT line.
+    status_file: Option<std::fs::File>,
 }
 
 impl InstanceControl for ProcessControl {
@@ -237,76 +246,60 @@ impl InstanceControl for ProcessControl {
     }
 
     fn max_memory_used_mb(&self) -> Option<u64> {
-        if self.pid <= 0 {
-            return None;
-        }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        peak_rss_mb(&status)
+        use std::os::unix::fs::FileExt;
+        let file = self.status_file.as_ref()?;
+        let mut buffer = [0u8; 4096];
+        let read = file.read_at(&mut buffer, 0).ok()?;
+        peak_rss_mb(std::str::from_utf8(&buffer[..read]).ok()?)
     }
 
     fn flush_output(&self) -> BoxFuture<'_, ()> {
-        let (done_tx, done_rx) = oneshot::channel();
-        let sent = self.flush.send(done_tx).is_ok();
-        Box::pin(async move {
-            if sent {
-                let _ = done_rx.await;
-            }
-        })
+        // Everything the function wrote before it answered the Runtime API
+        // is in the pipe by now, so a non-blocking drain finds all of it.
+        self.pipe.drain();
+        Box::pin(async {})
     }
 }
 
-/// Reads the instance's output pipe, splitting it into lines. A flush
-/// request drains whatever the pipe holds right now, without waiting:
-/// everything the function wrote before it answered the Runtime API is
-/// already in the pipe by then.
-async fn pump_output(
+/// The read end of an instance's output pipe and its line splitter, shared
+/// by the pump task and by flushes.
+struct OutputPipe {
     reader: pipe::Receiver,
+    lines: Mutex<LineSplitter>,
     output: Arc<InstanceOutput>,
-    mut flush_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-) {
-    let mut lines = LineSplitter::default();
-    let mut chunk = vec![0u8; 16 * 1024];
-    let mut open = true;
-    while open {
-        tokio::select! {
-            ready = reader.ready(Interest::READABLE) => {
-                if ready.is_err() {
-                    break;
+}
+
+impl OutputPipe {
+    /// Reads until the pipe would block. Returns false at end-of-file.
+    fn drain(&self) -> bool {
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match self.reader.try_read(&mut chunk) {
+                Ok(0) => {
+                    lines.finish(&self.output);
+                    return false;
                 }
-                open = drain(&reader, &mut chunk, &mut lines, &output);
-            }
-            request = flush_requests.recv() => {
-                match request {
-                    Some(done) => {
-                        open = drain(&reader, &mut chunk, &mut lines, &output);
-                        let _ = done.send(());
-                    }
-                    None => break,
+                Ok(n) => lines.push(&chunk[..n], &self.output),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    lines.finish(&self.output);
+                    return false;
                 }
             }
         }
     }
-    lines.finish(&output);
-    // Answer flushes that arrive after the pipe closed.
-    while let Some(done) = flush_requests.recv().await {
-        let _ = done.send(());
-    }
 }
 
-/// Reads until the pipe would block. Returns false at end-of-file.
-fn drain(
-    reader: &pipe::Receiver,
-    chunk: &mut [u8],
-    lines: &mut LineSplitter,
-    output: &InstanceOutput,
-) -> bool {
+/// Reads the instance's output as it comes, until the pipe closes.
+async fn pump_output(pipe: Arc<OutputPipe>) {
     loop {
-        match reader.try_read(chunk) {
-            Ok(0) => return false,
-            Ok(n) => lines.push(&chunk[..n], output),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return false,
+        if pipe.reader.ready(Interest::READABLE).await.is_err() {
+            break;
+        }
+        if !pipe.drain() {
+            break;
         }
     }
 }

@@ -1,0 +1,133 @@
+//! The `fogbank` command line as a user meets it: `validate` on broken
+//! templates, shutdown on SIGTERM, and the idle footprint of `start`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use fogbank_tests::{Fogbank, fogbank_binary, run};
+
+use super::fixture;
+
+/// Writes `template` into a fresh directory (with a `src/` code dir) and
+/// runs `fogbank validate` on it, returning exit code and stderr.
+fn validate(template: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(dir.path().join("template.yaml"), template).unwrap();
+    let (status, _stdout, stderr) = run(Command::new(fogbank_binary())
+        .current_dir(dir.path())
+        .arg("validate")
+        .env("NO_COLOR", "1"));
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (status.code().unwrap_or(-1), stderr)
+}
+
+/// Checks that a broken template fails with exit code 2 and one message
+/// per problem, each naming the file, the place and the problem.
+fn check_broken(template: &str, expected_messages: &[&str]) {
+    let (code, stderr) = validate(template);
+    assert_eq!(code, 2, "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|line| line.contains(": error: ")).collect();
+    assert_eq!(errors.len(), expected_messages.len(), "{stderr}");
+    for (line, expected) in errors.iter().zip(expected_messages) {
+        assert!(line.starts_with("template.yaml:"), "names the file: {line}");
+        assert!(line.contains(expected), "expected {expected:?} in {line}");
+    }
+}
+
+const HEADER: &str = "Transform: AWS::Serverless-2016-10-31\nResources:\n";
+
+#[test]
+fn broken_templates_get_one_clear_message_per_problem() {
+    check_broken("Resources: [unclosed\n", &["template.yaml:"]);
+    check_broken(
+        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: python3.12\n"),
+        &["Fn.Properties.Handler"],
+    );
+    check_broken(
+        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n      Environment:\n        Variables:\n          TABLE: !Ref Missing\n"),
+        &["Missing"],
+    );
+    check_broken(
+        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n"),
+        &["Fn.Properties.CodeUri"],
+    );
+    check_broken(
+        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: cobol1.0\n"),
+        &["Fn.Properties.Runtime"],
+    );
+    // Several problems at once: each is reported.
+    check_broken(
+        &format!("{HEADER}  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: cobol1.0\n      Handler: x.y\n"),
+        &["A.Properties.CodeUri", "B.Properties.Runtime"],
+    );
+    // Resources Fogbank doesn't emulate are warnings, not failures.
+    let (code, stderr) = validate(&format!("{HEADER}  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {{}}\n"));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("warning") && stderr.contains("AWS::DynamoDB::Table"), "{stderr}");
+}
+
+#[test]
+fn start_and_invoke_report_template_errors_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("template.yaml"), format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: a.b\n      Runtime: python3.12\n")).unwrap();
+    for args in [&["start", "--lambda-port", "0", "--sqs-port", "0"][..], &["invoke", "Fn"][..]] {
+        let (status, _, stderr) = run(Command::new(fogbank_binary()).current_dir(dir.path()).args(args));
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("Fn.Properties.CodeUri"), "{stderr}");
+    }
+    let (status, _, stderr) = run(Command::new(fogbank_binary()).current_dir(dir.path()).args(["invoke", "Fn", "--event", "missing.json"]));
+    assert!(!status.success());
+    assert!(stderr.contains("missing.json"), "{stderr}");
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn sigterm_stops_everything_and_leaves_no_child() {
+    let mut fogbank = Fogbank::start(&fixture("probe/template.yaml"));
+    for function in ["Probe", "Limited"] {
+        let response = fogbank_tests::http::send(
+            fogbank.lambda,
+            "POST",
+            &format!("/2015-03-31/functions/{function}/invocations"),
+            &[],
+            r#"{"action":"headers"}"#,
+        )
+        .await;
+        assert_eq!(response.status, 200);
+    }
+    let instances = children_of(fogbank.pid());
+    assert_eq!(instances.len(), 2, "two warm instances: {instances:?}");
+    let status = fogbank.stop();
+    assert!(status.success(), "{status}");
+    for pid in instances {
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "instance {pid} outlived fogbank");
+    }
+}
+
+#[test]
+fn idle_start_with_the_three_examples_stays_small() {
+    let fogbank = Fogbank::start(&fixture("all-examples/template.yaml"));
+    std::thread::sleep(Duration::from_secs(1));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", fogbank.pid())).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .unwrap();
+    let output = fogbank.output();
+    for function in ["HelloFunction", "HelloWorldFunction", "NodeHelloFunction"] {
+        assert!(output.contains(function), "{function} is served:\n{output}");
+    }
+    assert!(rss_kb < 30 * 1024, "idle fogbank uses {rss_kb} kB resident");
+}
