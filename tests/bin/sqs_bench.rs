@@ -64,14 +64,20 @@ impl Conn {
             self.sender = Conn::connect(&self.host).await?;
         }
         let response = self.sender.send_request(request).await?;
-        let closing = response.headers().get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let closing = response
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let status = response.status();
         let bytes = response.into_body().collect().await?.to_bytes();
         if closing {
             self.sender = Conn::connect(&self.host).await?;
         }
         if !status.is_success() {
-            bail!("{action} failed with {status}: {}", String::from_utf8_lossy(&bytes));
+            bail!(
+                "{action} failed with {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            );
         }
         Ok(bytes)
     }
@@ -101,7 +107,8 @@ where
 async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
     let mut setup = Conn::open(endpoint).await?;
     let queue = format!("bench-{}", uuid::Uuid::new_v4().simple());
-    let url = setup.call("CreateQueue", &json!({"QueueName": queue}))
+    let url = setup
+        .call("CreateQueue", &json!({"QueueName": queue}))
         .await?["QueueUrl"]
         .as_str()
         .context("CreateQueue returned no QueueUrl")?
@@ -125,7 +132,8 @@ async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
     let receive = run_phase(endpoint, duration, move |mut conn, count, deadline| {
         let url = receive_url.clone();
         async move {
-            let request = json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60});
+            let request =
+                json!({"QueueUrl": url, "MaxNumberOfMessages": 10, "VisibilityTimeout": 60});
             while Instant::now() < deadline {
                 let got = conn.call("ReceiveMessage", &request).await?;
                 let messages = got["Messages"].as_array().cloned().unwrap_or_default();
@@ -133,7 +141,11 @@ async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
                     break;
                 }
                 for m in messages {
-                    conn.call("DeleteMessage", &json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]})).await?;
+                    conn.call(
+                        "DeleteMessage",
+                        &json!({"QueueUrl": url, "ReceiptHandle": m["ReceiptHandle"]}),
+                    )
+                    .await?;
                     count.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -144,7 +156,10 @@ async fn measure(endpoint: &str, seconds: u64) -> Result<(f64, f64)> {
     Ok((send, receive))
 }
 
-async fn start_fogbank(state_dir: Option<std::path::PathBuf>, shutdown: CancellationToken) -> Result<String> {
+async fn start_fogbank(
+    state_dir: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) -> Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let endpoint = format!("http://{}", listener.local_addr()?);
     let service = SqsService::open(SqsConfig {
@@ -159,7 +174,9 @@ async fn start_fogbank(state_dir: Option<std::path::PathBuf>, shutdown: Cancella
 
 fn start_moto() -> Result<(std::process::Child, String)> {
     let venv = std::env::var("FOGBANK_VENV").unwrap_or_else(|_| "/opt/fbvenv".into());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = std::process::Command::new(format!("{venv}/bin/moto_server"))
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
@@ -189,7 +206,11 @@ async fn main() -> Result<()> {
     // `--serve DIR|-`: only run a fogbank SQS server (durable in DIR, or
     // ephemeral for `-`) and print its endpoint, for external load
     // generators such as wrk.
-    if let Some(dir) = args.iter().position(|a| a == "--serve").and_then(|i| args.get(i + 1)) {
+    if let Some(dir) = args
+        .iter()
+        .position(|a| a == "--serve")
+        .and_then(|i| args.get(i + 1))
+    {
         let state_dir = (dir != "-").then(|| std::path::PathBuf::from(dir));
         let endpoint = start_fogbank(state_dir, shutdown.clone()).await?;
         println!("{endpoint}");
@@ -202,12 +223,19 @@ async fn main() -> Result<()> {
     let (mut moto, moto_endpoint) = start_moto()?;
 
     let mut rows = Vec::new();
-    for (name, endpoint) in [("fogbank durable", &durable), ("fogbank ephemeral", &ephemeral), ("moto server", &moto_endpoint)] {
+    for (name, endpoint) in [
+        ("fogbank durable", &durable),
+        ("fogbank ephemeral", &ephemeral),
+        ("moto server", &moto_endpoint),
+    ] {
         // The load generator gets its own single-threaded runtime on its own
         // thread (like `wrk -t1`), so it does not share the server's workers.
         let endpoint = endpoint.clone();
         let (send, receive) = tokio::task::spawn_blocking(move || -> Result<(f64, f64)> {
-            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(measure(&endpoint, seconds))
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(measure(&endpoint, seconds))
         })
         .await?
         .with_context(|| format!("benchmarking {name}"))?;
@@ -219,8 +247,12 @@ async fn main() -> Result<()> {
 
     let (_, eph_send, eph_recv) = rows[1];
     let (_, moto_send, moto_recv) = rows[2];
-    println!("SQS throughput, {CONNECTIONS} keep-alive connections, JSON protocol, {seconds} s per phase (messages/s)");
-    println!("| target | SendMessage | Receive+Delete | send vs ephemeral | send vs moto | recv+del vs moto |");
+    println!(
+        "SQS throughput, {CONNECTIONS} keep-alive connections, JSON protocol, {seconds} s per phase (messages/s)"
+    );
+    println!(
+        "| target | SendMessage | Receive+Delete | send vs ephemeral | send vs moto | recv+del vs moto |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (name, send, receive) in &rows {
         println!(

@@ -31,7 +31,12 @@ struct Shared {
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
-async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Value) -> Result<Value, String> {
+async fn call(
+    client: &HttpClient,
+    endpoint: &str,
+    action: &str,
+    body: Value,
+) -> Result<Value, String> {
     let request = http::Request::post(endpoint)
         .header("x-amz-target", format!("AmazonSQS.{action}"))
         .header("content-type", "application/x-amz-json-1.0")
@@ -42,7 +47,12 @@ async fn call(client: &HttpClient, endpoint: &str, action: &str, body: Value) ->
         .map_err(|_| "timed out".to_owned())?
         .map_err(|e| e.to_string())?;
     let status = response.status();
-    let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     if !status.is_success() {
         return Err(format!("{status}: {}", String::from_utf8_lossy(&bytes)));
     }
@@ -55,7 +65,12 @@ fn index_of(body: &str) -> Option<usize> {
 
 /// Producers send `m-<i>` for i from a shared counter; an index counts as
 /// acknowledged only when SendMessage returned 200 with its MD5.
-async fn produce(endpoint: String, next: Arc<AtomicUsize>, shared: Arc<Shared>, stop_on_error: bool) {
+async fn produce(
+    endpoint: String,
+    next: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+    stop_on_error: bool,
+) {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let url = format!("{endpoint}/123456789012/work");
     loop {
@@ -66,7 +81,14 @@ async fn produce(endpoint: String, next: Arc<AtomicUsize>, shared: Arc<Shared>, 
             }
             return;
         }
-        match call(&client, &endpoint, "SendMessage", json!({"QueueUrl": url, "MessageBody": format!("m-{i}")})).await {
+        match call(
+            &client,
+            &endpoint,
+            "SendMessage",
+            json!({"QueueUrl": url, "MessageBody": format!("m-{i}")}),
+        )
+        .await
+        {
             Ok(reply) if reply["MessageId"].is_string() => {
                 shared.acked.lock().unwrap().insert(i);
             }
@@ -83,7 +105,11 @@ async fn produce(endpoint: String, next: Arc<AtomicUsize>, shared: Arc<Shared>, 
 }
 
 /// Consumers receive and delete until `until` says stop or fogbank dies.
-async fn consume(endpoint: String, shared: Arc<Shared>, until: impl Fn(&Shared) -> bool) -> Result<(), String> {
+async fn consume(
+    endpoint: String,
+    shared: Arc<Shared>,
+    until: impl Fn(&Shared) -> bool,
+) -> Result<(), String> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let url = format!("{endpoint}/123456789012/work");
     while !until(&shared) {
@@ -102,7 +128,8 @@ async fn consume(endpoint: String, shared: Arc<Shared>, until: impl Fn(&Shared) 
             let mut delivered = shared.delivered.lock().unwrap();
             for m in &messages {
                 let body = m["Body"].as_str().unwrap_or_default();
-                delivered.insert(index_of(body).unwrap_or_else(|| panic!("unexpected body {body:?}")));
+                delivered
+                    .insert(index_of(body).unwrap_or_else(|| panic!("unexpected body {body:?}")));
             }
         }
         let entries: Vec<Value> = messages
@@ -110,14 +137,23 @@ async fn consume(endpoint: String, shared: Arc<Shared>, until: impl Fn(&Shared) 
             .enumerate()
             .map(|(n, m)| json!({"Id": format!("e{n}"), "ReceiptHandle": m["ReceiptHandle"]}))
             .collect();
-        call(&client, &endpoint, "DeleteMessageBatch", json!({"QueueUrl": url, "Entries": entries})).await?;
+        call(
+            &client,
+            &endpoint,
+            "DeleteMessageBatch",
+            json!({"QueueUrl": url, "Entries": entries}),
+        )
+        .await?;
     }
     Ok(())
 }
 
 /// A pseudo-random number from the clock; good enough to vary the kill point.
 fn random_below(n: usize) -> usize {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as usize;
     (nanos ^ (nanos >> 7)).wrapping_mul(2654435761) % n
 }
 
@@ -129,7 +165,14 @@ async fn round(round: usize) {
         "AWSTemplateFormatVersion: '2010-09-09'\nTransform: AWS::Serverless-2016-10-31\nResources:\n  Work:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: work\n      VisibilityTimeout: 2\n",
     )
     .unwrap();
-    let start = move || Fogbank::start_with(StartOptions { ready_within: Duration::from_secs(120), ..StartOptions::new(&template) });
+    // An explicit state directory: the restart must find the first run's queues.
+    let state_dir = dir.path().join("state").to_string_lossy().into_owned();
+    let start = move || {
+        Fogbank::start_with(StartOptions {
+            ready_within: Duration::from_secs(120),
+            ..StartOptions::new(&template).args(&["--state-dir", &state_dir])
+        })
+    };
     let mut fogbank = tokio::task::spawn_blocking(start.clone()).await.unwrap();
     let endpoint = fogbank.sqs_url();
     let shared = Arc::new(Shared::default());
@@ -138,15 +181,27 @@ async fn round(round: usize) {
 
     let mut tasks = Vec::new();
     for _ in 0..PRODUCERS {
-        tasks.push(tokio::spawn(produce(endpoint.clone(), next.clone(), shared.clone(), true)));
+        tasks.push(tokio::spawn(produce(
+            endpoint.clone(),
+            next.clone(),
+            shared.clone(),
+            true,
+        )));
     }
     let mut consumers = Vec::new();
     for _ in 0..CONSUMERS {
-        consumers.push(tokio::spawn(consume(endpoint.clone(), shared.clone(), |_| false)));
+        consumers.push(tokio::spawn(consume(
+            endpoint.clone(),
+            shared.clone(),
+            |_| false,
+        )));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while shared.acked.lock().unwrap().len() < kill_after {
-        assert!(Instant::now() < deadline, "round {round}: producers stalled before the kill point");
+        assert!(
+            Instant::now() < deadline,
+            "round {round}: producers stalled before the kill point"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     fogbank.kill9();
@@ -164,7 +219,12 @@ async fn round(round: usize) {
     let endpoint = fogbank.sqs_url();
     let mut tasks = Vec::new();
     for _ in 0..PRODUCERS {
-        tasks.push(tokio::spawn(produce(endpoint.clone(), next.clone(), shared.clone(), false)));
+        tasks.push(tokio::spawn(produce(
+            endpoint.clone(),
+            next.clone(),
+            shared.clone(),
+            false,
+        )));
     }
     let all_delivered = |s: &Shared| {
         if s.producers_done.load(Ordering::SeqCst) < PRODUCERS {
@@ -172,11 +232,15 @@ async fn round(round: usize) {
         }
         let acked = s.acked.lock().unwrap();
         let delivered = s.delivered.lock().unwrap();
-        acked.len() > 0 && acked.iter().all(|i| delivered.contains(i))
+        !acked.is_empty() && acked.iter().all(|i| delivered.contains(i))
     };
     let mut consumers = Vec::new();
     for _ in 0..CONSUMERS {
-        consumers.push(tokio::spawn(consume(endpoint.clone(), shared.clone(), all_delivered)));
+        consumers.push(tokio::spawn(consume(
+            endpoint.clone(),
+            shared.clone(),
+            all_delivered,
+        )));
     }
     for task in tasks {
         task.await.unwrap();

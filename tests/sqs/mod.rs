@@ -41,8 +41,17 @@ pub async fn start(durable: bool) -> Server {
     })
     .unwrap();
     let shutdown = CancellationToken::new();
-    tokio::spawn(fogbank::sqs::run(listener, service.clone(), shutdown.clone()));
-    Server { endpoint, service, shutdown, _state: state }
+    tokio::spawn(fogbank::sqs::run(
+        listener,
+        service.clone(),
+        shutdown.clone(),
+    ));
+    Server {
+        endpoint,
+        service,
+        shutdown,
+        _state: state,
+    }
 }
 
 /// The Python venv with boto3, the aws CLI and moto (`FOGBANK_VENV`).
@@ -81,17 +90,25 @@ impl Drop for Moto {
 
 pub fn start_moto() -> Moto {
     let moto = require_venv_tool("moto_server");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(moto)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let endpoint = format!("http://127.0.0.1:{port}");
+    // Owned by `Moto` from here on, whose drop kills and reaps it.
+    let moto = Moto {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        child,
+    };
     for _ in 0..200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Moto { endpoint, child };
+            return moto;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -103,14 +120,20 @@ fn conformance(endpoint: &str, protocol: &str, target: &str) -> (bool, String) {
     let python = require_venv_tool("python");
     require_venv_tool("aws");
     let mut command = Command::new(python);
-    command.arg(here().join("conformance.py")).args([endpoint, protocol, target]);
+    command
+        .arg(here().join("conformance.py"))
+        .args([endpoint, protocol, target]);
     if protocol == "query" {
         command.env("AWS_DATA_PATH", here().join("query-model"));
     } else {
         command.env_remove("AWS_DATA_PATH");
     }
     let output = command.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
     (output.status.success(), text)
 }
 
@@ -123,7 +146,10 @@ async fn conformance_suite_against_fogbank_and_moto() {
     let mut failures = Vec::new();
     let mut jobs = Vec::new();
     for protocol in ["json", "query"] {
-        for (target, endpoint) in [("fogbank", server.endpoint.clone()), ("moto", moto.endpoint.clone())] {
+        for (target, endpoint) in [
+            ("fogbank", server.endpoint.clone()),
+            ("moto", moto.endpoint.clone()),
+        ] {
             jobs.push(tokio::task::spawn_blocking(move || {
                 let (ok, text) = conformance(&endpoint, protocol, target);
                 (protocol, target, ok, text)
@@ -137,5 +163,8 @@ async fn conformance_suite_against_fogbank_and_moto() {
             failures.push(format!("{target}/{protocol}"));
         }
     }
-    assert!(failures.is_empty(), "conformance failed for {failures:?} (see output above)");
+    assert!(
+        failures.is_empty(),
+        "conformance failed for {failures:?} (see output above)"
+    );
 }

@@ -104,23 +104,23 @@ impl QueueConfig {
         for (name, value) in attributes {
             self.apply_one(name, value, creating)?;
         }
-        if !self.fifo {
-            if attributes.contains_key("ContentBasedDeduplication")
+        if !self.fifo
+            && (attributes.contains_key("ContentBasedDeduplication")
                 || attributes.contains_key("DeduplicationScope")
-                || attributes.contains_key("FifoThroughputLimit")
-            {
-                return Err(SqsError::InvalidAttributeName(
-                    "You can specify the ContentBasedDeduplication, DeduplicationScope and \
+                || attributes.contains_key("FifoThroughputLimit"))
+        {
+            return Err(SqsError::InvalidAttributeName(
+                "You can specify the ContentBasedDeduplication, DeduplicationScope and \
                      FifoThroughputLimit attributes only for FIFO queues."
-                        .into(),
-                ));
-            }
+                    .into(),
+            ));
         }
         Ok(())
     }
 
     fn apply_one(&mut self, name: &str, value: &str, creating: bool) -> Result<(), SqsError> {
-        let invalid = || SqsError::InvalidAttributeValue(format!("Invalid value for the parameter {name}."));
+        let invalid =
+            || SqsError::InvalidAttributeValue(format!("Invalid value for the parameter {name}."));
         let int = |lo: u32, hi: u32| -> Result<u32, SqsError> {
             value
                 .trim()
@@ -290,20 +290,26 @@ fn parse_redrive(value: &str) -> Result<Option<Redrive>, SqsError> {
             "Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}"
         ))
     };
-    let parsed: serde_json::Value =
-        serde_json::from_str(value).map_err(|_| invalid("Redrive policy is not a valid JSON map."))?;
+    let parsed: serde_json::Value = serde_json::from_str(value)
+        .map_err(|_| invalid("Redrive policy is not a valid JSON map."))?;
     let arn = parsed
         .get("deadLetterTargetArn")
         .and_then(|a| a.as_str())
-        .ok_or_else(|| invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn."))?;
+        .ok_or_else(|| {
+            invalid("Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")
+        })?;
     let count = match parsed.get("maxReceiveCount") {
         Some(serde_json::Value::Number(n)) => n.as_u64(),
         Some(serde_json::Value::String(s)) => s.trim().parse::<u64>().ok(),
         _ => None,
     }
-    .ok_or_else(|| invalid("Redrive policy does not contain mandatory attribute: maxReceiveCount."))?;
+    .ok_or_else(|| {
+        invalid("Redrive policy does not contain mandatory attribute: maxReceiveCount.")
+    })?;
     if !(1..=1000).contains(&count) {
-        return Err(invalid("Invalid value for maxReceiveCount: must be between 1 and 1000."));
+        return Err(invalid(
+            "Invalid value for maxReceiveCount: must be between 1 and 1000.",
+        ));
     }
     if !arn.starts_with("arn:") || arn.split(':').count() != 6 {
         return Err(invalid("Invalid value for deadLetterTargetArn."));
@@ -336,7 +342,9 @@ mod tests {
     fn defaults_render_as_aws_does() {
         check(
             &[],
-            expect![[r#"{"DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600", "ReceiveMessageWaitTimeSeconds": "0", "SqsManagedSseEnabled": "true", "VisibilityTimeout": "30"}"#]],
+            expect![[
+                r#"{"DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600", "ReceiveMessageWaitTimeSeconds": "0", "SqsManagedSseEnabled": "true", "VisibilityTimeout": "30"}"#
+            ]],
         );
     }
 
@@ -344,7 +352,9 @@ mod tests {
     fn ranges_are_enforced() {
         check(
             &[("VisibilityTimeout", "43201")],
-            expect![[r#"InvalidAttributeValue("Invalid value for the parameter VisibilityTimeout.")"#]],
+            expect![[
+                r#"InvalidAttributeValue("Invalid value for the parameter VisibilityTimeout.")"#
+            ]],
         );
         check(
             &[("DelaySeconds", "-1")],
@@ -352,7 +362,9 @@ mod tests {
         );
         check(
             &[("MaximumMessageSize", "1023")],
-            expect![[r#"InvalidAttributeValue("Invalid value for the parameter MaximumMessageSize.")"#]],
+            expect![[
+                r#"InvalidAttributeValue("Invalid value for the parameter MaximumMessageSize.")"#
+            ]],
         );
         check(
             &[("Bogus", "1")],
@@ -364,7 +376,9 @@ mod tests {
         );
         check(
             &[("ContentBasedDeduplication", "true")],
-            expect![[r#"InvalidAttributeName("You can specify the ContentBasedDeduplication, DeduplicationScope and FifoThroughputLimit attributes only for FIFO queues.")"#]],
+            expect![[
+                r#"InvalidAttributeName("You can specify the ContentBasedDeduplication, DeduplicationScope and FifoThroughputLimit attributes only for FIFO queues.")"#
+            ]],
         );
     }
 
@@ -375,15 +389,21 @@ mod tests {
                 "RedrivePolicy",
                 r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:dlq","maxReceiveCount":"3"}"#,
             )],
-            expect![[r#"{"DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600", "ReceiveMessageWaitTimeSeconds": "0", "RedrivePolicy": "{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:123456789012:dlq\",\"maxReceiveCount\":3}", "SqsManagedSseEnabled": "true", "VisibilityTimeout": "30"}"#]],
+            expect![[
+                r#"{"DelaySeconds": "0", "MaximumMessageSize": "1048576", "MessageRetentionPeriod": "345600", "ReceiveMessageWaitTimeSeconds": "0", "RedrivePolicy": "{\"deadLetterTargetArn\":\"arn:aws:sqs:us-east-1:123456789012:dlq\",\"maxReceiveCount\":3}", "SqsManagedSseEnabled": "true", "VisibilityTimeout": "30"}"#
+            ]],
         );
         check(
             &[("RedrivePolicy", r#"{"maxReceiveCount":3}"#)],
-            expect![[r#"InvalidParameterValue("Value {\"maxReceiveCount\":3} for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")"#]],
+            expect![[
+                r#"InvalidParameterValue("Value {\"maxReceiveCount\":3} for parameter RedrivePolicy is invalid. Reason: Redrive policy does not contain mandatory attribute: deadLetterTargetArn.")"#
+            ]],
         );
         check(
             &[("RedrivePolicy", "not json")],
-            expect![[r#"InvalidParameterValue("Value not json for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid JSON map.")"#]],
+            expect![[
+                r#"InvalidParameterValue("Value not json for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid JSON map.")"#
+            ]],
         );
     }
 }

@@ -101,7 +101,11 @@ mod tests {
         check(
             &[
                 ("zeta", "Number", AttributeValue::String("42".into())),
-                ("alpha", "Binary", AttributeValue::Binary(vec![0, 1, 2, 255])),
+                (
+                    "alpha",
+                    "Binary",
+                    AttributeValue::Binary(vec![0, 1, 2, 255]),
+                ),
                 ("mid", "String.custom", AttributeValue::String("ü".into())),
             ],
             expect![[r#"Some("7e59722bb05f36bd9cc02ba50d23ee07")"#]],

@@ -176,7 +176,13 @@ struct Queue {
 }
 
 impl Queue {
-    fn new(name: String, arn: String, config: QueueConfig, tags: BTreeMap<String, String>, created_ms: u64) -> Queue {
+    fn new(
+        name: String,
+        arn: String,
+        config: QueueConfig,
+        tags: BTreeMap<String, String>,
+        created_ms: u64,
+    ) -> Queue {
         Queue {
             name,
             arn,
@@ -213,7 +219,11 @@ impl Queue {
         let seq = message.seq;
         self.next_seq = self.next_seq.max(seq + 1);
         self.next_receipt = self.next_receipt.max(message.receipt + 1);
-        if let Some(n) = message.sequence_number.as_deref().and_then(|s| s.parse::<u128>().ok()) {
+        if let Some(n) = message
+            .sequence_number
+            .as_deref()
+            .and_then(|s| s.parse::<u128>().ok())
+        {
             let counter = n.saturating_sub(SEQUENCE_BASE) as u64;
             self.next_sequence_number = self.next_sequence_number.max(counter + 1);
         }
@@ -230,7 +240,10 @@ impl Queue {
             }
         }
         if self.config.fifo {
-            let group = self.groups.entry(message.group_id.clone().unwrap_or_default()).or_default();
+            let group = self
+                .groups
+                .entry(message.group_id.clone().unwrap_or_default())
+                .or_default();
             // Snapshots and DLQ moves may insert out of send order; keep the
             // group sorted by seq so per-group order is the send order.
             let at = group.seqs.partition_point(|s| *s < seq);
@@ -276,7 +289,11 @@ impl Queue {
         let old = message.state;
         let old_deadline = message.visible_at_ms;
         message.state = state;
-        message.visible_at_ms = if state == MessageState::Visible { 0 } else { visible_at_ms };
+        message.visible_at_ms = if state == MessageState::Visible {
+            0
+        } else {
+            visible_at_ms
+        };
         let group_key = message.group_id.clone();
         if old != MessageState::Visible {
             self.timers.remove(&(old_deadline, seq));
@@ -293,13 +310,14 @@ impl Queue {
         }
         self.count(old, -1);
         self.count(state, 1);
-        if fifo && (old == MessageState::InFlight) != (state == MessageState::InFlight) {
-            if let Some(group) = self.groups.get_mut(&group_key.unwrap_or_default()) {
-                if state == MessageState::InFlight {
-                    group.in_flight += 1;
-                } else {
-                    group.in_flight = group.in_flight.saturating_sub(1);
-                }
+        if fifo
+            && (old == MessageState::InFlight) != (state == MessageState::InFlight)
+            && let Some(group) = self.groups.get_mut(&group_key.unwrap_or_default())
+        {
+            if state == MessageState::InFlight {
+                group.in_flight += 1;
+            } else {
+                group.in_flight = group.in_flight.saturating_sub(1);
             }
         }
     }
@@ -327,7 +345,11 @@ impl Queue {
             let key = key.clone();
             let expires = *expires;
             self.dedup_expiry.remove(&(expires, key.clone()));
-            if self.dedup.get(&key).is_some_and(|e| e.expires_ms == expires) {
+            if self
+                .dedup
+                .get(&key)
+                .is_some_and(|e| e.expires_ms == expires)
+            {
                 self.dedup.remove(&key);
             }
         }
@@ -363,7 +385,11 @@ impl Queue {
     fn next_candidate(&mut self, current_group: Option<&str>) -> Option<u64> {
         if !self.config.fifo {
             while let Some(&seq) = self.ready.front() {
-                if self.messages.get(&seq).is_some_and(|m| m.state == MessageState::Visible) {
+                if self
+                    .messages
+                    .get(&seq)
+                    .is_some_and(|m| m.state == MessageState::Visible)
+                {
                     return Some(seq);
                 }
                 self.ready.pop_front();
@@ -376,12 +402,16 @@ impl Queue {
         if let Some(key) = current_group
             && let Some(group) = self.groups.get(key)
         {
-            let next = group
-                .seqs
-                .iter()
-                .find(|s| self.messages.get(s).is_some_and(|m| m.state != MessageState::InFlight));
+            let next = group.seqs.iter().find(|s| {
+                self.messages
+                    .get(s)
+                    .is_some_and(|m| m.state != MessageState::InFlight)
+            });
             if let Some(seq) = next
-                && self.messages.get(seq).is_some_and(|m| m.state == MessageState::Visible)
+                && self
+                    .messages
+                    .get(seq)
+                    .is_some_and(|m| m.state == MessageState::Visible)
             {
                 return Some(*seq);
             }
@@ -390,7 +420,11 @@ impl Queue {
             .values()
             .filter(|g| g.in_flight == 0)
             .filter_map(|g| g.seqs.front())
-            .filter(|seq| self.messages.get(seq).is_some_and(|m| m.state == MessageState::Visible))
+            .filter(|seq| {
+                self.messages
+                    .get(seq)
+                    .is_some_and(|m| m.state == MessageState::Visible)
+            })
             .min()
             .copied()
     }
@@ -509,7 +543,10 @@ impl Engine {
                 created_ms,
             } => {
                 let arn = self.queue_arn(&name);
-                self.queues.insert(name.clone(), Queue::new(name, arn, config, tags, created_ms));
+                self.queues.insert(
+                    name.clone(),
+                    Queue::new(name, arn, config, tags, created_ms),
+                );
             }
             Change::QueueConfigured {
                 name,
@@ -596,7 +633,10 @@ impl Engine {
     }
 
     fn queue_mut(&mut self, name: &str, now_ms: u64) -> Result<&mut Queue, SqsError> {
-        let queue = self.queues.get_mut(name).ok_or(SqsError::QueueDoesNotExist)?;
+        let queue = self
+            .queues
+            .get_mut(name)
+            .ok_or(SqsError::QueueDoesNotExist)?;
         queue.advance(now_ms);
         Ok(queue)
     }
@@ -608,12 +648,21 @@ impl Engine {
 
     /// True when the queue exists and is FIFO.
     pub fn is_fifo(&self, name: &str) -> Result<bool, SqsError> {
-        Ok(self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)?.config.fifo)
+        Ok(self
+            .queues
+            .get(name)
+            .ok_or(SqsError::QueueDoesNotExist)?
+            .config
+            .fifo)
     }
 
     /// The queue's configuration.
     pub fn config(&self, name: &str) -> Result<&QueueConfig, SqsError> {
-        Ok(&self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)?.config)
+        Ok(&self
+            .queues
+            .get(name)
+            .ok_or(SqsError::QueueDoesNotExist)?
+            .config)
     }
 
     /// CreateQueue: idempotent for equal attributes, `QueueAlreadyExists`
@@ -626,7 +675,9 @@ impl Engine {
         redrive_check: RedriveCheck,
         now_ms: u64,
     ) -> Result<Created, SqsError> {
-        let fifo_attr = attributes.get("FifoQueue").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let fifo_attr = attributes
+            .get("FifoQueue")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         validate_queue_name(name, fifo_attr)?;
         let mut config = QueueConfig::new(fifo_attr);
         config.apply(attributes, true)?;
@@ -659,16 +710,21 @@ impl Engine {
         let Some(redrive) = &config.redrive else {
             return Ok(());
         };
-        let target = self.queues.values().find(|q| q.arn == redrive.dead_letter_target_arn);
+        let target = self
+            .queues
+            .values()
+            .find(|q| q.arn == redrive.dead_letter_target_arn);
         match target {
             None => Err(SqsError::InvalidParameterValue(format!(
                 "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist.",
                 redrive.dead_letter_target_arn
             ))),
-            Some(q) if q.config.fifo != config.fifo => Err(SqsError::InvalidParameterValue(format!(
-                "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.",
-                redrive.dead_letter_target_arn
-            ))),
+            Some(q) if q.config.fifo != config.fifo => {
+                Err(SqsError::InvalidParameterValue(format!(
+                    "Value {} for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be same type of queue as the source.",
+                    redrive.dead_letter_target_arn
+                )))
+            }
             Some(_) => Ok(()),
         }
     }
@@ -707,14 +763,20 @@ impl Engine {
 
     /// The names of all queues starting with `prefix`, sorted.
     pub fn list_queues(&self, prefix: &str) -> Vec<String> {
-        self.queues.keys().filter(|n| n.starts_with(prefix)).cloned().collect()
+        self.queues
+            .keys()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 
     pub fn delete_queue(&mut self, name: &str) -> Result<(), SqsError> {
         if !self.queues.contains_key(name) {
             return Err(SqsError::QueueDoesNotExist);
         }
-        self.record(Change::QueueDeleted { name: name.to_owned() });
+        self.record(Change::QueueDeleted {
+            name: name.to_owned(),
+        });
         Ok(())
     }
 
@@ -728,7 +790,9 @@ impl Engine {
     ) -> Result<BTreeMap<String, String>, SqsError> {
         for n in names {
             if n != "All" && !super::attributes::QUEUE_ATTRIBUTE_NAMES.contains(&n.as_str()) {
-                return Err(SqsError::InvalidAttributeName(format!("Unknown Attribute {n}.")));
+                return Err(SqsError::InvalidAttributeName(format!(
+                    "Unknown Attribute {n}."
+                )));
             }
         }
         let queue = self.queue_mut(name, now_ms)?;
@@ -739,15 +803,33 @@ impl Engine {
             .map(|(k, v)| (k.to_owned(), v))
             .collect();
         all.insert("QueueArn".into(), queue.arn.clone());
-        all.insert("CreatedTimestamp".into(), (queue.created_ms / 1000).to_string());
-        all.insert("LastModifiedTimestamp".into(), (queue.last_modified_ms / 1000).to_string());
-        all.insert("ApproximateNumberOfMessages".into(), queue.counts.visible.to_string());
-        all.insert("ApproximateNumberOfMessagesNotVisible".into(), queue.counts.in_flight.to_string());
-        all.insert("ApproximateNumberOfMessagesDelayed".into(), queue.counts.delayed.to_string());
+        all.insert(
+            "CreatedTimestamp".into(),
+            (queue.created_ms / 1000).to_string(),
+        );
+        all.insert(
+            "LastModifiedTimestamp".into(),
+            (queue.last_modified_ms / 1000).to_string(),
+        );
+        all.insert(
+            "ApproximateNumberOfMessages".into(),
+            queue.counts.visible.to_string(),
+        );
+        all.insert(
+            "ApproximateNumberOfMessagesNotVisible".into(),
+            queue.counts.in_flight.to_string(),
+        );
+        all.insert(
+            "ApproximateNumberOfMessagesDelayed".into(),
+            queue.counts.delayed.to_string(),
+        );
         if names.iter().any(|n| n == "All") {
             return Ok(all);
         }
-        Ok(all.into_iter().filter(|(k, _)| names.iter().any(|n| n == k)).collect())
+        Ok(all
+            .into_iter()
+            .filter(|(k, _)| names.iter().any(|n| n == k))
+            .collect())
     }
 
     /// The queue's counts right now.
@@ -774,39 +856,67 @@ impl Engine {
     }
 
     pub fn tags(&self, name: &str) -> Result<BTreeMap<String, String>, SqsError> {
-        Ok(self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)?.tags.clone())
+        Ok(self
+            .queues
+            .get(name)
+            .ok_or(SqsError::QueueDoesNotExist)?
+            .tags
+            .clone())
     }
 
-    pub fn tag_queue(&mut self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
+    pub fn tag_queue(
+        &mut self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), SqsError> {
         let mut merged = self.tags(name)?;
         if tags.is_empty() {
-            return Err(SqsError::MissingParameter("The request must contain the parameter Tags.".into()));
+            return Err(SqsError::MissingParameter(
+                "The request must contain the parameter Tags.".into(),
+            ));
         }
         merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         validate_tags(&merged)?;
-        self.record(Change::QueueTagged { name: name.to_owned(), tags: merged });
+        self.record(Change::QueueTagged {
+            name: name.to_owned(),
+            tags: merged,
+        });
         Ok(())
     }
 
     pub fn untag_queue(&mut self, name: &str, keys: &[String]) -> Result<(), SqsError> {
         let mut tags = self.tags(name)?;
         if keys.is_empty() {
-            return Err(SqsError::MissingParameter("The request must contain the parameter TagKeys.".into()));
+            return Err(SqsError::MissingParameter(
+                "The request must contain the parameter TagKeys.".into(),
+            ));
         }
         for key in keys {
             tags.remove(key);
         }
-        self.record(Change::QueueTagged { name: name.to_owned(), tags });
+        self.record(Change::QueueTagged {
+            name: name.to_owned(),
+            tags,
+        });
         Ok(())
     }
 
     /// The names of the queues whose RedrivePolicy targets `name`.
     pub fn dead_letter_sources(&self, name: &str) -> Result<Vec<String>, SqsError> {
-        let arn = &self.queues.get(name).ok_or(SqsError::QueueDoesNotExist)?.arn;
+        let arn = &self
+            .queues
+            .get(name)
+            .ok_or(SqsError::QueueDoesNotExist)?
+            .arn;
         Ok(self
             .queues
             .values()
-            .filter(|q| q.config.redrive.as_ref().is_some_and(|r| &r.dead_letter_target_arn == arn))
+            .filter(|q| {
+                q.config
+                    .redrive
+                    .as_ref()
+                    .is_some_and(|r| &r.dead_letter_target_arn == arn)
+            })
             .map(|q| q.name.clone())
             .collect())
     }
@@ -820,19 +930,32 @@ impl Engine {
                 "Only one PurgeQueue operation on {name} is allowed every 60 seconds."
             )));
         }
-        self.record(Change::QueuePurged { name: name.to_owned(), at_ms: now_ms });
+        self.record(Change::QueuePurged {
+            name: name.to_owned(),
+            at_ms: now_ms,
+        });
         Ok(())
     }
 
     /// SendMessage (and one entry of SendMessageBatch).
-    pub fn send(&mut self, name: &str, input: SendInput, now_ms: u64) -> Result<SendOutput, SqsError> {
+    pub fn send(
+        &mut self,
+        name: &str,
+        input: SendInput,
+        now_ms: u64,
+    ) -> Result<SendOutput, SqsError> {
         let prepared = prepare_send(input)?;
         self.send_prepared(name, prepared, now_ms)
     }
 
     /// Sends a message validated and digested by [`prepare_send`] (the
     /// service does that outside its lock).
-    pub fn send_prepared(&mut self, name: &str, input: PreparedSend, now_ms: u64) -> Result<SendOutput, SqsError> {
+    pub fn send_prepared(
+        &mut self,
+        name: &str,
+        input: PreparedSend,
+        now_ms: u64,
+    ) -> Result<SendOutput, SqsError> {
         let queue = self.queue_mut(name, now_ms)?;
         let config = &queue.config;
         if input.size > config.maximum_message_size as usize {
@@ -854,7 +977,9 @@ impl Engine {
             sequence_number: None,
         };
         let delay_s = match input.delay_seconds {
-            Some(d) if config.fifo => return Err(not_for_queue_type("DelaySeconds", &d.to_string())),
+            Some(d) if config.fifo => {
+                return Err(not_for_queue_type("DelaySeconds", &d.to_string()));
+            }
             Some(d) => d,
             None => config.delay_s,
         };
@@ -862,7 +987,9 @@ impl Engine {
         let mut dedup_id = None;
         if config.fifo {
             let group = input.group_id.as_deref().ok_or_else(|| {
-                SqsError::MissingParameter("The request must contain the parameter MessageGroupId.".into())
+                SqsError::MissingParameter(
+                    "The request must contain the parameter MessageGroupId.".into(),
+                )
             })?;
             let id = match (&input.dedup_id, config.content_based_dedup) {
                 (Some(id), _) => id.clone(),
@@ -890,11 +1017,19 @@ impl Engine {
         } else if let Some(id) = &input.dedup_id {
             return Err(not_for_queue_type("MessageDeduplicationId", id));
         }
-        if queue.counts.in_flight >= if config.fifo { MAX_IN_FLIGHT_FIFO } else { MAX_IN_FLIGHT_STANDARD } {
+        if queue.counts.in_flight
+            >= if config.fifo {
+                MAX_IN_FLIGHT_FIFO
+            } else {
+                MAX_IN_FLIGHT_STANDARD
+            }
+        {
             // AWS refuses receives, not sends, at the in-flight limit; the
             // check lives in `receive`. Nothing to do here.
         }
-        let sequence_number = config.fifo.then(|| (SEQUENCE_BASE + u128::from(queue.next_sequence_number)).to_string());
+        let sequence_number = config
+            .fifo
+            .then(|| (SEQUENCE_BASE + u128::from(queue.next_sequence_number)).to_string());
         let seq = queue.next_seq;
         let message_id = uuid::Uuid::new_v4().to_string();
         let (state, visible_at_ms) = if delay_s > 0 {
@@ -933,7 +1068,10 @@ impl Engine {
                 },
             });
         }
-        self.record(Change::MessagePut { queue: name.to_owned(), message });
+        self.record(Change::MessagePut {
+            queue: name.to_owned(),
+            message,
+        });
         output.message_id = message_id;
         output.sequence_number = sequence_number;
         Ok(output)
@@ -952,25 +1090,40 @@ impl Engine {
     ) -> Result<Vec<ReceivedMessage>, SqsError> {
         let queue = self.queue_mut(name, now_ms)?;
         let fifo = queue.config.fifo;
-        let limit = if fifo { MAX_IN_FLIGHT_FIFO } else { MAX_IN_FLIGHT_STANDARD };
+        let limit = if fifo {
+            MAX_IN_FLIGHT_FIFO
+        } else {
+            MAX_IN_FLIGHT_STANDARD
+        };
         if queue.counts.in_flight >= limit {
             return Err(SqsError::OverLimit(format!(
                 "Too many messages in flight for queue {name}: the limit is {limit}."
             )));
         }
-        let visibility_ms = u64::from(visibility_timeout_s.unwrap_or(queue.config.visibility_timeout_s)) * 1000;
+        let visibility_ms =
+            u64::from(visibility_timeout_s.unwrap_or(queue.config.visibility_timeout_s)) * 1000;
         let redrive = queue.config.redrive.clone();
         let source_arn = queue.arn.clone();
         let dlq_name = redrive
             .as_ref()
-            .and_then(|r| self.queues.values().find(|q| q.arn == r.dead_letter_target_arn && q.name != name))
+            .and_then(|r| {
+                self.queues
+                    .values()
+                    .find(|q| q.arn == r.dead_letter_target_arn && q.name != name)
+            })
             .map(|q| q.name.clone());
         let mut out = Vec::new();
         let mut current_group: Option<String> = None;
         while out.len() < max {
-            let Some(queue) = self.queues.get_mut(name) else { break };
-            let Some(seq) = queue.next_candidate(current_group.as_deref()) else { break };
-            let Some(message) = queue.messages.get(&seq) else { break };
+            let Some(queue) = self.queues.get_mut(name) else {
+                break;
+            };
+            let Some(seq) = queue.next_candidate(current_group.as_deref()) else {
+                break;
+            };
+            let Some(message) = queue.messages.get(&seq) else {
+                break;
+            };
             if let (Some(redrive), Some(dlq)) = (&redrive, &dlq_name)
                 && message.receive_count >= redrive.max_receive_count
             {
@@ -980,8 +1133,13 @@ impl Engine {
                     // candidate keeps `ready` from offering it again.
                     queue.ready.pop_front();
                 }
-                self.record(Change::MessageDeleted { queue: name.to_owned(), seq });
-                let Some(target) = self.queues.get_mut(dlq.as_str()) else { break };
+                self.record(Change::MessageDeleted {
+                    queue: name.to_owned(),
+                    seq,
+                });
+                let Some(target) = self.queues.get_mut(dlq.as_str()) else {
+                    break;
+                };
                 target.advance(now_ms);
                 moved.seq = target.next_seq;
                 moved.state = MessageState::Visible;
@@ -992,12 +1150,19 @@ impl Engine {
                     moved.sequence_number =
                         Some((SEQUENCE_BASE + u128::from(target.next_sequence_number)).to_string());
                 }
-                self.record(Change::MessagePut { queue: dlq.clone(), message: moved });
+                self.record(Change::MessagePut {
+                    queue: dlq.clone(),
+                    message: moved,
+                });
                 continue;
             }
             let receipt = queue.next_receipt;
             let receive_count = message.receive_count + 1;
-            let first_receive_ms = if message.first_receive_ms == 0 { now_ms } else { message.first_receive_ms };
+            let first_receive_ms = if message.first_receive_ms == 0 {
+                now_ms
+            } else {
+                message.first_receive_ms
+            };
             if fifo {
                 current_group = Some(message.group_id.clone().unwrap_or_default());
             } else {
@@ -1033,13 +1198,22 @@ impl Engine {
     /// When the earliest delayed or in-flight message of the queue becomes
     /// visible, for long polls to wake up at.
     pub fn next_wakeup_ms(&self, name: &str) -> Option<u64> {
-        self.queues.get(name)?.timers.first().map(|(deadline, _)| *deadline)
+        self.queues
+            .get(name)?
+            .timers
+            .first()
+            .map(|(deadline, _)| *deadline)
     }
 
     /// DeleteMessage. Deleting an already deleted message succeeds, as in
     /// AWS; a stale handle (not the latest receive) succeeds without
     /// deleting, as AWS documents.
-    pub fn delete(&mut self, name: &str, receipt_handle: &str, now_ms: u64) -> Result<(), SqsError> {
+    pub fn delete(
+        &mut self,
+        name: &str,
+        receipt_handle: &str,
+        now_ms: u64,
+    ) -> Result<(), SqsError> {
         let (seq, receipt) = decode_receipt(name, receipt_handle)?;
         let queue = self.queue_mut(name, now_ms)?;
         let Some(message) = queue.messages.get(&seq) else {
@@ -1048,7 +1222,10 @@ impl Engine {
         if message.receipt != receipt {
             return Ok(());
         }
-        self.record(Change::MessageDeleted { queue: name.to_owned(), seq });
+        self.record(Change::MessageDeleted {
+            queue: name.to_owned(),
+            seq,
+        });
         Ok(())
     }
 
@@ -1078,8 +1255,16 @@ impl Engine {
                 "The message referred to isn't in flight.".into(),
             ));
         }
-        let visible_at_ms = if timeout_s == 0 { 0 } else { now_ms + timeout_s as u64 * 1000 };
-        self.record(Change::VisibilityChanged { queue: name.to_owned(), seq, visible_at_ms });
+        let visible_at_ms = if timeout_s == 0 {
+            0
+        } else {
+            now_ms + timeout_s as u64 * 1000
+        };
+        self.record(Change::VisibilityChanged {
+            queue: name.to_owned(),
+            seq,
+            visible_at_ms,
+        });
         Ok(())
     }
 }
@@ -1105,7 +1290,9 @@ pub struct PreparedSend {
 /// everything that does not depend on the queue.
 pub fn prepare_send(input: SendInput) -> Result<PreparedSend, SqsError> {
     if input.body.is_empty() {
-        return Err(SqsError::MissingParameter("The request must contain the parameter MessageBody.".into()));
+        return Err(SqsError::MissingParameter(
+            "The request must contain the parameter MessageBody.".into(),
+        ));
     }
     validate_message_text(&input.body, "message body")?;
     let delay_seconds = match input.delay_seconds {
@@ -1139,7 +1326,9 @@ pub fn prepare_send(input: SendInput) -> Result<PreparedSend, SqsError> {
         if let Some(value) = value {
             let ok = !value.is_empty()
                 && value.len() <= 128
-                && value.chars().all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation());
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_punctuation());
             if !ok {
                 return Err(SqsError::InvalidParameterValue(format!(
                     "Value {value} for parameter {param} is invalid. Reason: {param} can only include alphanumeric and punctuation characters. 1 to 128 in length."
@@ -1206,7 +1395,9 @@ fn validate_attributes(attributes: &[MessageAttribute]) -> Result<(), SqsError> 
         let lower = name.to_ascii_lowercase();
         let valid_name = !name.is_empty()
             && name.len() <= 256
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
             && !name.starts_with('.')
             && !name.ends_with('.')
             && !name.contains("..")
@@ -1224,7 +1415,10 @@ fn validate_attributes(attributes: &[MessageAttribute]) -> Result<(), SqsError> 
         }
         let base = attribute.data_type.split('.').next().unwrap_or_default();
         let custom_ok = attribute.data_type.len() <= 256
-            && attribute.data_type.split_once('.').is_none_or(|(_, custom)| !custom.is_empty());
+            && attribute
+                .data_type
+                .split_once('.')
+                .is_none_or(|(_, custom)| !custom.is_empty());
         let value_ok = match (base, &attribute.value) {
             ("String" | "Number", AttributeValue::String(s)) => !s.is_empty(),
             ("Binary", AttributeValue::Binary(b)) => !b.is_empty(),
@@ -1269,12 +1463,15 @@ fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {
     };
     let ok = !base.is_empty()
         && name.len() <= 80
-        && base.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && base
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(SqsError::InvalidParameterValue(if fifo {
             "The name of a FIFO queue can only include alphanumeric characters, hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in length.".into()
         } else {
-            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length".into()
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
+                .into()
         }));
     }
     Ok(())
@@ -1282,7 +1479,9 @@ fn validate_queue_name(name: &str, fifo: bool) -> Result<(), SqsError> {
 
 fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
     if tags.len() > 50 {
-        return Err(SqsError::InvalidParameterValue("Too many tags added for queue: the limit is 50.".into()));
+        return Err(SqsError::InvalidParameterValue(
+            "Too many tags added for queue: the limit is 50.".into(),
+        ));
     }
     for (key, value) in tags {
         if key.is_empty() || key.chars().count() > 128 || value.chars().count() > 256 {
@@ -1306,13 +1505,23 @@ fn encode_receipt(queue: &str, seq: u64, receipt: u64) -> String {
 }
 
 fn decode_receipt(queue: &str, handle: &str) -> Result<(u64, u64), SqsError> {
-    let invalid = || SqsError::ReceiptHandleIsInvalid(format!("The input receipt handle \"{handle}\" is not a valid receipt handle."));
-    let bytes = base64::engine::general_purpose::STANDARD.decode(handle.trim()).map_err(|_| invalid())?;
+    let invalid = || {
+        SqsError::ReceiptHandleIsInvalid(format!(
+            "The input receipt handle \"{handle}\" is not a valid receipt handle."
+        ))
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(handle.trim())
+        .map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let mut parts = text.split('/');
-    let (Some("fbrh1"), Some(name), Some(seq), Some(receipt), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("fbrh1"), Some(name), Some(seq), Some(receipt), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(invalid());
     };
     if name != queue {
@@ -1345,7 +1554,13 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            Harness { engine: Engine::new("us-east-1", "123456789012"), log: Vec::new(), now: T0, out: String::new(), handles: Vec::new() }
+            Harness {
+                engine: Engine::new("us-east-1", "123456789012"),
+                log: Vec::new(),
+                now: T0,
+                out: String::new(),
+                handles: Vec::new(),
+            }
         }
         fn note(&mut self, line: String) {
             self.log.extend(self.engine.take_changes());
@@ -1357,8 +1572,17 @@ mod tests {
             self.note(format!("+{secs}s"));
         }
         fn create(&mut self, name: &str, attrs: &[(&str, &str)]) {
-            let attrs = attrs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-            let r = self.engine.create_queue(name, &attrs, &BTreeMap::new(), RedriveCheck::TargetMustExist, self.now);
+            let attrs = attrs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let r = self.engine.create_queue(
+                name,
+                &attrs,
+                &BTreeMap::new(),
+                RedriveCheck::TargetMustExist,
+                self.now,
+            );
             self.note(format!("create {name}: {r:?}"));
         }
         fn send_with(&mut self, queue: &str, input: SendInput) -> Option<SendOutput> {
@@ -1369,22 +1593,41 @@ mod tests {
             };
             let r = self.engine.send(queue, input, self.now);
             match &r {
-                Ok(o) => self.note(format!("send {body:?}: ok seq={:?}", o.sequence_number.as_deref().map(|s| &s[15..]))),
+                Ok(o) => self.note(format!(
+                    "send {body:?}: ok seq={:?}",
+                    o.sequence_number.as_deref().map(|s| &s[15..])
+                )),
                 Err(e) => self.note(format!("send {body:?}: {e:?}")),
             }
             r.ok()
         }
         fn send(&mut self, queue: &str, body: &str) {
-            self.send_with(queue, SendInput { body: body.into(), sender_id: "AIDA".into(), ..Default::default() });
+            self.send_with(
+                queue,
+                SendInput {
+                    body: body.into(),
+                    sender_id: "AIDA".into(),
+                    ..Default::default()
+                },
+            );
         }
-        fn send_fifo(&mut self, queue: &str, body: &str, group: &str, dedup: Option<&str>) -> Option<SendOutput> {
-            self.send_with(queue, SendInput {
-                body: body.into(),
-                sender_id: "AIDA".into(),
-                message_group_id: Some(group.into()),
-                message_deduplication_id: dedup.map(Into::into),
-                ..Default::default()
-            })
+        fn send_fifo(
+            &mut self,
+            queue: &str,
+            body: &str,
+            group: &str,
+            dedup: Option<&str>,
+        ) -> Option<SendOutput> {
+            self.send_with(
+                queue,
+                SendInput {
+                    body: body.into(),
+                    sender_id: "AIDA".into(),
+                    message_group_id: Some(group.into()),
+                    message_deduplication_id: dedup.map(Into::into),
+                    ..Default::default()
+                },
+            )
         }
         fn receive(&mut self, queue: &str, max: usize, vis: Option<u32>) {
             let r = self.engine.receive(queue, max, vis, self.now);
@@ -1393,8 +1636,18 @@ mod tests {
                     self.handles = messages.iter().map(|m| m.receipt_handle.clone()).collect();
                     let list: Vec<String> = messages
                         .iter()
-                        .map(|m| format!("{}(n={}{})", m.body, m.system.approximate_receive_count,
-                            m.system.message_group_id.as_deref().map(|g| format!(",g={g}")).unwrap_or_default()))
+                        .map(|m| {
+                            format!(
+                                "{}(n={}{})",
+                                m.body,
+                                m.system.approximate_receive_count,
+                                m.system
+                                    .message_group_id
+                                    .as_deref()
+                                    .map(|g| format!(",g={g}"))
+                                    .unwrap_or_default()
+                            )
+                        })
                         .collect();
                     self.note(format!("receive {queue}: [{}]", list.join(", ")));
                 }
@@ -1408,12 +1661,17 @@ mod tests {
         }
         fn change(&mut self, queue: &str, index: usize, secs: i64) {
             let handle = self.handles[index].clone();
-            let r = self.engine.change_visibility(queue, &handle, secs, self.now);
+            let r = self
+                .engine
+                .change_visibility(queue, &handle, secs, self.now);
             self.note(format!("change #{index} {secs}s: {r:?}"));
         }
         fn counts(&mut self, queue: &str) {
             let c = self.engine.counts(queue, self.now).unwrap();
-            self.note(format!("counts {queue}: visible={} in_flight={} delayed={}", c.visible, c.in_flight, c.delayed));
+            self.note(format!(
+                "counts {queue}: visible={} in_flight={} delayed={}",
+                c.visible, c.in_flight, c.delayed
+            ));
         }
         /// Replays the log and a snapshot into fresh engines and compares
         /// their snapshots with the live engine's.
@@ -1436,7 +1694,11 @@ mod tests {
                 }
             }
             assert_eq!(canon(&replayed), canon(&self.engine), "log replay differs");
-            assert_eq!(canon(&from_snapshot), canon(&self.engine), "snapshot replay differs");
+            assert_eq!(
+                canon(&from_snapshot),
+                canon(&self.engine),
+                "snapshot replay differs"
+            );
             for q in self.engine.queues.values() {
                 let mut c = Counts::default();
                 for m in q.messages.values() {
@@ -1591,9 +1853,30 @@ mod tests {
             |h| {
                 h.create("q", &[("DelaySeconds", "5")]);
                 h.send("q", "queue-delay");
-                h.send_with("q", SendInput { body: "no-delay".into(), delay_seconds: Some(0), ..Default::default() });
-                h.send_with("q", SendInput { body: "long".into(), delay_seconds: Some(20), ..Default::default() });
-                h.send_with("q", SendInput { body: "bad".into(), delay_seconds: Some(901), ..Default::default() });
+                h.send_with(
+                    "q",
+                    SendInput {
+                        body: "no-delay".into(),
+                        delay_seconds: Some(0),
+                        ..Default::default()
+                    },
+                );
+                h.send_with(
+                    "q",
+                    SendInput {
+                        body: "long".into(),
+                        delay_seconds: Some(20),
+                        ..Default::default()
+                    },
+                );
+                h.send_with(
+                    "q",
+                    SendInput {
+                        body: "bad".into(),
+                        delay_seconds: Some(901),
+                        ..Default::default()
+                    },
+                );
                 h.counts("q");
                 h.receive("q", 10, None);
                 h.tick(5);
@@ -1649,11 +1932,18 @@ mod tests {
             |h| {
                 h.create("small", &[("MaximumMessageSize", "1024")]);
                 h.send("small", &"x".repeat(1024));
-                h.send_with("small", SendInput {
-                    body: "x".repeat(1000),
-                    message_attributes: vec![MessageAttribute { name: "attr".into(), data_type: "String".into(), value: AttributeValue::String("y".repeat(20)) }],
-                    ..Default::default()
-                });
+                h.send_with(
+                    "small",
+                    SendInput {
+                        body: "x".repeat(1000),
+                        message_attributes: vec![MessageAttribute {
+                            name: "attr".into(),
+                            data_type: "String".into(),
+                            value: AttributeValue::String("y".repeat(20)),
+                        }],
+                        ..Default::default()
+                    },
+                );
                 h.send("small", "");
                 h.send("small", "bell\u{7}");
                 h.send("small", "ok \u{9}\u{A}\u{D} \u{E000} \u{10000}");
@@ -1704,7 +1994,13 @@ mod tests {
                 h.receive("dlq", 1, None);
                 let sources = h.engine.dead_letter_sources("dlq");
                 h.note(format!("sources: {sources:?}"));
-                let arn = h.engine.queues["dlq"].messages.values().next().unwrap().dead_letter_source_arn.clone();
+                let arn = h.engine.queues["dlq"]
+                    .messages
+                    .values()
+                    .next()
+                    .unwrap()
+                    .dead_letter_source_arn
+                    .clone();
                 h.note(format!("source arn: {arn:?}"));
             },
             expect![[r#"
@@ -1730,8 +2026,17 @@ mod tests {
     fn fifo_orders_per_group_with_one_in_flight_batch_per_group() {
         check(
             |h| {
-                h.create("f.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
-                for (body, group) in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("a3", "a"), ("b2", "b")] {
+                h.create(
+                    "f.fifo",
+                    &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+                );
+                for (body, group) in [
+                    ("a1", "a"),
+                    ("b1", "b"),
+                    ("a2", "a"),
+                    ("a3", "a"),
+                    ("b2", "b"),
+                ] {
                     h.send_fifo("f.fifo", body, group, None);
                 }
                 h.receive("f.fifo", 2, None);
@@ -1775,7 +2080,9 @@ mod tests {
                 h.create("d.fifo", &[("FifoQueue", "true")]);
                 let first = h.send_fifo("d.fifo", "x", "g", Some("id-1")).unwrap();
                 h.tick(299);
-                let dup = h.send_fifo("d.fifo", "other body", "g", Some("id-1")).unwrap();
+                let dup = h
+                    .send_fifo("d.fifo", "other body", "g", Some("id-1"))
+                    .unwrap();
                 h.note(format!("same id: {}", first.message_id == dup.message_id));
                 h.counts("d.fifo");
                 h.tick(1);
@@ -1783,13 +2090,39 @@ mod tests {
                 h.note(format!("same id: {}", first.message_id == late.message_id));
                 h.counts("d.fifo");
                 h.send_fifo("d.fifo", "no id", "g", None);
-                h.send_with("d.fifo", SendInput { body: "no group".into(), message_deduplication_id: Some("z".into()), ..Default::default() });
-                h.send_with("d.fifo", SendInput { body: "delay".into(), delay_seconds: Some(1), message_group_id: Some("g".into()), message_deduplication_id: Some("y".into()), ..Default::default() });
-                h.create("c.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")]);
+                h.send_with(
+                    "d.fifo",
+                    SendInput {
+                        body: "no group".into(),
+                        message_deduplication_id: Some("z".into()),
+                        ..Default::default()
+                    },
+                );
+                h.send_with(
+                    "d.fifo",
+                    SendInput {
+                        body: "delay".into(),
+                        delay_seconds: Some(1),
+                        message_group_id: Some("g".into()),
+                        message_deduplication_id: Some("y".into()),
+                        ..Default::default()
+                    },
+                );
+                h.create(
+                    "c.fifo",
+                    &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true")],
+                );
                 h.send_fifo("c.fifo", "same", "g1", None);
                 h.send_fifo("c.fifo", "same", "g2", None);
                 h.counts("c.fifo");
-                h.create("s.fifo", &[("FifoQueue", "true"), ("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")]);
+                h.create(
+                    "s.fifo",
+                    &[
+                        ("FifoQueue", "true"),
+                        ("ContentBasedDeduplication", "true"),
+                        ("DeduplicationScope", "messageGroup"),
+                    ],
+                );
                 h.send_fifo("s.fifo", "same", "g1", None);
                 h.send_fifo("s.fifo", "same", "g2", None);
                 h.send_fifo("s.fifo", "same", "g2", None);
@@ -1829,8 +2162,22 @@ mod tests {
         check(
             |h| {
                 h.create("q", &[]);
-                h.send_with("q", SendInput { body: "x".into(), message_deduplication_id: Some("d".into()), ..Default::default() });
-                h.send_with("q", SendInput { body: "x".into(), message_group_id: Some("bad group!\u{e9}".into()), ..Default::default() });
+                h.send_with(
+                    "q",
+                    SendInput {
+                        body: "x".into(),
+                        message_deduplication_id: Some("d".into()),
+                        ..Default::default()
+                    },
+                );
+                h.send_with(
+                    "q",
+                    SendInput {
+                        body: "x".into(),
+                        message_group_id: Some("bad group!\u{e9}".into()),
+                        ..Default::default()
+                    },
+                );
                 h.create("q.fifo", &[]);
                 h.create("q", &[("FifoQueue", "true")]);
                 h.create("bad name", &[]);
@@ -1856,9 +2203,17 @@ mod tests {
                 h.create("q", &[("VisibilityTimeout", "10")]);
                 h.create("q", &[]);
                 h.create("q", &[("VisibilityTimeout", "11")]);
-                let r = h.engine.set_attributes("q", &[("VisibilityTimeout".to_owned(), "11".to_owned())].into(), h.now);
+                let r = h.engine.set_attributes(
+                    "q",
+                    &[("VisibilityTimeout".to_owned(), "11".to_owned())].into(),
+                    h.now,
+                );
                 h.note(format!("set: {r:?}"));
-                let r = h.engine.get_attributes("q", &["VisibilityTimeout".into(), "QueueArn".into()], h.now);
+                let r = h.engine.get_attributes(
+                    "q",
+                    &["VisibilityTimeout".into(), "QueueArn".into()],
+                    h.now,
+                );
                 h.note(format!("get: {r:?}"));
                 let r = h.engine.get_attributes("q", &["Nope".into()], h.now);
                 h.note(format!("get: {r:?}"));
@@ -1919,7 +2274,14 @@ mod tests {
         check(
             |h| {
                 h.create("q", &[]);
-                let r = h.engine.tag_queue("q", &[("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())].into());
+                let r = h.engine.tag_queue(
+                    "q",
+                    &[
+                        ("a".to_owned(), "1".to_owned()),
+                        ("b".to_owned(), "2".to_owned()),
+                    ]
+                    .into(),
+                );
                 h.note(format!("tag: {r:?}"));
                 let r = h.engine.untag_queue("q", &["a".to_owned()]);
                 h.note(format!("untag: {r:?} -> {:?}", h.engine.tags("q")));
@@ -1934,7 +2296,11 @@ mod tests {
 
     #[test]
     fn message_attributes_are_validated_and_digested() {
-        let attr = |name: &str, data_type: &str, value: AttributeValue| MessageAttribute { name: name.into(), data_type: data_type.into(), value };
+        let attr = |name: &str, data_type: &str, value: AttributeValue| MessageAttribute {
+            name: name.into(),
+            data_type: data_type.into(),
+            value,
+        };
         let cases: Vec<Vec<MessageAttribute>> = vec![
             vec![attr("ok", "String", AttributeValue::String("v".into()))],
             vec![attr("AWS.x", "String", AttributeValue::String("v".into()))],
@@ -1944,11 +2310,23 @@ mod tests {
             vec![attr("b", "Binary", AttributeValue::String("x".into()))],
             vec![attr("e", "String", AttributeValue::String(String::new()))],
             vec![attr("t", "Blob", AttributeValue::String("v".into()))],
-            (0..11).map(|i| attr(&format!("a{i}"), "String", AttributeValue::String("v".into()))).collect(),
+            (0..11)
+                .map(|i| {
+                    attr(
+                        &format!("a{i}"),
+                        "String",
+                        AttributeValue::String("v".into()),
+                    )
+                })
+                .collect(),
         ];
         let mut out = String::new();
         for attributes in cases {
-            let r = prepare_send(SendInput { body: "b".into(), message_attributes: attributes, ..Default::default() });
+            let r = prepare_send(SendInput {
+                body: "b".into(),
+                message_attributes: attributes,
+                ..Default::default()
+            });
             out.push_str(&match r {
                 Ok(p) => format!("ok {:?}\n", p.md5_of_attributes),
                 Err(e) => format!("{e:?}\n"),
@@ -1986,8 +2364,16 @@ mod tests {
 
         fn op() -> impl Strategy<Value = Op> {
             prop_oneof![
-                (0..3u8, 0..3u8, 0..3u8).prop_map(|(queue, group, delay)| Op::Send { queue, group, delay }),
-                (0..3u8, 1..11u8, 0..4u8).prop_map(|(queue, max, vis)| Op::Receive { queue, max, vis }),
+                (0..3u8, 0..3u8, 0..3u8).prop_map(|(queue, group, delay)| Op::Send {
+                    queue,
+                    group,
+                    delay
+                }),
+                (0..3u8, 1..11u8, 0..4u8).prop_map(|(queue, max, vis)| Op::Receive {
+                    queue,
+                    max,
+                    vis
+                }),
                 any::<u8>().prop_map(|index| Op::Delete { index }),
                 (any::<u8>(), 0..5u8).prop_map(|(index, secs)| Op::Change { index, secs }),
                 (0..400u16).prop_map(|secs| Op::Tick { secs }),

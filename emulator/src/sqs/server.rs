@@ -29,7 +29,11 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Serves SQS on `listener` until `shutdown` is cancelled. Long polls in
 /// progress return empty at shutdown; open connections get a second to finish.
-pub async fn run(listener: TcpListener, service: SqsService, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    service: SqsService,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, _) = tokio::select! {
@@ -50,7 +54,8 @@ pub async fn run(listener: TcpListener, service: SqsService, shutdown: Cancellat
             let service = service.clone();
             async move { Ok::<_, Infallible>(handle(&service, request).await) }
         });
-        let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), handler);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), handler);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -68,7 +73,10 @@ pub async fn run(listener: TcpListener, service: SqsService, shutdown: Cancellat
 
 /// Handles one HTTP request; never fails (errors become AWS error responses)
 /// and turns a panic into a 500 as a last line of defence.
-pub(crate) async fn handle(service: &SqsService, request: Request<Incoming>) -> Response<Full<Bytes>> {
+pub(crate) async fn handle(
+    service: &SqsService,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -77,7 +85,10 @@ pub(crate) async fn handle(service: &SqsService, request: Request<Incoming>) -> 
             return respond_error(&parts.headers, &error);
         }
     };
-    match AssertUnwindSafe(handle_bytes(service, &parts, body)).catch_unwind().await {
+    match AssertUnwindSafe(handle_bytes(service, &parts, body))
+        .catch_unwind()
+        .await
+    {
         Ok(response) => response,
         Err(_) => {
             tracing::error!("sqs: request handler panicked");
@@ -87,11 +98,24 @@ pub(crate) async fn handle(service: &SqsService, request: Request<Incoming>) -> 
 }
 
 fn json_target(headers: &http::HeaderMap) -> Option<&str> {
-    headers.get("x-amz-target")?.to_str().ok()?.strip_prefix("AmazonSQS.")
+    headers
+        .get("x-amz-target")?
+        .to_str()
+        .ok()?
+        .strip_prefix("AmazonSQS.")
 }
 
-async fn handle_bytes(service: &SqsService, parts: &http::request::Parts, body: Bytes) -> Response<Full<Bytes>> {
-    let sender = wire::sender_id(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+async fn handle_bytes(
+    service: &SqsService,
+    parts: &http::request::Parts,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
+    let sender = wire::sender_id(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
     let request_id = uuid::Uuid::new_v4().to_string();
     if let Some(action) = json_target(&parts.headers) {
         let result = match json::parse(action, &body) {
@@ -99,7 +123,13 @@ async fn handle_bytes(service: &SqsService, parts: &http::request::Parts, body: 
             Err(e) => Err(e),
         };
         return match result {
-            Ok(response) => build(StatusCode::OK, json::CONTENT_TYPE, &request_id, json::render(&response), None),
+            Ok(response) => build(
+                StatusCode::OK,
+                json::CONTENT_TYPE,
+                &request_id,
+                json::render(&response),
+                None,
+            ),
             Err(e) => json_error(&e, &request_id),
         };
     }
@@ -110,20 +140,28 @@ async fn handle_bytes(service: &SqsService, parts: &http::request::Parts, body: 
         }
         query::Params::parse(&body, &mut params)?;
         let path = parts.uri.path();
-        let path_queue = (path.trim_matches('/').contains('/') || path.trim_matches('/').len() > 0).then_some(path);
+        let path_queue = (path.trim_matches('/').contains('/')
+            || !path.trim_matches('/').is_empty())
+        .then_some(path);
         query::parse(&params, path_queue.filter(|p| *p != "/"))
     })();
     let result = match parsed {
         Ok(request) => {
             let action = request.action();
-            wire::dispatch(service, request, &sender).await.map(|r| (action, r))
+            wire::dispatch(service, request, &sender)
+                .await
+                .map(|r| (action, r))
         }
         Err(e) => Err(e),
     };
     match result {
-        Ok((action, response)) => {
-            build(StatusCode::OK, "text/xml", &request_id, query::render(action, &response, &request_id), None)
-        }
+        Ok((action, response)) => build(
+            StatusCode::OK,
+            "text/xml",
+            &request_id,
+            query::render(action, &response, &request_id),
+            None,
+        ),
         Err(e) => {
             let (status, body) = query::render_error(&e, &request_id);
             build(status_code(status), "text/xml", &request_id, body, None)
@@ -137,7 +175,13 @@ fn status_code(status: u16) -> StatusCode {
 
 fn json_error(error: &SqsError, request_id: &str) -> Response<Full<Bytes>> {
     let (status, query_error, body) = json::render_error(error);
-    build(status_code(status), json::CONTENT_TYPE, request_id, body, query_error)
+    build(
+        status_code(status),
+        json::CONTENT_TYPE,
+        request_id,
+        body,
+        query_error,
+    )
 }
 
 fn respond_error(headers: &http::HeaderMap, error: &SqsError) -> Response<Full<Bytes>> {

@@ -44,7 +44,10 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { sync: SyncMode::Periodic, compact_after_bytes: 64 * 1024 * 1024 }
+        StoreOptions {
+            sync: SyncMode::Periodic,
+            compact_after_bytes: 64 * 1024 * 1024,
+        }
     }
 }
 
@@ -81,7 +84,10 @@ pub struct ReceiveRequest {
 
 /// Epoch milliseconds now.
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl SqsService {
@@ -96,7 +102,8 @@ impl SqsService {
         let store = match &config.state_dir {
             None => None,
             Some(dir) => {
-                let (store, recovered) = Store::open(dir, options.sync, options.compact_after_bytes)?;
+                let (store, recovered) =
+                    Store::open(dir, options.sync, options.compact_after_bytes)?;
                 let frames = recovered.changes.len();
                 let truncated_bytes = recovered.truncated_bytes;
                 for changes in recovered.changes {
@@ -128,7 +135,12 @@ impl SqsService {
 
     /// `{endpoint}/{account_id}/{name}`.
     pub fn queue_url(&self, name: &str) -> String {
-        format!("{}/{}/{}", self.inner.config.endpoint.trim_end_matches('/'), self.inner.config.account_id, name)
+        format!(
+            "{}/{}/{}",
+            self.inner.config.endpoint.trim_end_matches('/'),
+            self.inner.config.account_id,
+            name
+        )
     }
 
     /// `arn:aws:sqs:{region}:{account}:{name}`.
@@ -188,10 +200,13 @@ impl SqsService {
             let changes = engine.take_changes();
             for change in &changes {
                 match change {
-                    Change::MessagePut { queue, .. } | Change::VisibilityChanged { queue, visible_at_ms: 0, .. } => {
-                        if !woken.contains(queue) {
-                            woken.push(queue.clone());
-                        }
+                    Change::MessagePut { queue, .. }
+                    | Change::VisibilityChanged {
+                        queue,
+                        visible_at_ms: 0,
+                        ..
+                    } if !woken.contains(queue) => {
+                        woken.push(queue.clone());
                     }
                     _ => {}
                 }
@@ -223,7 +238,12 @@ impl SqsService {
     }
 
     fn arrivals(&self, queue: &str) -> Arc<Notify> {
-        self.inner.arrivals.lock().entry(queue.to_owned()).or_default().clone()
+        self.inner
+            .arrivals
+            .lock()
+            .entry(queue.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// Creates a queue from the template at start, or brings an existing one
@@ -236,7 +256,9 @@ impl SqsService {
             if engine.has_queue(&name) {
                 engine.update_queue(&name, &attributes, Some(&queue.tags), now)
             } else {
-                engine.create_queue(&name, &attributes, &queue.tags, RedriveCheck::Deferred, now).map(|_| ())
+                engine
+                    .create_queue(&name, &attributes, &queue.tags, RedriveCheck::Deferred, now)
+                    .map(|_| ())
             }
         })??;
         Ok(self.queue_url(&name))
@@ -249,7 +271,9 @@ impl SqsService {
         tags: &BTreeMap<String, String>,
     ) -> Result<String, SqsError> {
         let _created: Created = self
-            .mutate(|e, now| e.create_queue(name, attributes, tags, RedriveCheck::TargetMustExist, now))
+            .mutate(|e, now| {
+                e.create_queue(name, attributes, tags, RedriveCheck::TargetMustExist, now)
+            })
             .await??;
         Ok(self.queue_url(name))
     }
@@ -277,19 +301,35 @@ impl SqsService {
         Ok(())
     }
 
-    pub fn get_queue_attributes(&self, name: &str, names: &[String]) -> Result<BTreeMap<String, String>, SqsError> {
-        self.inner.engine.lock().get_attributes(name, names, now_ms())
+    pub fn get_queue_attributes(
+        &self,
+        name: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, String>, SqsError> {
+        self.inner
+            .engine
+            .lock()
+            .get_attributes(name, names, now_ms())
     }
 
-    pub async fn set_queue_attributes(&self, name: &str, attributes: &BTreeMap<String, String>) -> Result<(), SqsError> {
-        self.mutate(|e, now| e.set_attributes(name, attributes, now)).await?
+    pub async fn set_queue_attributes(
+        &self,
+        name: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), SqsError> {
+        self.mutate(|e, now| e.set_attributes(name, attributes, now))
+            .await?
     }
 
     pub fn list_queue_tags(&self, name: &str) -> Result<BTreeMap<String, String>, SqsError> {
         self.inner.engine.lock().tags(name)
     }
 
-    pub async fn tag_queue(&self, name: &str, tags: &BTreeMap<String, String>) -> Result<(), SqsError> {
+    pub async fn tag_queue(
+        &self,
+        name: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), SqsError> {
         self.mutate(|e, _| e.tag_queue(name, tags)).await?
     }
 
@@ -306,10 +346,15 @@ impl SqsService {
     }
 
     /// Sends one message.
-    pub async fn send_message(&self, queue: &str, input: SendInput) -> Result<SendOutput, SqsError> {
+    pub async fn send_message(
+        &self,
+        queue: &str,
+        input: SendInput,
+    ) -> Result<SendOutput, SqsError> {
         // Validation and digests need no lock.
         let prepared = prepare_send(input)?;
-        self.mutate(|e, now| e.send_prepared(queue, prepared, now)).await?
+        self.mutate(|e, now| e.send_prepared(queue, prepared, now))
+            .await?
     }
 
     /// Sends several messages in one lock hold and one log write; each entry
@@ -381,10 +426,18 @@ impl SqsService {
     /// `wait` for a first message, then gathers more for up to
     /// `batching_window` (or until `max_messages`), and returns the batch.
     /// An empty batch means nothing arrived within `wait`.
-    pub async fn receive_batch(&self, queue: &str, request: &ReceiveRequest) -> Result<Vec<ReceivedMessage>, SqsError> {
+    pub async fn receive_batch(
+        &self,
+        queue: &str,
+        request: &ReceiveRequest,
+    ) -> Result<Vec<ReceivedMessage>, SqsError> {
         let max = request.max_messages.max(1);
-        let visibility = request.visibility_timeout.map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32);
-        let mut batch = self.receive_message(queue, max.min(10), visibility, request.wait).await?;
+        let visibility = request
+            .visibility_timeout
+            .map(|d| d.as_secs().min(u64::from(u32::MAX)) as u32);
+        let mut batch = self
+            .receive_message(queue, max.min(10), visibility, request.wait)
+            .await?;
         if batch.is_empty() {
             return Ok(batch);
         }
@@ -392,7 +445,9 @@ impl SqsService {
         while batch.len() < max {
             let remaining = window_end.saturating_duration_since(tokio::time::Instant::now());
             let want = (max - batch.len()).min(10);
-            let more = self.receive_message(queue, want, visibility, remaining).await?;
+            let more = self
+                .receive_message(queue, want, visibility, remaining)
+                .await?;
             if more.is_empty() {
                 break;
             }
@@ -403,11 +458,16 @@ impl SqsService {
 
     /// Deletes the delivery named by `receipt_handle`.
     pub async fn delete_message(&self, queue: &str, receipt_handle: &str) -> Result<(), SqsError> {
-        self.mutate(|e, now| e.delete(queue, receipt_handle, now)).await?
+        self.mutate(|e, now| e.delete(queue, receipt_handle, now))
+            .await?
     }
 
     /// Deletes several deliveries in one lock hold and one log write.
-    pub async fn delete_message_batch(&self, queue: &str, handles: &[String]) -> Result<Vec<Result<(), SqsError>>, SqsError> {
+    pub async fn delete_message_batch(
+        &self,
+        queue: &str,
+        handles: &[String],
+    ) -> Result<Vec<Result<(), SqsError>>, SqsError> {
         self.mutate(|e, now| {
             if !e.has_queue(queue) {
                 return Err(SqsError::QueueDoesNotExist);
@@ -418,8 +478,14 @@ impl SqsService {
     }
 
     /// Makes a delivery visible again `timeout_s` seconds from now.
-    pub async fn change_message_visibility(&self, queue: &str, receipt_handle: &str, timeout_s: i64) -> Result<(), SqsError> {
-        self.mutate(|e, now| e.change_visibility(queue, receipt_handle, timeout_s, now)).await?
+    pub async fn change_message_visibility(
+        &self,
+        queue: &str,
+        receipt_handle: &str,
+        timeout_s: i64,
+    ) -> Result<(), SqsError> {
+        self.mutate(|e, now| e.change_visibility(queue, receipt_handle, timeout_s, now))
+            .await?
     }
 
     /// ChangeMessageVisibilityBatch: `(handle, timeout)` per entry.
@@ -432,7 +498,10 @@ impl SqsService {
             if !e.has_queue(queue) {
                 return Err(SqsError::QueueDoesNotExist);
             }
-            Ok(entries.iter().map(|(h, t)| e.change_visibility(queue, h, *t, now)).collect())
+            Ok(entries
+                .iter()
+                .map(|(h, t)| e.change_visibility(queue, h, *t, now))
+                .collect())
         })
         .await?
     }
@@ -453,7 +522,10 @@ fn template_attributes(queue: &crate::app::Queue) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     if queue.fifo {
         a.insert("FifoQueue".to_owned(), "true".to_owned());
-        a.insert("ContentBasedDeduplication".to_owned(), queue.content_based_deduplication.to_string());
+        a.insert(
+            "ContentBasedDeduplication".to_owned(),
+            queue.content_based_deduplication.to_string(),
+        );
     }
     let secs = |d: Duration| d.as_secs().to_string();
     if let Some(d) = queue.visibility_timeout {

@@ -73,9 +73,15 @@ impl Ack {
 }
 
 enum Job {
-    Append { changes: Vec<Change>, ack: Ack },
+    Append {
+        changes: Vec<Change>,
+        ack: Ack,
+    },
     /// Replace the log with a snapshot; later appends go to the new file.
-    Rotate { snapshot: Vec<Change>, ack: Option<Ack> },
+    Rotate {
+        snapshot: Vec<Change>,
+        ack: Option<Ack>,
+    },
 }
 
 /// The handle the service holds. Sending is non-blocking; the writer thread
@@ -119,7 +125,10 @@ impl Store {
         sync: SyncMode,
         compact_after_bytes: u64,
     ) -> Result<(Store, Recovered), SqsError> {
-        let err = |detail: String| SqsError::OpenStore { path: dir.to_owned(), detail };
+        let err = |detail: String| SqsError::OpenStore {
+            path: dir.to_owned(),
+            detail,
+        };
         std::fs::create_dir_all(dir).map_err(|e| err(format!("creating the directory: {e}")))?;
         let lock_path = dir.join("sqs.lock");
         let lock_file = OpenOptions::new()
@@ -136,7 +145,8 @@ impl Store {
                 ))
             })?;
         let path = dir.join("sqs.log");
-        let (recovered, good_len) = read_log(&path).map_err(|e| err(format!("reading {}: {e}", path.display())))?;
+        let (recovered, good_len) =
+            read_log(&path).map_err(|e| err(format!("reading {}: {e}", path.display())))?;
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -147,8 +157,10 @@ impl Store {
         let file_len = file.metadata().map_err(|e| err(format!("{e}")))?.len();
         let mut truncated_bytes = 0;
         if good_len == 0 {
-            file.set_len(0).map_err(|e| err(format!("resetting {}: {e}", path.display())))?;
-            file.write_all(MAGIC).map_err(|e| err(format!("writing {}: {e}", path.display())))?;
+            file.set_len(0)
+                .map_err(|e| err(format!("resetting {}: {e}", path.display())))?;
+            file.write_all(MAGIC)
+                .map_err(|e| err(format!("writing {}: {e}", path.display())))?;
         } else if good_len < file_len {
             truncated_bytes = file_len - good_len;
             tracing::warn!(
@@ -156,10 +168,12 @@ impl Store {
                 truncated_bytes,
                 "sqs log ended in a partial write (a crash mid-write); cutting it off at the last intact record"
             );
-            file.set_len(good_len).map_err(|e| err(format!("truncating {}: {e}", path.display())))?;
+            file.set_len(good_len)
+                .map_err(|e| err(format!("truncating {}: {e}", path.display())))?;
         }
         use std::io::Seek;
-        file.seek(io::SeekFrom::End(0)).map_err(|e| err(format!("{e}")))?;
+        file.seek(io::SeekFrom::End(0))
+            .map_err(|e| err(format!("{e}")))?;
         let (tx, rx) = mpsc::channel();
         let compaction_due = Arc::new(AtomicBool::new(false));
         let log_bytes = Arc::new(AtomicU64::new(good_len.max(MAGIC.len() as u64)));
@@ -189,7 +203,10 @@ impl Store {
                 log_bytes,
                 _lock: LockFile(lock),
             },
-            Recovered { changes: recovered, truncated_bytes },
+            Recovered {
+                changes: recovered,
+                truncated_bytes,
+            },
         ))
     }
 
@@ -197,7 +214,9 @@ impl Store {
     pub(crate) fn append(&self, changes: Vec<Change>, ack: Ack) {
         match &self.tx {
             Some(tx) => {
-                if let Err(mpsc::SendError(Job::Append { ack, .. })) = tx.send(Job::Append { changes, ack }) {
+                if let Err(mpsc::SendError(Job::Append { ack, .. })) =
+                    tx.send(Job::Append { changes, ack })
+                {
                     ack.send(Err(SqsError::ShuttingDown));
                 }
             }
@@ -291,7 +310,9 @@ impl Writer {
                 }
             }
             self.flush(&mut buf, &mut acks);
-            if self.dirty && (self.sync == SyncMode::EveryCommit || self.last_sync.elapsed() >= SYNC_INTERVAL) {
+            if self.dirty
+                && (self.sync == SyncMode::EveryCommit || self.last_sync.elapsed() >= SYNC_INTERVAL)
+            {
                 self.sync_now();
             }
         }
@@ -327,7 +348,9 @@ impl Writer {
         };
         buf.clear();
         self.log_bytes.store(self.bytes, Ordering::Relaxed);
-        let threshold = self.compact_after_bytes.max(self.base_bytes.saturating_mul(4));
+        let threshold = self
+            .compact_after_bytes
+            .max(self.base_bytes.saturating_mul(4));
         if self.bytes > threshold {
             self.compaction_due.store(true, Ordering::Relaxed);
         }
@@ -353,7 +376,12 @@ impl Writer {
         }
         let tmp = self.dir.join("sqs.log.compacting");
         let result = (|| -> io::Result<File> {
-            let mut file = OpenOptions::new().create(true).truncate(true).read(true).write(true).open(&tmp)?;
+            let mut file = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .read(true)
+                .write(true)
+                .open(&tmp)?;
             let mut buf = Vec::with_capacity(4096);
             buf.extend_from_slice(MAGIC);
             // Snapshots are split into frames of bounded size so that the
@@ -379,7 +407,10 @@ impl Writer {
             Err(e) => {
                 // The old log is intact and still open; keep appending to it.
                 tracing::warn!(error = %e, "compacting the sqs log failed; continuing with the old log");
-                Err(SqsError::WriteLog(format!("compacting {}: {e}", self.path.display())))
+                Err(SqsError::WriteLog(format!(
+                    "compacting {}: {e}",
+                    self.path.display()
+                )))
             }
         }
     }
@@ -431,14 +462,15 @@ fn read_log(path: &Path) -> io::Result<(Vec<Vec<Change>>, u64)> {
 fn decode_frames(bytes: &[u8]) -> (Vec<Vec<Change>>, u64) {
     let mut out = Vec::new();
     let mut at = MAGIC.len();
-    loop {
-        let Some(header) = bytes.get(at..at + 8) else { break };
+    while let Some(header) = bytes.get(at..at + 8) {
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
         if len > MAX_FRAME {
             break;
         }
-        let Some(payload) = bytes.get(at + 8..at + 8 + len) else { break };
+        let Some(payload) = bytes.get(at + 8..at + 8 + len) else {
+            break;
+        };
         if crc32fast::hash(payload) != crc {
             break;
         }
@@ -459,7 +491,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn change(i: u64) -> Change {
-        Change::QueuePurged { name: format!("q{i}"), at_ms: i }
+        Change::QueuePurged {
+            name: format!("q{i}"),
+            at_ms: i,
+        }
     }
 
     fn append_blocking(store: &Store, changes: Vec<Change>) -> Result<(), SqsError> {
@@ -489,7 +524,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (_store, _) = Store::open(dir.path(), SyncMode::Periodic, 1 << 30).unwrap();
         let err = Store::open(dir.path(), SyncMode::Periodic, 1 << 30).unwrap_err();
-        assert!(err.to_string().contains("another fogbank is using this state directory"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("another fogbank is using this state directory"),
+            "{err}"
+        );
     }
 
     /// Every possible torn tail (a write cut at any byte) recovers exactly
@@ -526,7 +565,8 @@ mod tests {
         f.write_all(&[200, 0, 0, 0, 1, 2]).unwrap();
         drop(f);
         {
-            let (store, recovered) = Store::open(dir.path(), SyncMode::EveryCommit, 1 << 30).unwrap();
+            let (store, recovered) =
+                Store::open(dir.path(), SyncMode::EveryCommit, 1 << 30).unwrap();
             assert_eq!(recovered.changes.len(), 1);
             assert_eq!(recovered.truncated_bytes, 6);
             append_blocking(&store, vec![change(2)]).unwrap();

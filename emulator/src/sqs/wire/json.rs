@@ -14,17 +14,22 @@ pub(crate) const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 /// Parses the body of a JSON request for `action`.
 pub(crate) fn parse(action: &str, body: &[u8]) -> Result<Request, SqsError> {
     if !ACTIONS.contains(&action) {
-        return Err(SqsError::InvalidAction(format!("The action {action} is not valid for this endpoint.")));
+        return Err(SqsError::InvalidAction(format!(
+            "The action {action} is not valid for this endpoint."
+        )));
     }
     let text = std::str::from_utf8(body)
         .map_err(|_| SqsError::MalformedRequest("The request body is not valid UTF-8.".into()))?;
     let value: Value = if text.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_json::from_str(text).map_err(|e| SqsError::MalformedRequest(format!("Malformed JSON request body: {e}")))?
+        serde_json::from_str(text)
+            .map_err(|e| SqsError::MalformedRequest(format!("Malformed JSON request body: {e}")))?
     };
     let Value::Object(map) = value else {
-        return Err(SqsError::MalformedRequest("The request body must be a JSON object.".into()));
+        return Err(SqsError::MalformedRequest(
+            "The request body must be a JSON object.".into(),
+        ));
     };
     let o = Obj(&map);
     Ok(match action {
@@ -33,13 +38,17 @@ pub(crate) fn parse(action: &str, body: &[u8]) -> Result<Request, SqsError> {
             attributes: o.str_map("Attributes")?,
             tags: o.str_map("tags")?,
         },
-        "GetQueueUrl" => Request::GetQueueUrl { name: o.req_str("QueueName")? },
+        "GetQueueUrl" => Request::GetQueueUrl {
+            name: o.req_str("QueueName")?,
+        },
         "ListQueues" => Request::ListQueues {
             prefix: o.opt_str("QueueNamePrefix")?,
             max_results: o.opt_int("MaxResults")?,
             next_token: o.opt_str("NextToken")?,
         },
-        "DeleteQueue" => Request::DeleteQueue { queue: o.req_str("QueueUrl")? },
+        "DeleteQueue" => Request::DeleteQueue {
+            queue: o.req_str("QueueUrl")?,
+        },
         "GetQueueAttributes" => Request::GetQueueAttributes {
             queue: o.req_str("QueueUrl")?,
             names: o.str_list("AttributeNames")?,
@@ -48,14 +57,20 @@ pub(crate) fn parse(action: &str, body: &[u8]) -> Result<Request, SqsError> {
             queue: o.req_str("QueueUrl")?,
             attributes: o.str_map("Attributes")?,
         },
-        "SendMessage" => Request::SendMessage { queue: o.req_str("QueueUrl")?, entry: send_entry(&o)? },
+        "SendMessage" => Request::SendMessage {
+            queue: o.req_str("QueueUrl")?,
+            entry: send_entry(&o)?,
+        },
         "SendMessageBatch" => {
             let mut entries = Vec::new();
             for entry in o.obj_list("Entries")? {
                 let e = Obj(entry);
                 entries.push((e.req_str("Id")?, send_entry(&e)?));
             }
-            Request::SendMessageBatch { queue: o.req_str("QueueUrl")?, entries }
+            Request::SendMessageBatch {
+                queue: o.req_str("QueueUrl")?,
+                entries,
+            }
         }
         "ReceiveMessage" => {
             let mut system = o.str_list("AttributeNames")?;
@@ -79,31 +94,57 @@ pub(crate) fn parse(action: &str, body: &[u8]) -> Result<Request, SqsError> {
                 let e = Obj(entry);
                 entries.push((e.req_str("Id")?, e.req_str("ReceiptHandle")?));
             }
-            Request::DeleteMessageBatch { queue: o.req_str("QueueUrl")?, entries }
+            Request::DeleteMessageBatch {
+                queue: o.req_str("QueueUrl")?,
+                entries,
+            }
         }
         "ChangeMessageVisibility" => Request::ChangeMessageVisibility {
             queue: o.req_str("QueueUrl")?,
             receipt_handle: o.req_str("ReceiptHandle")?,
-            timeout: o.opt_int("VisibilityTimeout")?.ok_or_else(|| missing("VisibilityTimeout"))?,
+            timeout: o
+                .opt_int("VisibilityTimeout")?
+                .ok_or_else(|| missing("VisibilityTimeout"))?,
         },
         "ChangeMessageVisibilityBatch" => {
             let mut entries = Vec::new();
             for entry in o.obj_list("Entries")? {
                 let e = Obj(entry);
-                entries.push((e.req_str("Id")?, e.req_str("ReceiptHandle")?, e.opt_int("VisibilityTimeout")?));
+                entries.push((
+                    e.req_str("Id")?,
+                    e.req_str("ReceiptHandle")?,
+                    e.opt_int("VisibilityTimeout")?,
+                ));
             }
-            Request::ChangeMessageVisibilityBatch { queue: o.req_str("QueueUrl")?, entries }
+            Request::ChangeMessageVisibilityBatch {
+                queue: o.req_str("QueueUrl")?,
+                entries,
+            }
         }
-        "PurgeQueue" => Request::PurgeQueue { queue: o.req_str("QueueUrl")? },
-        "TagQueue" => Request::TagQueue { queue: o.req_str("QueueUrl")?, tags: o.str_map("Tags")? },
-        "UntagQueue" => Request::UntagQueue { queue: o.req_str("QueueUrl")?, keys: o.str_list("TagKeys")? },
-        "ListQueueTags" => Request::ListQueueTags { queue: o.req_str("QueueUrl")? },
+        "PurgeQueue" => Request::PurgeQueue {
+            queue: o.req_str("QueueUrl")?,
+        },
+        "TagQueue" => Request::TagQueue {
+            queue: o.req_str("QueueUrl")?,
+            tags: o.str_map("Tags")?,
+        },
+        "UntagQueue" => Request::UntagQueue {
+            queue: o.req_str("QueueUrl")?,
+            keys: o.str_list("TagKeys")?,
+        },
+        "ListQueueTags" => Request::ListQueueTags {
+            queue: o.req_str("QueueUrl")?,
+        },
         "ListDeadLetterSourceQueues" => Request::ListDeadLetterSourceQueues {
             queue: o.req_str("QueueUrl")?,
             max_results: o.opt_int("MaxResults")?,
             next_token: o.opt_str("NextToken")?,
         },
-        other => return Err(SqsError::InvalidAction(format!("The action {other} is not valid for this endpoint."))),
+        other => {
+            return Err(SqsError::InvalidAction(format!(
+                "The action {other} is not valid for this endpoint."
+            )));
+        }
     })
 }
 
@@ -133,14 +174,20 @@ fn attributes(o: &Obj<'_>, field: &str) -> Result<Vec<MessageAttribute>, SqsErro
         };
         let v = Obj(fields);
         let data_type = v.opt_str("DataType")?.ok_or_else(|| {
-            SqsError::InvalidParameterValue(format!("The message attribute '{name}' must contain a non-empty message attribute type."))
+            SqsError::InvalidParameterValue(format!(
+                "The message attribute '{name}' must contain a non-empty message attribute type."
+            ))
         })?;
         let value = match (v.opt_str("StringValue")?, v.opt_str("BinaryValue")?) {
             (Some(s), None) => AttributeValue::String(s),
             (None, Some(b)) => AttributeValue::Binary(
                 base64::engine::general_purpose::STANDARD
                     .decode(b.as_bytes())
-                    .map_err(|_| SqsError::InvalidParameterValue(format!("The message attribute '{name}' has an invalid base64 BinaryValue.")))?,
+                    .map_err(|_| {
+                        SqsError::InvalidParameterValue(format!(
+                            "The message attribute '{name}' has an invalid base64 BinaryValue."
+                        ))
+                    })?,
             ),
             _ => {
                 return Err(SqsError::InvalidParameterValue(format!(
@@ -148,7 +195,11 @@ fn attributes(o: &Obj<'_>, field: &str) -> Result<Vec<MessageAttribute>, SqsErro
                 )));
             }
         };
-        out.push(MessageAttribute { name: name.clone(), data_type, value });
+        out.push(MessageAttribute {
+            name: name.clone(),
+            data_type,
+            value,
+        });
     }
     Ok(out)
 }
@@ -184,9 +235,16 @@ impl<'a> Obj<'a> {
     fn opt_int(&self, field: &str) -> Result<Option<i64>, SqsError> {
         match self.get(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| wrong_type(field, "an integer")),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| wrong_type(field, "an integer")),
             // Some hand-written clients send numbers as strings.
-            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| wrong_type(field, "an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| wrong_type(field, "an integer")),
             Some(_) => Err(wrong_type(field, "an integer")),
         }
     }
@@ -196,7 +254,11 @@ impl<'a> Obj<'a> {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| wrong_type(field, "a list of strings")))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| wrong_type(field, "a list of strings"))
+                })
                 .collect(),
             Some(_) => Err(wrong_type(field, "a list of strings")),
         }
@@ -221,7 +283,10 @@ impl<'a> Obj<'a> {
             None => Ok(Vec::new()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|i| i.as_object().ok_or_else(|| wrong_type(field, "a list of objects")))
+                .map(|i| {
+                    i.as_object()
+                        .ok_or_else(|| wrong_type(field, "a list of objects"))
+                })
                 .collect(),
             Some(_) => Err(wrong_type(field, "a list of objects")),
         }
@@ -304,10 +369,18 @@ pub(crate) fn render(response: &Response) -> Vec<u8> {
             Value::Object(o)
         }
         Response::Attributes(attributes) => {
-            if attributes.is_empty() { json!({}) } else { json!({"Attributes": attributes}) }
+            if attributes.is_empty() {
+                json!({})
+            } else {
+                json!({"Attributes": attributes})
+            }
         }
         Response::Tags(tags) => {
-            if tags.is_empty() { json!({}) } else { json!({"Tags": tags}) }
+            if tags.is_empty() {
+                json!({})
+            } else {
+                json!({"Tags": tags})
+            }
         }
         Response::Sent(out) => {
             let mut o = Map::new();
@@ -324,7 +397,11 @@ pub(crate) fn render(response: &Response) -> Vec<u8> {
             "Failed": failures(failed),
         }),
         Response::Messages(messages) => {
-            if messages.is_empty() { json!({}) } else { json!({"Messages": messages.iter().map(message).collect::<Vec<_>>()}) }
+            if messages.is_empty() {
+                json!({})
+            } else {
+                json!({"Messages": messages.iter().map(message).collect::<Vec<_>>()})
+            }
         }
         Response::Batch { successful, failed } => json!({
             "Successful": successful.iter().map(|id| json!({"Id": id})).collect::<Vec<_>>(),
@@ -339,12 +416,24 @@ pub(crate) fn render(response: &Response) -> Vec<u8> {
 /// carry no query-compatible code.
 pub(crate) fn render_error(error: &SqsError) -> (u16, Option<String>, Vec<u8>) {
     let (shape, query_code, status) = error_codes(error);
-    let fault = if error.is_sender_fault() { "Sender" } else { "Receiver" };
-    let (type_name, header) = match error {
-        SqsError::MalformedRequest(_) => ("com.amazon.coral.service#SerializationException".to_owned(), None),
-        _ => (format!("com.amazonaws.sqs#{shape}"), Some(format!("{query_code};{fault}"))),
+    let fault = if error.is_sender_fault() {
+        "Sender"
+    } else {
+        "Receiver"
     };
-    let body = json!({"__type": type_name, "message": error.to_string()}).to_string().into_bytes();
+    let (type_name, header) = match error {
+        SqsError::MalformedRequest(_) => (
+            "com.amazon.coral.service#SerializationException".to_owned(),
+            None,
+        ),
+        _ => (
+            format!("com.amazonaws.sqs#{shape}"),
+            Some(format!("{query_code};{fault}")),
+        ),
+    };
+    let body = json!({"__type": type_name, "message": error.to_string()})
+        .to_string()
+        .into_bytes();
     (status, header, body)
 }
 
@@ -372,12 +461,16 @@ mod tests {
         check(
             "SendMessage",
             r#"{"QueueUrl":"http://x/1/q","MessageBody":"hi","DelaySeconds":3,"MessageAttributes":{"b":{"DataType":"Binary","BinaryValue":"AAE="},"s":{"DataType":"String","StringValue":"v"}}}"#,
-            expect![[r#"SendMessage { queue: "http://x/1/q", entry: SendInput { body: "hi", delay_seconds: Some(3), message_attributes: [MessageAttribute { name: "b", data_type: "Binary", value: Binary([0, 1]) }, MessageAttribute { name: "s", data_type: "String", value: String("v") }], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" } }"#]],
+            expect![[
+                r#"SendMessage { queue: "http://x/1/q", entry: SendInput { body: "hi", delay_seconds: Some(3), message_attributes: [MessageAttribute { name: "b", data_type: "Binary", value: Binary([0, 1]) }, MessageAttribute { name: "s", data_type: "String", value: String("v") }], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" } }"#
+            ]],
         );
         check(
             "ReceiveMessage",
             r#"{"QueueUrl":"u","AttributeNames":["All"],"MessageSystemAttributeNames":["SenderId"],"MaxNumberOfMessages":10,"WaitTimeSeconds":"2"}"#,
-            expect![[r#"ReceiveMessage { queue: "u", max: Some(10), visibility_timeout: None, wait_seconds: Some(2), system_attribute_names: ["All", "SenderId"], message_attribute_names: [] }"#]],
+            expect![[
+                r#"ReceiveMessage { queue: "u", max: Some(10), visibility_timeout: None, wait_seconds: Some(2), system_attribute_names: ["All", "SenderId"], message_attribute_names: [] }"#
+            ]],
         );
     }
 
@@ -386,27 +479,37 @@ mod tests {
         check(
             "SendMessage",
             "{not json",
-            expect![[r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"Malformed JSON request body: key must be a string at line 1 column 2"}"#]],
+            expect![[
+                r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"Malformed JSON request body: key must be a string at line 1 column 2"}"#
+            ]],
         );
         check(
             "SendMessage",
             r#"{"QueueUrl":"u"}"#,
-            expect![[r#"400 Some("MissingParameter;Sender") {"__type":"com.amazonaws.sqs#MissingParameter","message":"The request must contain the parameter MessageBody."}"#]],
+            expect![[
+                r#"400 Some("MissingParameter;Sender") {"__type":"com.amazonaws.sqs#MissingParameter","message":"The request must contain the parameter MessageBody."}"#
+            ]],
         );
         check(
             "SendMessage",
             r#"{"QueueUrl":5,"MessageBody":"x"}"#,
-            expect![[r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"Field QueueUrl must be a string."}"#]],
+            expect![[
+                r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"Field QueueUrl must be a string."}"#
+            ]],
         );
         check(
             "Frobnicate",
             "{}",
-            expect![[r#"400 Some("InvalidAction;Sender") {"__type":"com.amazonaws.sqs#InvalidAction","message":"The action Frobnicate is not valid for this endpoint."}"#]],
+            expect![[
+                r#"400 Some("InvalidAction;Sender") {"__type":"com.amazonaws.sqs#InvalidAction","message":"The action Frobnicate is not valid for this endpoint."}"#
+            ]],
         );
         check(
             "DeleteQueue",
             "[]",
-            expect![[r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"The request body must be a JSON object."}"#]],
+            expect![[
+                r#"400 None {"__type":"com.amazon.coral.service#SerializationException","message":"The request body must be a JSON object."}"#
+            ]],
         );
     }
 
@@ -440,12 +543,28 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
                 proptest::collection::btree_map(
-                    proptest::sample::select(vec!["QueueUrl", "QueueName", "MessageBody", "Entries", "Id", "ReceiptHandle",
-                        "MessageAttributes", "DataType", "StringValue", "BinaryValue", "Attributes", "MaxNumberOfMessages", "Tags", "TagKeys"]),
+                    proptest::sample::select(vec![
+                        "QueueUrl",
+                        "QueueName",
+                        "MessageBody",
+                        "Entries",
+                        "Id",
+                        "ReceiptHandle",
+                        "MessageAttributes",
+                        "DataType",
+                        "StringValue",
+                        "BinaryValue",
+                        "Attributes",
+                        "MaxNumberOfMessages",
+                        "Tags",
+                        "TagKeys"
+                    ]),
                     inner,
                     0..5,
                 )
-                .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+                .prop_map(|m| Value::Object(
+                    m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
             ]
         })
     }

@@ -40,14 +40,38 @@ pub(crate) const ACTIONS: &[&str] = &[
 /// (or the request path for path-addressed query requests).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Request {
-    CreateQueue { name: String, attributes: BTreeMap<String, String>, tags: BTreeMap<String, String> },
-    GetQueueUrl { name: String },
-    ListQueues { prefix: Option<String>, max_results: Option<i64>, next_token: Option<String> },
-    DeleteQueue { queue: String },
-    GetQueueAttributes { queue: String, names: Vec<String> },
-    SetQueueAttributes { queue: String, attributes: BTreeMap<String, String> },
-    SendMessage { queue: String, entry: SendInput },
-    SendMessageBatch { queue: String, entries: Vec<(String, SendInput)> },
+    CreateQueue {
+        name: String,
+        attributes: BTreeMap<String, String>,
+        tags: BTreeMap<String, String>,
+    },
+    GetQueueUrl {
+        name: String,
+    },
+    ListQueues {
+        prefix: Option<String>,
+        max_results: Option<i64>,
+        next_token: Option<String>,
+    },
+    DeleteQueue {
+        queue: String,
+    },
+    GetQueueAttributes {
+        queue: String,
+        names: Vec<String>,
+    },
+    SetQueueAttributes {
+        queue: String,
+        attributes: BTreeMap<String, String>,
+    },
+    SendMessage {
+        queue: String,
+        entry: SendInput,
+    },
+    SendMessageBatch {
+        queue: String,
+        entries: Vec<(String, SendInput)>,
+    },
     ReceiveMessage {
         queue: String,
         max: Option<i64>,
@@ -56,15 +80,42 @@ pub(crate) enum Request {
         system_attribute_names: Vec<String>,
         message_attribute_names: Vec<String>,
     },
-    DeleteMessage { queue: String, receipt_handle: String },
-    DeleteMessageBatch { queue: String, entries: Vec<(String, String)> },
-    ChangeMessageVisibility { queue: String, receipt_handle: String, timeout: i64 },
-    ChangeMessageVisibilityBatch { queue: String, entries: Vec<(String, String, Option<i64>)> },
-    PurgeQueue { queue: String },
-    TagQueue { queue: String, tags: BTreeMap<String, String> },
-    UntagQueue { queue: String, keys: Vec<String> },
-    ListQueueTags { queue: String },
-    ListDeadLetterSourceQueues { queue: String, max_results: Option<i64>, next_token: Option<String> },
+    DeleteMessage {
+        queue: String,
+        receipt_handle: String,
+    },
+    DeleteMessageBatch {
+        queue: String,
+        entries: Vec<(String, String)>,
+    },
+    ChangeMessageVisibility {
+        queue: String,
+        receipt_handle: String,
+        timeout: i64,
+    },
+    ChangeMessageVisibilityBatch {
+        queue: String,
+        entries: Vec<(String, String, Option<i64>)>,
+    },
+    PurgeQueue {
+        queue: String,
+    },
+    TagQueue {
+        queue: String,
+        tags: BTreeMap<String, String>,
+    },
+    UntagQueue {
+        queue: String,
+        keys: Vec<String>,
+    },
+    ListQueueTags {
+        queue: String,
+    },
+    ListDeadLetterSourceQueues {
+        queue: String,
+        max_results: Option<i64>,
+        next_token: Option<String>,
+    },
 }
 
 impl Request {
@@ -118,48 +169,98 @@ pub(crate) struct OutMessage {
 pub(crate) enum Response {
     Empty,
     QueueUrl(String),
-    QueueUrls { urls: Vec<String>, next_token: Option<String> },
-    DeadLetterSourceQueues { urls: Vec<String>, next_token: Option<String> },
+    QueueUrls {
+        urls: Vec<String>,
+        next_token: Option<String>,
+    },
+    DeadLetterSourceQueues {
+        urls: Vec<String>,
+        next_token: Option<String>,
+    },
     Attributes(BTreeMap<String, String>),
     Tags(BTreeMap<String, String>),
     Sent(SendOutput),
-    SentBatch { successful: Vec<(String, SendOutput)>, failed: Vec<BatchFailure> },
+    SentBatch {
+        successful: Vec<(String, SendOutput)>,
+        failed: Vec<BatchFailure>,
+    },
     Messages(Vec<OutMessage>),
-    Batch { successful: Vec<String>, failed: Vec<BatchFailure> },
+    Batch {
+        successful: Vec<String>,
+        failed: Vec<BatchFailure>,
+    },
 }
 
 /// AWS's names and status for an error: the JSON `__type` shape name, the
 /// query-protocol code (also sent in `x-amzn-query-error`), and the status.
 pub(crate) fn error_codes(error: &SqsError) -> (&'static str, &'static str, u16) {
     match error {
-        SqsError::QueueDoesNotExist => ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", 400),
+        SqsError::QueueDoesNotExist => (
+            "QueueDoesNotExist",
+            "AWS.SimpleQueueService.NonExistentQueue",
+            400,
+        ),
         SqsError::QueueAlreadyExists(_) => ("QueueNameExists", "QueueAlreadyExists", 400),
-        SqsError::InvalidParameterValue(_) => ("InvalidParameterValue", "InvalidParameterValue", 400),
+        SqsError::InvalidParameterValue(_) => {
+            ("InvalidParameterValue", "InvalidParameterValue", 400)
+        }
         SqsError::MissingParameter(_) => ("MissingParameter", "MissingParameter", 400),
         SqsError::InvalidAttributeName(_) => ("InvalidAttributeName", "InvalidAttributeName", 400),
-        SqsError::InvalidAttributeValue(_) => ("InvalidAttributeValue", "InvalidAttributeValue", 400),
-        SqsError::InvalidMessageContents(_) => ("InvalidMessageContents", "InvalidMessageContents", 400),
-        SqsError::ReceiptHandleIsInvalid(_) => ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404),
-        SqsError::MessageNotInflight(_) => ("MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 400),
-        SqsError::PurgeQueueInProgress(_) => {
-            ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 403)
+        SqsError::InvalidAttributeValue(_) => {
+            ("InvalidAttributeValue", "InvalidAttributeValue", 400)
         }
+        SqsError::InvalidMessageContents(_) => {
+            ("InvalidMessageContents", "InvalidMessageContents", 400)
+        }
+        SqsError::ReceiptHandleIsInvalid(_) => {
+            ("ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 404)
+        }
+        SqsError::MessageNotInflight(_) => (
+            "MessageNotInflight",
+            "AWS.SimpleQueueService.MessageNotInflight",
+            400,
+        ),
+        SqsError::PurgeQueueInProgress(_) => (
+            "PurgeQueueInProgress",
+            "AWS.SimpleQueueService.PurgeQueueInProgress",
+            403,
+        ),
         SqsError::OverLimit(_) => ("OverLimit", "OverLimit", 403),
-        SqsError::BatchEntryIdsNotDistinct(_) => {
-            ("BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 400)
-        }
-        SqsError::EmptyBatchRequest(_) => ("EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 400),
-        SqsError::InvalidBatchEntryId(_) => ("InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 400),
-        SqsError::TooManyEntriesInBatchRequest(_) => {
-            ("TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 400)
-        }
-        SqsError::BatchRequestTooLong(_) => ("BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400),
-        SqsError::UnsupportedOperation(_) => {
-            ("UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400)
-        }
+        SqsError::BatchEntryIdsNotDistinct(_) => (
+            "BatchEntryIdsNotDistinct",
+            "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+            400,
+        ),
+        SqsError::EmptyBatchRequest(_) => (
+            "EmptyBatchRequest",
+            "AWS.SimpleQueueService.EmptyBatchRequest",
+            400,
+        ),
+        SqsError::InvalidBatchEntryId(_) => (
+            "InvalidBatchEntryId",
+            "AWS.SimpleQueueService.InvalidBatchEntryId",
+            400,
+        ),
+        SqsError::TooManyEntriesInBatchRequest(_) => (
+            "TooManyEntriesInBatchRequest",
+            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+            400,
+        ),
+        SqsError::BatchRequestTooLong(_) => (
+            "BatchRequestTooLong",
+            "AWS.SimpleQueueService.BatchRequestTooLong",
+            400,
+        ),
+        SqsError::UnsupportedOperation(_) => (
+            "UnsupportedOperation",
+            "AWS.SimpleQueueService.UnsupportedOperation",
+            400,
+        ),
         SqsError::InvalidAction(_) => ("InvalidAction", "InvalidAction", 400),
         SqsError::MalformedRequest(_) => ("SerializationException", "MalformedQueryString", 400),
-        SqsError::OpenStore { .. } | SqsError::WriteLog(_) => ("InternalFailure", "InternalError", 500),
+        SqsError::OpenStore { .. } | SqsError::WriteLog(_) => {
+            ("InternalFailure", "InternalError", 500)
+        }
         SqsError::ShuttingDown => ("ServiceUnavailable", "ServiceUnavailable", 503),
     }
 }
@@ -206,7 +307,11 @@ fn batch_ids<'a>(ids: impl Iterator<Item = &'a str>, kind: &str) -> Result<(), S
     let mut count = 0;
     for id in ids {
         count += 1;
-        let valid = !id.is_empty() && id.len() <= 80 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let valid = !id.is_empty()
+            && id.len() <= 80
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             return Err(SqsError::InvalidBatchEntryId(
                 "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long."
@@ -214,7 +319,9 @@ fn batch_ids<'a>(ids: impl Iterator<Item = &'a str>, kind: &str) -> Result<(), S
             ));
         }
         if !seen.insert(id) {
-            return Err(SqsError::BatchEntryIdsNotDistinct(format!("Id {id} repeated.")));
+            return Err(SqsError::BatchEntryIdsNotDistinct(format!(
+                "Id {id} repeated."
+            )));
         }
     }
     if count == 0 {
@@ -239,7 +346,11 @@ fn failure(id: String, error: SqsError) -> BatchFailure {
     }
 }
 
-fn page(names: Vec<String>, max_results: Option<i64>, next_token: Option<String>) -> Result<(Vec<String>, Option<String>), SqsError> {
+fn page(
+    names: Vec<String>,
+    max_results: Option<i64>,
+    next_token: Option<String>,
+) -> Result<(Vec<String>, Option<String>), SqsError> {
     let max = match max_results {
         None => 1000,
         Some(m) if (1..=1000).contains(&m) => m as usize,
@@ -256,15 +367,22 @@ fn page(names: Vec<String>, max_results: Option<i64>, next_token: Option<String>
                 .decode(token.as_bytes())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| SqsError::InvalidParameterValue("Invalid NextToken value.".into()))?;
+                .ok_or_else(|| {
+                    SqsError::InvalidParameterValue("Invalid NextToken value.".into())
+                })?;
             Some(decoded)
         }
     };
-    let rest: Vec<String> = names.into_iter().filter(|n| after.as_ref().is_none_or(|a| n > a)).collect();
+    let rest: Vec<String> = names
+        .into_iter()
+        .filter(|n| after.as_ref().is_none_or(|a| n > a))
+        .collect();
     let more = rest.len() > max && max_results.is_some();
     let shown: Vec<String> = rest.into_iter().take(max).collect();
     let token = if more {
-        shown.last().map(|last| base64::engine::general_purpose::STANDARD.encode(last.as_bytes()))
+        shown
+            .last()
+            .map(|last| base64::engine::general_purpose::STANDARD.encode(last.as_bytes()))
     } else {
         None
     };
@@ -280,22 +398,41 @@ fn render_message(message: ReceivedMessage, system: &[String], names: &[String])
         md5_of_body: message.md5_of_body,
         body: message.body.to_string(),
         attributes,
-        md5_of_message_attributes: if message_attributes.is_empty() { None } else { md5_of_message_attributes },
+        md5_of_message_attributes: if message_attributes.is_empty() {
+            None
+        } else {
+            md5_of_message_attributes
+        },
         message_attributes,
     }
 }
 
 /// Runs one request. `sender` is the caller's id for `SenderId`.
-pub(crate) async fn dispatch(service: &SqsService, request: Request, sender: &str) -> Result<Response, SqsError> {
+pub(crate) async fn dispatch(
+    service: &SqsService,
+    request: Request,
+    sender: &str,
+) -> Result<Response, SqsError> {
     match request {
-        Request::CreateQueue { name, attributes, tags } => {
-            Ok(Response::QueueUrl(service.create_queue(&name, &attributes, &tags).await?))
-        }
+        Request::CreateQueue {
+            name,
+            attributes,
+            tags,
+        } => Ok(Response::QueueUrl(
+            service.create_queue(&name, &attributes, &tags).await?,
+        )),
         Request::GetQueueUrl { name } => Ok(Response::QueueUrl(service.get_queue_url(&name)?)),
-        Request::ListQueues { prefix, max_results, next_token } => {
+        Request::ListQueues {
+            prefix,
+            max_results,
+            next_token,
+        } => {
             let names = service.list_queues(prefix.as_deref().unwrap_or(""));
             let (names, next_token) = page(names, max_results, next_token)?;
-            Ok(Response::QueueUrls { urls: names.iter().map(|n| service.queue_url(n)).collect(), next_token })
+            Ok(Response::QueueUrls {
+                urls: names.iter().map(|n| service.queue_url(n)).collect(),
+                next_token,
+            })
         }
         Request::DeleteQueue { queue } => {
             service.delete_queue(queue_name(service, &queue)?).await?;
@@ -303,19 +440,31 @@ pub(crate) async fn dispatch(service: &SqsService, request: Request, sender: &st
         }
         Request::GetQueueAttributes { queue, names } => {
             let names = if names.is_empty() { vec![] } else { names };
-            Ok(Response::Attributes(service.get_queue_attributes(queue_name(service, &queue)?, &names)?))
+            Ok(Response::Attributes(service.get_queue_attributes(
+                queue_name(service, &queue)?,
+                &names,
+            )?))
         }
         Request::SetQueueAttributes { queue, attributes } => {
-            service.set_queue_attributes(queue_name(service, &queue)?, &attributes).await?;
+            service
+                .set_queue_attributes(queue_name(service, &queue)?, &attributes)
+                .await?;
             Ok(Response::Empty)
         }
         Request::SendMessage { queue, mut entry } => {
             entry.sender_id = sender.to_owned();
-            Ok(Response::Sent(service.send_message(queue_name(service, &queue)?, entry).await?))
+            Ok(Response::Sent(
+                service
+                    .send_message(queue_name(service, &queue)?, entry)
+                    .await?,
+            ))
         }
         Request::SendMessageBatch { queue, entries } => {
             let name = queue_name(service, &queue)?;
-            batch_ids(entries.iter().map(|(id, _)| id.as_str()), "SendMessageBatch")?;
+            batch_ids(
+                entries.iter().map(|(id, _)| id.as_str()),
+                "SendMessageBatch",
+            )?;
             let total: usize = entries.iter().map(|(_, e)| e.body.len()).sum();
             if total > super::attributes::MAX_MESSAGE_SIZE as usize {
                 return Err(SqsError::BatchRequestTooLong(format!(
@@ -381,10 +530,14 @@ pub(crate) async fn dispatch(service: &SqsService, request: Request, sender: &st
                 if !super::types::MESSAGE_SYSTEM_ATTRIBUTE_NAMES.contains(&n.as_str())
                     && !super::attributes::QUEUE_ATTRIBUTE_NAMES.contains(&n.as_str())
                 {
-                    return Err(SqsError::InvalidAttributeName(format!("Unknown Attribute {n}.")));
+                    return Err(SqsError::InvalidAttributeName(format!(
+                        "Unknown Attribute {n}."
+                    )));
                 }
             }
-            let messages = service.receive_message(name, max, visibility, Duration::from_secs(u64::from(wait))).await?;
+            let messages = service
+                .receive_message(name, max, visibility, Duration::from_secs(u64::from(wait)))
+                .await?;
             Ok(Response::Messages(
                 messages
                     .into_iter()
@@ -392,24 +545,44 @@ pub(crate) async fn dispatch(service: &SqsService, request: Request, sender: &st
                     .collect(),
             ))
         }
-        Request::DeleteMessage { queue, receipt_handle } => {
-            service.delete_message(queue_name(service, &queue)?, &receipt_handle).await?;
+        Request::DeleteMessage {
+            queue,
+            receipt_handle,
+        } => {
+            service
+                .delete_message(queue_name(service, &queue)?, &receipt_handle)
+                .await?;
             Ok(Response::Empty)
         }
         Request::DeleteMessageBatch { queue, entries } => {
             let name = queue_name(service, &queue)?;
-            batch_ids(entries.iter().map(|(id, _)| id.as_str()), "DeleteMessageBatch")?;
+            batch_ids(
+                entries.iter().map(|(id, _)| id.as_str()),
+                "DeleteMessageBatch",
+            )?;
             let handles: Vec<String> = entries.iter().map(|(_, h)| h.clone()).collect();
             let results = service.delete_message_batch(name, &handles).await?;
-            Ok(batch_response(entries.into_iter().map(|(id, _)| id), results))
+            Ok(batch_response(
+                entries.into_iter().map(|(id, _)| id),
+                results,
+            ))
         }
-        Request::ChangeMessageVisibility { queue, receipt_handle, timeout } => {
-            service.change_message_visibility(queue_name(service, &queue)?, &receipt_handle, timeout).await?;
+        Request::ChangeMessageVisibility {
+            queue,
+            receipt_handle,
+            timeout,
+        } => {
+            service
+                .change_message_visibility(queue_name(service, &queue)?, &receipt_handle, timeout)
+                .await?;
             Ok(Response::Empty)
         }
         Request::ChangeMessageVisibilityBatch { queue, entries } => {
             let name = queue_name(service, &queue)?;
-            batch_ids(entries.iter().map(|(id, _, _)| id.as_str()), "ChangeMessageVisibilityBatch")?;
+            batch_ids(
+                entries.iter().map(|(id, _, _)| id.as_str()),
+                "ChangeMessageVisibilityBatch",
+            )?;
             // An entry without a VisibilityTimeout is its own failure.
             let mut pairs = Vec::new();
             let mut missing = Vec::new();
@@ -419,40 +592,64 @@ pub(crate) async fn dispatch(service: &SqsService, request: Request, sender: &st
                     None => missing.push(index),
                 }
             }
-            let mut results = service.change_message_visibility_batch(name, &pairs).await?.into_iter();
+            let mut results = service
+                .change_message_visibility_batch(name, &pairs)
+                .await?
+                .into_iter();
             let all: Vec<Result<(), SqsError>> = (0..entries.len())
                 .map(|index| {
                     if missing.contains(&index) {
-                        Err(SqsError::MissingParameter("The request must contain the parameter VisibilityTimeout.".into()))
+                        Err(SqsError::MissingParameter(
+                            "The request must contain the parameter VisibilityTimeout.".into(),
+                        ))
                     } else {
                         results.next().unwrap_or(Ok(()))
                     }
                 })
                 .collect();
-            Ok(batch_response(entries.into_iter().map(|(id, _, _)| id), all))
+            Ok(batch_response(
+                entries.into_iter().map(|(id, _, _)| id),
+                all,
+            ))
         }
         Request::PurgeQueue { queue } => {
             service.purge_queue(queue_name(service, &queue)?).await?;
             Ok(Response::Empty)
         }
         Request::TagQueue { queue, tags } => {
-            service.tag_queue(queue_name(service, &queue)?, &tags).await?;
+            service
+                .tag_queue(queue_name(service, &queue)?, &tags)
+                .await?;
             Ok(Response::Empty)
         }
         Request::UntagQueue { queue, keys } => {
-            service.untag_queue(queue_name(service, &queue)?, &keys).await?;
+            service
+                .untag_queue(queue_name(service, &queue)?, &keys)
+                .await?;
             Ok(Response::Empty)
         }
-        Request::ListQueueTags { queue } => Ok(Response::Tags(service.list_queue_tags(queue_name(service, &queue)?)?)),
-        Request::ListDeadLetterSourceQueues { queue, max_results, next_token } => {
+        Request::ListQueueTags { queue } => Ok(Response::Tags(
+            service.list_queue_tags(queue_name(service, &queue)?)?,
+        )),
+        Request::ListDeadLetterSourceQueues {
+            queue,
+            max_results,
+            next_token,
+        } => {
             let names = service.list_dead_letter_source_queues(queue_name(service, &queue)?)?;
             let (names, next_token) = page(names, max_results, next_token)?;
-            Ok(Response::DeadLetterSourceQueues { urls: names.iter().map(|n| service.queue_url(n)).collect(), next_token })
+            Ok(Response::DeadLetterSourceQueues {
+                urls: names.iter().map(|n| service.queue_url(n)).collect(),
+                next_token,
+            })
         }
     }
 }
 
-fn batch_response(ids: impl Iterator<Item = String>, results: Vec<Result<(), SqsError>>) -> Response {
+fn batch_response(
+    ids: impl Iterator<Item = String>,
+    results: Vec<Result<(), SqsError>>,
+) -> Response {
     let mut successful = Vec::new();
     let mut failed = Vec::new();
     for (id, result) in ids.zip(results) {

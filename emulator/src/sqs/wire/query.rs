@@ -27,8 +27,9 @@ impl Params {
             let mut halves = pair.splitn(2, |b| *b == b'=');
             let key = decode(halves.next().unwrap_or_default());
             let value = decode(halves.next().unwrap_or_default());
-            let key = String::from_utf8(key)
-                .map_err(|_| SqsError::MalformedRequest("A parameter name is not valid UTF-8.".into()))?;
+            let key = String::from_utf8(key).map_err(|_| {
+                SqsError::MalformedRequest("A parameter name is not valid UTF-8.".into())
+            })?;
             into.0.insert(key, String::from_utf8(value).map_err(|_| ()));
         }
         Ok(())
@@ -49,15 +50,18 @@ impl Params {
     }
 
     fn req(&self, key: &str) -> Result<String, SqsError> {
-        self.opt(key)?
-            .ok_or_else(|| SqsError::MissingParameter(format!("The request must contain the parameter {key}.")))
+        self.opt(key)?.ok_or_else(|| {
+            SqsError::MissingParameter(format!("The request must contain the parameter {key}."))
+        })
     }
 
     fn int(&self, key: &str) -> Result<Option<i64>, SqsError> {
         match self.opt(key)? {
             None => Ok(None),
             Some(v) => v.trim().parse().map(Some).map_err(|_| {
-                SqsError::InvalidParameterValue(format!("Value {v} for parameter {key} is invalid. Reason: must be an integer."))
+                SqsError::InvalidParameterValue(format!(
+                    "Value {v} for parameter {key} is invalid. Reason: must be an integer."
+                ))
             }),
         }
     }
@@ -78,15 +82,25 @@ impl Params {
 
     /// A flattened list `prefix.1`, `prefix.2`, ...
     fn list(&self, prefix: &str) -> Result<Vec<String>, SqsError> {
-        self.indexes(prefix).into_iter().filter_map(|i| self.opt(&format!("{prefix}.{i}")).transpose()).collect()
+        self.indexes(prefix)
+            .into_iter()
+            .filter_map(|i| self.opt(&format!("{prefix}.{i}")).transpose())
+            .collect()
     }
 
     /// A flattened map `prefix.N.<key>` / `prefix.N.<value>`.
-    fn map(&self, prefix: &str, key: &str, value: &str) -> Result<BTreeMap<String, String>, SqsError> {
+    fn map(
+        &self,
+        prefix: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<BTreeMap<String, String>, SqsError> {
         let mut out = BTreeMap::new();
         for i in self.indexes(prefix) {
             let k = self.req(&format!("{prefix}.{i}.{key}"))?;
-            let v = self.opt(&format!("{prefix}.{i}.{value}"))?.unwrap_or_default();
+            let v = self
+                .opt(&format!("{prefix}.{i}.{value}"))?
+                .unwrap_or_default();
             out.insert(k, v);
         }
         Ok(out)
@@ -104,16 +118,26 @@ impl Params {
             let binary = self.opt(&format!("{base}.Value.BinaryValue"))?;
             let value = match (string, binary) {
                 (Some(s), None) => AttributeValue::String(s),
-                (None, Some(b)) => AttributeValue::Binary(base64::engine::general_purpose::STANDARD.decode(b.as_bytes()).map_err(
-                    |_| SqsError::InvalidParameterValue(format!("The message attribute '{name}' has an invalid base64 BinaryValue.")),
-                )?),
+                (None, Some(b)) => AttributeValue::Binary(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b.as_bytes())
+                        .map_err(|_| {
+                            SqsError::InvalidParameterValue(format!(
+                                "The message attribute '{name}' has an invalid base64 BinaryValue."
+                            ))
+                        })?,
+                ),
                 _ => {
                     return Err(SqsError::InvalidParameterValue(format!(
                         "The message attribute '{name}' must contain non-empty message attribute value for message attribute type '{data_type}'."
                     )));
                 }
             };
-            out.push(MessageAttribute { name, data_type, value });
+            out.push(MessageAttribute {
+                name,
+                data_type,
+                value,
+            });
         }
         Ok(out)
     }
@@ -132,7 +156,10 @@ impl Params {
 }
 
 fn decode(raw: &[u8]) -> Vec<u8> {
-    let spaced: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
     percent_encoding::percent_decode(&spaced).collect()
 }
 
@@ -142,13 +169,17 @@ fn decode(raw: &[u8]) -> Vec<u8> {
 pub(crate) fn parse(params: &Params, path_queue: Option<&str>) -> Result<Request, SqsError> {
     let action = params.req("Action")?;
     if !ACTIONS.contains(&action.as_str()) {
-        return Err(SqsError::InvalidAction(format!("The action {action} is not valid for this endpoint.")));
+        return Err(SqsError::InvalidAction(format!(
+            "The action {action} is not valid for this endpoint."
+        )));
     }
     let queue = || -> Result<String, SqsError> {
         match (params.opt("QueueUrl")?, path_queue) {
             (Some(url), _) => Ok(url),
             (None, Some(path)) => Ok(path.to_owned()),
-            (None, None) => Err(SqsError::MissingParameter("The request must contain the parameter QueueUrl.".into())),
+            (None, None) => Err(SqsError::MissingParameter(
+                "The request must contain the parameter QueueUrl.".into(),
+            )),
         }
     };
     Ok(match action.as_str() {
@@ -157,25 +188,40 @@ pub(crate) fn parse(params: &Params, path_queue: Option<&str>) -> Result<Request
             attributes: params.map("Attribute", "Name", "Value")?,
             tags: params.map("Tag", "Key", "Value")?,
         },
-        "GetQueueUrl" => Request::GetQueueUrl { name: params.req("QueueName")? },
+        "GetQueueUrl" => Request::GetQueueUrl {
+            name: params.req("QueueName")?,
+        },
         "ListQueues" => Request::ListQueues {
             prefix: params.opt("QueueNamePrefix")?,
             max_results: params.int("MaxResults")?,
             next_token: params.opt("NextToken")?,
         },
         "DeleteQueue" => Request::DeleteQueue { queue: queue()? },
-        "GetQueueAttributes" => Request::GetQueueAttributes { queue: queue()?, names: params.list("AttributeName")? },
-        "SetQueueAttributes" => {
-            Request::SetQueueAttributes { queue: queue()?, attributes: params.map("Attribute", "Name", "Value")? }
-        }
-        "SendMessage" => Request::SendMessage { queue: queue()?, entry: params.send_entry("")? },
+        "GetQueueAttributes" => Request::GetQueueAttributes {
+            queue: queue()?,
+            names: params.list("AttributeName")?,
+        },
+        "SetQueueAttributes" => Request::SetQueueAttributes {
+            queue: queue()?,
+            attributes: params.map("Attribute", "Name", "Value")?,
+        },
+        "SendMessage" => Request::SendMessage {
+            queue: queue()?,
+            entry: params.send_entry("")?,
+        },
         "SendMessageBatch" => {
             let mut entries = Vec::new();
             for i in params.indexes("SendMessageBatchRequestEntry") {
                 let prefix = format!("SendMessageBatchRequestEntry.{i}.");
-                entries.push((params.req(&format!("{prefix}Id"))?, params.send_entry(&prefix)?));
+                entries.push((
+                    params.req(&format!("{prefix}Id"))?,
+                    params.send_entry(&prefix)?,
+                ));
             }
-            Request::SendMessageBatch { queue: queue()?, entries }
+            Request::SendMessageBatch {
+                queue: queue()?,
+                entries,
+            }
         }
         "ReceiveMessage" => {
             let mut system = params.list("AttributeName")?;
@@ -189,20 +235,31 @@ pub(crate) fn parse(params: &Params, path_queue: Option<&str>) -> Result<Request
                 message_attribute_names: params.list("MessageAttributeName")?,
             }
         }
-        "DeleteMessage" => Request::DeleteMessage { queue: queue()?, receipt_handle: params.req("ReceiptHandle")? },
+        "DeleteMessage" => Request::DeleteMessage {
+            queue: queue()?,
+            receipt_handle: params.req("ReceiptHandle")?,
+        },
         "DeleteMessageBatch" => {
             let mut entries = Vec::new();
             for i in params.indexes("DeleteMessageBatchRequestEntry") {
                 let prefix = format!("DeleteMessageBatchRequestEntry.{i}.");
-                entries.push((params.req(&format!("{prefix}Id"))?, params.req(&format!("{prefix}ReceiptHandle"))?));
+                entries.push((
+                    params.req(&format!("{prefix}Id"))?,
+                    params.req(&format!("{prefix}ReceiptHandle"))?,
+                ));
             }
-            Request::DeleteMessageBatch { queue: queue()?, entries }
+            Request::DeleteMessageBatch {
+                queue: queue()?,
+                entries,
+            }
         }
         "ChangeMessageVisibility" => Request::ChangeMessageVisibility {
             queue: queue()?,
             receipt_handle: params.req("ReceiptHandle")?,
             timeout: params.int("VisibilityTimeout")?.ok_or_else(|| {
-                SqsError::MissingParameter("The request must contain the parameter VisibilityTimeout.".into())
+                SqsError::MissingParameter(
+                    "The request must contain the parameter VisibilityTimeout.".into(),
+                )
             })?,
         },
         "ChangeMessageVisibilityBatch" => {
@@ -215,18 +272,31 @@ pub(crate) fn parse(params: &Params, path_queue: Option<&str>) -> Result<Request
                     params.int(&format!("{prefix}VisibilityTimeout"))?,
                 ));
             }
-            Request::ChangeMessageVisibilityBatch { queue: queue()?, entries }
+            Request::ChangeMessageVisibilityBatch {
+                queue: queue()?,
+                entries,
+            }
         }
         "PurgeQueue" => Request::PurgeQueue { queue: queue()? },
-        "TagQueue" => Request::TagQueue { queue: queue()?, tags: params.map("Tag", "Key", "Value")? },
-        "UntagQueue" => Request::UntagQueue { queue: queue()?, keys: params.list("TagKey")? },
+        "TagQueue" => Request::TagQueue {
+            queue: queue()?,
+            tags: params.map("Tag", "Key", "Value")?,
+        },
+        "UntagQueue" => Request::UntagQueue {
+            queue: queue()?,
+            keys: params.list("TagKey")?,
+        },
         "ListQueueTags" => Request::ListQueueTags { queue: queue()? },
         "ListDeadLetterSourceQueues" => Request::ListDeadLetterSourceQueues {
             queue: queue()?,
             max_results: params.int("MaxResults")?,
             next_token: params.opt("NextToken")?,
         },
-        other => return Err(SqsError::InvalidAction(format!("The action {other} is not valid for this endpoint."))),
+        other => {
+            return Err(SqsError::InvalidAction(format!(
+                "The action {other} is not valid for this endpoint."
+            )));
+        }
     })
 }
 
@@ -271,7 +341,11 @@ fn failures(out: &mut String, failed: &[BatchFailure]) {
     for f in failed {
         out.push_str("<BatchResultErrorEntry>");
         element(out, "Id", &f.id);
-        element(out, "SenderFault", if f.sender_fault { "true" } else { "false" });
+        element(
+            out,
+            "SenderFault",
+            if f.sender_fault { "true" } else { "false" },
+        );
         element(out, "Code", f.code);
         element(out, "Message", &f.message);
         out.push_str("</BatchResultErrorEntry>");
@@ -303,7 +377,11 @@ fn message(out: &mut String, m: &OutMessage) {
         out.push_str("<Value>");
         match &a.value {
             AttributeValue::String(s) => element(out, "StringValue", s),
-            AttributeValue::Binary(b) => element(out, "BinaryValue", &base64::engine::general_purpose::STANDARD.encode(b)),
+            AttributeValue::Binary(b) => element(
+                out,
+                "BinaryValue",
+                &base64::engine::general_purpose::STANDARD.encode(b),
+            ),
         }
         element(out, "DataType", &a.data_type);
         out.push_str("</Value></MessageAttribute>");
@@ -314,12 +392,16 @@ fn message(out: &mut String, m: &OutMessage) {
 /// The XML body of a successful response to `action`.
 pub(crate) fn render(action: &str, response: &Response, request_id: &str) -> Vec<u8> {
     let mut out = String::with_capacity(512);
-    let _ = write!(out, "<?xml version=\"1.0\"?><{action}Response xmlns=\"{XMLNS}\">");
+    let _ = write!(
+        out,
+        "<?xml version=\"1.0\"?><{action}Response xmlns=\"{XMLNS}\">"
+    );
     let mut result = String::new();
     match response {
         Response::Empty => {}
         Response::QueueUrl(url) => element(&mut result, "QueueUrl", url),
-        Response::QueueUrls { urls, next_token } | Response::DeadLetterSourceQueues { urls, next_token } => {
+        Response::QueueUrls { urls, next_token }
+        | Response::DeadLetterSourceQueues { urls, next_token } => {
             for url in urls {
                 element(&mut result, "QueueUrl", url);
             }
@@ -356,7 +438,10 @@ pub(crate) fn render(action: &str, response: &Response, request_id: &str) -> Vec
     if !matches!(response, Response::Empty) {
         let _ = write!(out, "<{action}Result>{result}</{action}Result>");
     }
-    let _ = write!(out, "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>");
+    let _ = write!(
+        out,
+        "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+    );
     out.into_bytes()
 }
 
@@ -367,10 +452,17 @@ pub(crate) fn render_error(error: &SqsError, request_id: &str) -> (u16, Vec<u8>)
     let _ = write!(
         out,
         "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{}</Type><Code>{code}</Code>",
-        if error.is_sender_fault() { "Sender" } else { "Receiver" }
+        if error.is_sender_fault() {
+            "Sender"
+        } else {
+            "Receiver"
+        }
     );
     element(&mut out, "Message", &error.to_string());
-    let _ = write!(out, "<Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>");
+    let _ = write!(
+        out,
+        "<Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+    );
     (status, out.into_bytes())
 }
 
@@ -384,7 +476,9 @@ mod tests {
 
     fn check(form: &str, expected: Expect) {
         let mut params = Params::default();
-        let actual = match Params::parse(form.as_bytes(), &mut params).and_then(|()| parse(&params, Some("/123456789012/q"))) {
+        let actual = match Params::parse(form.as_bytes(), &mut params)
+            .and_then(|()| parse(&params, Some("/123456789012/q")))
+        {
             Ok(r) => format!("{r:?}"),
             Err(e) => String::from_utf8(render_error(&e, "rid").1).unwrap(),
         };
@@ -395,15 +489,21 @@ mod tests {
     fn parses_flattened_parameters() {
         check(
             "Action=SendMessageBatch&SendMessageBatchRequestEntry.2.Id=b&SendMessageBatchRequestEntry.2.MessageBody=two&SendMessageBatchRequestEntry.1.Id=a&SendMessageBatchRequestEntry.1.MessageBody=one+%26+more&SendMessageBatchRequestEntry.1.MessageAttribute.1.Name=n&SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.DataType=Number&SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringValue=1",
-            expect![[r#"SendMessageBatch { queue: "/123456789012/q", entries: [("a", SendInput { body: "one & more", delay_seconds: None, message_attributes: [MessageAttribute { name: "n", data_type: "Number", value: String("1") }], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" }), ("b", SendInput { body: "two", delay_seconds: None, message_attributes: [], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" })] }"#]],
+            expect![[
+                r#"SendMessageBatch { queue: "/123456789012/q", entries: [("a", SendInput { body: "one & more", delay_seconds: None, message_attributes: [MessageAttribute { name: "n", data_type: "Number", value: String("1") }], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" }), ("b", SendInput { body: "two", delay_seconds: None, message_attributes: [], system_attributes: [], message_group_id: None, message_deduplication_id: None, sender_id: "" })] }"#
+            ]],
         );
         check(
             "Action=CreateQueue&QueueName=x&Attribute.1.Name=VisibilityTimeout&Attribute.1.Value=5&Tag.1.Key=k&Tag.1.Value=v",
-            expect![[r#"CreateQueue { name: "x", attributes: {"VisibilityTimeout": "5"}, tags: {"k": "v"} }"#]],
+            expect![[
+                r#"CreateQueue { name: "x", attributes: {"VisibilityTimeout": "5"}, tags: {"k": "v"} }"#
+            ]],
         );
         check(
             "Action=ReceiveMessage&QueueUrl=http%3A%2F%2Fh%2F1%2Fq&AttributeName.1=All&MessageAttributeName.1=a.*&MaxNumberOfMessages=3",
-            expect![[r#"ReceiveMessage { queue: "http://h/1/q", max: Some(3), visibility_timeout: None, wait_seconds: None, system_attribute_names: ["All"], message_attribute_names: ["a.*"] }"#]],
+            expect![[
+                r#"ReceiveMessage { queue: "http://h/1/q", max: Some(3), visibility_timeout: None, wait_seconds: None, system_attribute_names: ["All"], message_attribute_names: ["a.*"] }"#
+            ]],
         );
     }
 
@@ -411,19 +511,27 @@ mod tests {
     fn bad_input_gets_aws_errors() {
         check(
             "Action=Nope",
-            expect![[r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>The action Nope is not valid for this endpoint.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#]],
+            expect![[
+                r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>The action Nope is not valid for this endpoint.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#
+            ]],
         );
         check(
             "QueueName=x",
-            expect![[r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>MissingParameter</Code><Message>The request must contain the parameter Action.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#]],
+            expect![[
+                r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>MissingParameter</Code><Message>The request must contain the parameter Action.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#
+            ]],
         );
         check(
             "Action=SendMessage&MessageBody=%FF%FE",
-            expect![[r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidMessageContents</Code><Message>The message body is not valid UTF-8; the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#]],
+            expect![[
+                r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidMessageContents</Code><Message>The message body is not valid UTF-8; the set of allowed characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#
+            ]],
         );
         check(
             "Action=ReceiveMessage&MaxNumberOfMessages=lots",
-            expect![[r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>Value lots for parameter MaxNumberOfMessages is invalid. Reason: must be an integer.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#]],
+            expect![[
+                r#"<?xml version="1.0"?><ErrorResponse xmlns="http://queue.amazonaws.com/doc/2012-11-05/"><Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>Value lots for parameter MaxNumberOfMessages is invalid. Reason: must be an integer.</Message><Detail/></Error><RequestId>rid</RequestId></ErrorResponse>"#
+            ]],
         );
     }
 
