@@ -121,6 +121,7 @@ const OUTPUT_LIMIT: usize = 16 << 20;
 /// A running `fogbank start`, killed (SIGTERM, then SIGKILL) on drop.
 pub struct Fogbank {
     child: Option<Child>,
+    _state_dir: Option<tempfile::TempDir>,
     output: Arc<Mutex<String>>,
     pub lambda: SocketAddr,
     pub sqs: SocketAddr,
@@ -172,6 +173,15 @@ impl Fogbank {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Each run gets its own state directory unless the test chooses
+        // one, so tests on the same template can run side by side.
+        let state_dir = if options.extra_args.iter().any(|a| a == "--state-dir") {
+            None
+        } else {
+            let dir = tempfile::tempdir().expect("state directory");
+            command.arg("--state-dir").arg(dir.path());
+            Some(dir)
+        };
         let mut child = command.spawn().expect("start fogbank");
         let output = Arc::new(Mutex::new(String::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<String>();
@@ -232,6 +242,7 @@ impl Fogbank {
         }
         Fogbank {
             child: Some(child),
+            _state_dir: state_dir,
             output,
             lambda: lambda.expect("fogbank printed its Lambda API address"),
             sqs: sqs.expect("fogbank printed its SQS API address"),

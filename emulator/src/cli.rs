@@ -170,7 +170,7 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
     };
     let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port).await {
         Ok(listeners) => listeners,
-        Err(error) => bail!("{error}"),
+        Err(error) => return Err(anyhow!(error)),
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));

@@ -83,7 +83,7 @@ impl Listeners {
                 .map_err(|source| StartError::Bind {
                     what,
                     address: SocketAddr::new(host, port),
-                    source,
+                    cause: source,
                 })
         };
         Ok(Listeners {
@@ -98,25 +98,22 @@ impl Listeners {
 pub enum StartError {
     #[error("the template has problems:\n{0}")]
     Template(app::Diagnostics),
-    #[error("cannot listen for the {what} on {address}: {source}; is another emulator running? Pick another port")]
+    // Messages carry their cause as text rather than as a `source`, so a
+    // chain printer never says the same thing twice.
+    #[error("cannot listen for the {what} on {address}: {cause}; is another emulator running? Pick another port")]
     Bind {
         what: &'static str,
         address: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("preparing the state directory {}: {source}", path.display())]
-    StateDir {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("build failed: {0}")]
+    #[error("preparing the state directory {}: {cause}", path.display())]
+    StateDir { path: PathBuf, cause: std::io::Error },
+    #[error(transparent)]
     Build(#[from] builder::BuildError),
-    #[error("opening the SQS store: {0}")]
+    #[error(transparent)]
     Sqs(#[from] sqs::SqsError),
     #[error("serving: {0}")]
-    Serve(#[source] std::io::Error),
+    Serve(std::io::Error),
 }
 
 /// A loaded, built application, ready to serve.
@@ -139,7 +136,7 @@ pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console
     let runtime_dir = state_dir.join("runtime");
     let runtime_files = RuntimeFiles::install(&runtime_dir).map_err(|source| StartError::StateDir {
         path: runtime_dir.clone(),
-        source,
+        cause: source,
     })?;
     let dirs = BuildDirs {
         root: state_dir.join("build"),

@@ -102,8 +102,6 @@ print(json.dumps({"status": result["StatusCode"], "error": result.get("FunctionE
         let out = tempfile::NamedTempFile::new().unwrap();
         let (exit, stdout, stderr) = run(Command::new(venv_bin("aws"))
             .args(["lambda", "invoke", "--endpoint-url", &fogbank.lambda_url(), "--function-name", function])
-            .arg("--cli-binary-format")
-            .arg("raw-in-base64-out")
             .arg("--payload")
             .arg(format!("fileb://{}", event_path.display()))
             .arg(out.path())
@@ -125,7 +123,7 @@ fn the_aws_cli_sees_function_errors() {
     let out = tempfile::NamedTempFile::new().unwrap();
     let (exit, stdout, stderr) = run(Command::new(venv_bin("aws"))
         .args(["lambda", "invoke", "--endpoint-url", &fogbank.lambda_url(), "--function-name", "HelloFunction"])
-        .args(["--cli-binary-format", "raw-in-base64-out", "--payload"])
+        .arg("--payload")
         .arg(format!("fileb://{}", example("hello-api").join("events/panic.json").display()))
         .arg(out.path())
         .env("AWS_ACCESS_KEY_ID", "test")

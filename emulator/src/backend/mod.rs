@@ -134,11 +134,10 @@ pub enum BackendError {
         hint: String,
     },
     /// Spawning the process failed for another reason.
-    #[error("starting {function}: {source}")]
+    #[error("starting {function}: {cause}")]
     Spawn {
         function: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A container engine operation failed.
     #[error("{operation} for {function}: {message}")]

@@ -163,7 +163,7 @@ impl Backend for ProcessBackend {
             let mut command = self.command(&spec)?;
             let spawn_error = |source| BackendError::Spawn {
                 function: spec.function.logical_id.clone(),
-                source,
+                cause: source,
             };
             // stdout and stderr share one pipe, as they share one log stream
             // in Lambda; this also keeps their relative order.

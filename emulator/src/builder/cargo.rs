@@ -33,7 +33,7 @@ pub(super) async fn build(function: &Function, output: &Path, console: &Console)
     let mut child = command.spawn().map_err(|source| BuildError::Spawn {
         function: function.logical_id.clone(),
         command: rendered.clone(),
-        source,
+        cause: source,
     })?;
 
     // Compiler diagnostics stream to the console as they come, prefixed
@@ -67,7 +67,7 @@ pub(super) async fn build(function: &Function, output: &Path, console: &Console)
     let status = child.wait().await.map_err(|source| BuildError::Spawn {
         function: function.logical_id.clone(),
         command: rendered.clone(),
-        source,
+        cause: source,
     })?;
     if let Some(task) = stderr_task {
         let _ = task.await;

@@ -17,12 +17,11 @@ use crate::console::Console;
 pub enum BuildError {
     #[error("{function}: BuildMethod `{method}` is not supported; supported: rust-cargolambda")]
     UnsupportedMethod { function: String, method: String },
-    #[error("{function}: running `{command}`: {source}")]
+    #[error("{function}: running `{command}`: {cause}")]
     Spawn {
         function: String,
         command: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{function}: `{command}` failed ({status}); its output is above")]
     Failed {
@@ -32,12 +31,11 @@ pub enum BuildError {
     },
     #[error("{function}: {message}")]
     Output { function: String, message: String },
-    #[error("{function}: writing the build output to {}: {source}", path.display())]
+    #[error("{function}: writing the build output to {}: {cause}", path.display())]
     Io {
         function: String,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -84,7 +82,7 @@ pub(crate) fn install_file(function: &Function, from: &Path, to: &Path) -> Resul
     let io_error = |source| BuildError::Io {
         function: function.logical_id.clone(),
         path: to.to_path_buf(),
-        source,
+        cause: source,
     };
     let parent = to.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(io_error)?;

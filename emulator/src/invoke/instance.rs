@@ -218,14 +218,17 @@ impl Instance {
         // Phase one: wait for the bootstrap to take the event. A cold
         // instance may still be initialising.
         let init_limit = self.init_wait_limit(function);
+        // `started` is polled first: the runtime API sends it before the
+        // function can possibly answer, so a fast answer that is already
+        // waiting in `reply_rx` never hides the start.
         let start = tokio::select! {
             biased;
-            reply = &mut reply_rx => Err(reply.ok()),
             started = started_rx => match started {
                 Ok(start) => Ok(Some(start)),
                 // The dispatch was dropped unpicked, so its reply says why.
                 Err(_) => Err((&mut reply_rx).await.ok()),
             },
+            reply = &mut reply_rx => Err(reply.ok()),
             () = tokio::time::sleep(init_limit) => Ok(None),
         };
         let start = match start {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HeaderValue;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Method, Request};
 use tokio::net::TcpListener;
@@ -175,13 +175,35 @@ enum BodyError {
     Broken,
 }
 
+/// Reads a body of at most [`MAX_RESPONSE_BYTES`]. A larger body is still
+/// read to its end (up to a hard cap) and discarded: answering 413 before
+/// the client finished sending would break its connection mid-write, and
+/// runtimes, like AWS's own, expect to carry on after a refused response.
 async fn read_body(request: Request<Incoming>) -> Result<Bytes, BodyError> {
-    let limited = Limited::new(request.into_body(), MAX_RESPONSE_BYTES);
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Broken),
+    const DISCARD_CAP: usize = 64 * 1024 * 1024;
+    let mut body = request.into_body();
+    let mut collected = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(BodyError::Broken);
+        };
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= MAX_RESPONSE_BYTES {
+                collected.extend_from_slice(&data);
+            } else {
+                collected = bytes::BytesMut::new();
+                if total > DISCARD_CAP {
+                    return Err(BodyError::TooLarge);
+                }
+            }
+        }
     }
+    if total > MAX_RESPONSE_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(collected.freeze())
 }
 
 fn accepted() -> HttpResponse {
