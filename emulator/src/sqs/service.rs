@@ -3,10 +3,10 @@
 //! both call it; neither sees the engine.
 //!
 //! Locking: one mutex guards the engine and is held only for in-memory
-//! work. A mutating call applies its changes and hands them to the log
-//! writer while holding the lock (so the log order is the apply order), then
-//! releases it and waits for the write outside the lock. Requests arriving
-//! during a write queue up behind it and go out in the next group commit.
+//! work. A mutating call applies its changes and queues them for the log
+//! while holding the lock (so the log order is the apply order), then
+//! releases it and writes outside the lock as the group-commit leader, or
+//! waits for the request that is already writing to take its changes too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -113,6 +113,7 @@ impl SqsService {
                 // Start from a compact log: the recovered state as one snapshot.
                 let (tx, rx) = std::sync::mpsc::channel();
                 store.rotate(engine.snapshot(), Some(Ack::Blocking(tx)));
+                store.drive();
                 rx.recv().map_err(|_| SqsError::ShuttingDown)??;
                 Some(store)
             }
@@ -233,6 +234,13 @@ impl SqsService {
                     notify.notify_waiters();
                 }
             }
+        }
+        // Outside the engine lock: write the queued changes (ours and any
+        // that arrived meanwhile) unless another request is already doing it.
+        if wait.is_some()
+            && let Some(store) = &inner.store
+        {
+            store.drive();
         }
         (result, wait)
     }
