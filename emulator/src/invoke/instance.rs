@@ -13,13 +13,21 @@ use tokio_util::sync::CancellationToken;
 use super::output::InstanceOutput;
 use super::pool::Versioned;
 use super::report;
+use super::events::{DebugEndpoint, InstanceEvent};
 use super::{Completed, FunctionError, Invocation, Outcome, Shared};
 use crate::app::Function;
-use crate::backend::{BackendError, ExitReason, InstanceControl, InstanceSpec};
+use crate::backend::{BackendError, DebugLaunch, ExitReason, InstanceControl, InstanceSpec};
 use crate::runtime_api::{self, Dispatch, ErrorReport, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply};
 
 pub(crate) struct Instance {
+    id: String,
+    function: Arc<str>,
     version: u64,
+    /// True while the debugger holds the instance stopped; its timeout
+    /// does not run then.
+    paused: watch::Sender<bool>,
+    debug: bool,
+    shared: Arc<Shared>,
     channel: Arc<RuntimeChannel>,
     control: Box<dyn InstanceControl>,
     exit: watch::Receiver<Option<ExitReason>>,
@@ -108,14 +116,31 @@ impl Instance {
             Some(shared.logs.clone()),
         ));
         let instance_id = format!("{}{number:08x}", uuid::Uuid::new_v4().simple());
+        let debug = match &deployment.debug {
+            Some(config) => {
+                let rsp_port = free_port().map_err(|error| StartFailure {
+                    error_type: "Runtime.Unknown",
+                    message: format!("choosing a port for the debug agent: {error}"),
+                })?;
+                Some(DebugLaunch {
+                    agent: config.agent.clone(),
+                    rsp_port,
+                })
+            }
+            None => None,
+        };
+        let debug_endpoint = debug.as_ref().map(|launch| DebugEndpoint {
+            rsp_port: launch.rsp_port,
+            program: deployment.code_dir.join("bootstrap"),
+        });
         let spec = InstanceSpec {
             function: function.clone(),
             code_dir: deployment.code_dir.clone(),
-            instance_id,
+            instance_id: instance_id.clone(),
             runtime_api,
             endpoints: shared.settings.endpoints.clone(),
             output: output.clone(),
-            debug: None,
+            debug,
         };
         let started_at = Instant::now();
         let running = match shared.backend.start(spec).await {
@@ -126,11 +151,21 @@ impl Instance {
             }
         };
 
+        let function_name: Arc<str> = Arc::from(function.logical_id.as_str());
+        let _ = shared.events.send(InstanceEvent::Started {
+            function: function_name.clone(),
+            instance: instance_id.clone(),
+            debug: debug_endpoint.clone(),
+        });
+
         // When the process exits, fail whatever it was doing and stop its
         // Runtime API.
         let mut exit = running.exit.clone();
         let watcher_channel = channel.clone();
         let watcher_stop = stop.clone();
+        let watcher_events = shared.events.clone();
+        let watcher_function = function_name.clone();
+        let watcher_id = instance_id.clone();
         tokio::spawn(async move {
             let reason = loop {
                 if let Some(reason) = exit.borrow().clone() {
@@ -142,9 +177,18 @@ impl Instance {
             };
             watcher_channel.close(&reason.to_string());
             watcher_stop.cancel();
+            let _ = watcher_events.send(InstanceEvent::Stopped {
+                function: watcher_function,
+                instance: watcher_id,
+            });
         });
 
         Ok(Arc::new(Instance {
+            id: instance_id,
+            function: function_name,
+            paused: watch::channel(false).0,
+            debug: debug_endpoint.is_some(),
+            shared: shared.clone(),
             version: deployment.version,
             channel,
             control: running.control,
@@ -158,6 +202,14 @@ impl Instance {
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
     }
 
     pub fn is_alive(&self) -> bool {
@@ -256,11 +308,44 @@ impl Instance {
         self.output
             .platform_line(&report::start_line(&request_id));
 
+        let _ = self.shared.events.send(InstanceEvent::InvocationStarted {
+            function: self.function.clone(),
+            instance: self.id.clone(),
+            request_id: request_id.clone(),
+            deadline_ms: start
+                .deadline
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+        });
+
         // Phase two: the function runs until it answers, dies, or times out.
-        let deadline = tokio::time::Instant::from_std(start.at + function.timeout);
-        let reply = tokio::select! {
-            reply = &mut reply_rx => reply.ok(),
-            () = tokio::time::sleep_until(deadline) => None,
+        // Time spent stopped in the debugger does not count.
+        let mut deadline = tokio::time::Instant::from_std(start.at + function.timeout);
+        let mut paused = self.paused.subscribe();
+        let mut paused_since = (*paused.borrow_and_update()).then(tokio::time::Instant::now);
+        let mut pause_tracking = true;
+        let reply = loop {
+            tokio::select! {
+                biased;
+                reply = &mut reply_rx => break reply.ok(),
+                changed = paused.changed(), if pause_tracking => {
+                    if changed.is_err() {
+                        pause_tracking = false;
+                        continue;
+                    }
+                    let now_paused = *paused.borrow_and_update();
+                    match (now_paused, paused_since) {
+                        (true, None) => paused_since = Some(tokio::time::Instant::now()),
+                        (false, Some(since)) => {
+                            deadline += since.elapsed();
+                            paused_since = None;
+                        }
+                        _ => {}
+                    }
+                }
+                () = tokio::time::sleep_until(deadline), if paused_since.is_none() => break None,
+            }
         };
         let duration = start.at.elapsed();
         let (outcome, reusable) = match reply {
@@ -322,11 +407,26 @@ impl Instance {
             max_memory_used_mb: self.control.max_memory_used_mb(),
             init_duration: init,
         }));
+        let _ = self.shared.events.send(InstanceEvent::InvocationFinished {
+            function: self.function.clone(),
+            instance: self.id.clone(),
+            request_id: request_id.clone(),
+            error_type: match &outcome {
+                Outcome::Success(_) => None,
+                Outcome::Error(error) => Some(error.error_type.clone()),
+            },
+        });
         let completed = self.finish(&request_id, invocation.log_tail, duration, outcome);
         RunResult { completed, reusable }
     }
 
     fn init_wait_limit(&self, function: &Function) -> Duration {
+        if self.debug {
+            // The agent holds the bootstrap at its first instruction until
+            // a debugger attaches, and the developer may then sit at a
+            // breakpoint in init code for as long as they like.
+            return Duration::from_secs(24 * 3600);
+        }
         if self.channel.initialized_at().is_some() {
             // A warm instance takes its event at once; anything longer means
             // it is stuck, which the function timeout then reports.
@@ -374,6 +474,13 @@ impl Instance {
             duration,
         }
     }
+}
+
+/// A free loopback port for a debug agent to listen on. The port is free
+/// when chosen; the agent binds it a moment later.
+fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
 }
 
 /// A runtime-reported error as the caller sees it. The runtime's body is

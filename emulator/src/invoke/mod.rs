@@ -9,6 +9,7 @@
 //!
 //! [`RuntimeChannel`]: crate::runtime_api::RuntimeChannel
 
+pub mod events;
 mod instance;
 pub mod output;
 mod pool;
@@ -29,6 +30,7 @@ use crate::app::Function;
 use crate::backend::Backend;
 use crate::backend::environment::Endpoints;
 use crate::console::Console;
+use events::InstanceEvent;
 use output::FunctionLogLine;
 use pool::FunctionPool;
 
@@ -135,6 +137,25 @@ pub struct Deployment {
     pub code_dir: PathBuf,
 }
 
+/// How to run a function's instances under the debugger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DebugConfig {
+    /// The `fogbank-agent` binary on the host; it runs the bootstrap under
+    /// ptrace and serves RSP.
+    pub agent: PathBuf,
+}
+
+/// Why a function cannot be debugged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DebugError {
+    #[error("function not found: {0}")]
+    FunctionNotFound(String),
+    #[error("{function} uses {runtime}; the native debugger supports provided.* runtimes (a `bootstrap` executable)")]
+    UnsupportedRuntime { function: String, runtime: String },
+    #[error("the debug agent {} does not exist; build it with `cargo build -p fogbank-agent`", .0.display())]
+    MissingAgent(PathBuf),
+}
+
 /// Settings shared by every pool.
 #[derive(Clone)]
 pub struct InvokerSettings {
@@ -144,6 +165,8 @@ pub struct InvokerSettings {
     pub default_concurrency: u32,
     /// How long an instance may take from start to its first `next`.
     pub init_timeout: Duration,
+    /// Idle instances unused this long are stopped; `None` keeps them.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl InvokerSettings {
@@ -154,6 +177,7 @@ impl InvokerSettings {
             default_concurrency: 10,
             // Lambda gives the init phase 10 seconds.
             init_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(600)),
         }
     }
 }
@@ -170,6 +194,7 @@ pub(crate) struct Shared {
     /// Cancelled at shutdown; every instance's Runtime API listens to it.
     pub shutdown: CancellationToken,
     pub logs: broadcast::Sender<FunctionLogLine>,
+    pub events: broadcast::Sender<InstanceEvent>,
 }
 
 struct Inner {
@@ -186,23 +211,52 @@ impl Invoker {
         settings: InvokerSettings,
     ) -> Invoker {
         let (logs, _) = broadcast::channel(1024);
+        let (events, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
             backend,
             settings,
             shutdown: CancellationToken::new(),
             logs,
+            events,
         });
         let mut pools = HashMap::new();
         for deployment in deployments {
             let pool = Arc::new(FunctionPool::new(shared.clone(), deployment));
             insert_pool(&mut pools, pool);
         }
-        Invoker {
+        let invoker = Invoker {
             inner: Arc::new(Inner {
                 shared,
                 pools: RwLock::new(pools),
             }),
+        };
+        if let Some(idle_timeout) = invoker.inner.shared.settings.idle_timeout {
+            invoker.spawn_reaper(idle_timeout);
         }
+        invoker
+    }
+
+    /// Stops idle instances past `idle_timeout`, checking a few times per
+    /// timeout period. Holds the invoker weakly so it never keeps it alive.
+    fn spawn_reaper(&self, idle_timeout: Duration) {
+        let inner = Arc::downgrade(&self.inner);
+        let shutdown = self.inner.shared.shutdown.clone();
+        let period = (idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    _ = ticks.tick() => {}
+                }
+                let Some(inner) = inner.upgrade() else { return };
+                let invoker = Invoker { inner };
+                for pool in invoker.unique_pools() {
+                    pool.reap_idle(idle_timeout);
+                }
+            }
+        });
     }
 
     /// Runs one invocation synchronously and returns how it ended.
@@ -242,11 +296,10 @@ impl Invoker {
 
     /// Every function served, in logical-ID order.
     pub fn functions(&self) -> Vec<Arc<Function>> {
-        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut functions: Vec<Arc<Function>> = pools
+        let mut functions: Vec<Arc<Function>> = self
+            .unique_pools()
             .iter()
-            .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
-            .map(|(_, pool)| pool.deployment().function.clone())
+            .map(|pool| pool.deployment().function.clone())
             .collect();
         functions.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
         functions
@@ -254,15 +307,76 @@ impl Invoker {
 
     /// Starts one instance of every function ahead of traffic (`--warm`).
     pub async fn prewarm(&self) {
-        let pools: Vec<Arc<FunctionPool>> = {
-            let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            pools
-                .iter()
-                .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
-                .map(|(_, pool)| pool.clone())
-                .collect()
-        };
+        let pools = self.unique_pools();
         futures::future::join_all(pools.iter().map(|pool| pool.prewarm())).await;
+    }
+
+    /// Runs every later instance of `function` under the debugger (or, with
+    /// `None`, normally again). Instances of the old mode retire.
+    pub fn set_debug(&self, function: &str, debug: Option<DebugConfig>) -> Result<Arc<Function>, DebugError> {
+        let pool = self
+            .pool(function)
+            .map_err(|_| DebugError::FunctionNotFound(function.to_owned()))?;
+        let current = pool.deployment();
+        if debug.is_some() && !matches!(current.function.runtime, crate::app::Runtime::Provided { .. }) {
+            return Err(DebugError::UnsupportedRuntime {
+                function: current.function.logical_id.clone(),
+                runtime: current.function.runtime.id().to_owned(),
+            });
+        }
+        if let Some(config) = &debug {
+            if !config.agent.is_file() {
+                return Err(DebugError::MissingAgent(config.agent.clone()));
+            }
+        }
+        if current.debug == debug {
+            return Ok(current.function.clone());
+        }
+        let next = pool.redeploy(|current| (current.deployment.clone(), debug));
+        Ok(next.function.clone())
+    }
+
+    /// True while `function` runs under the debugger. Front doors use it to
+    /// suspend their own time limits (API Gateway's 29 s).
+    pub fn is_debugging(&self, function: &str) -> bool {
+        self.pool(function).is_ok_and(|pool| pool.deployment().debug.is_some())
+    }
+
+    /// Serves a new build of `function` from `code_dir`: new invocations go
+    /// to instances of the new version; busy instances finish on the old one.
+    pub fn redeploy(&self, function: &str, code_dir: PathBuf) -> Result<(), InvokeError> {
+        let pool = self.pool(function)?;
+        pool.redeploy(|current| {
+            let mut deployment = current.deployment.clone();
+            deployment.code_dir = code_dir;
+            (deployment, current.debug.clone())
+        });
+        Ok(())
+    }
+
+    /// Tells the invoker that a debugged instance is stopped (or running
+    /// again), so its timeout does not run while it is stopped.
+    pub fn set_paused(&self, instance: &str, paused: bool) -> bool {
+        self.unique_pools().iter().any(|pool| pool.set_paused(instance, paused))
+    }
+
+    /// Subscribes to instance and deployment events.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<InstanceEvent> {
+        self.inner.shared.events.subscribe()
+    }
+
+    /// (idle, total) instances of a function.
+    pub fn instance_counts(&self, function: &str) -> Option<(usize, usize)> {
+        self.pool(function).ok().map(|pool| pool.counts())
+    }
+
+    fn unique_pools(&self) -> Vec<Arc<FunctionPool>> {
+        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        pools
+            .iter()
+            .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
+            .map(|(_, pool)| pool.clone())
+            .collect()
     }
 
     /// Subscribes to every function's log lines.

@@ -4,24 +4,38 @@
 //! invocation (most recently used first, since it is the warmest), starts a
 //! new one while under the concurrency limit, and throttles past it. An
 //! instance is either idle in the pool or lent to exactly one invocation.
+//!
+//! Every instance belongs to a *version* of the function's deployment. A
+//! redeploy (a rebuild, or switching the debugger on or off) makes a new
+//! version: idle instances of older versions stop at once, busy ones finish
+//! their invocation and then retire.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
-use super::instance::{Instance, RunResult};
-use super::{Completed, Deployment, Invocation, InvokeError, Shared};
+use tokio::sync::Notify;
+
+use super::events::InstanceEvent;
+use super::instance::{Instance, RunResult, StartFailure};
+use super::{Completed, DebugConfig, Deployment, Invocation, InvokeError, Shared};
 
 pub(crate) struct FunctionPool {
     shared: Arc<Shared>,
     logical_id: Arc<str>,
     deployment: RwLock<Arc<Versioned>>,
     state: Mutex<PoolState>,
+    /// Wakes invocations waiting for a slot (debug mode queues instead of
+    /// throttling).
+    slot_freed: Notify,
     next_instance: AtomicU64,
 }
 
-/// A deployment and the version number instances of it carry.
+/// A deployment, the debug setting, and the version number instances of
+/// this combination carry.
 pub(crate) struct Versioned {
     pub deployment: Deployment,
+    pub debug: Option<DebugConfig>,
     pub version: u64,
 }
 
@@ -34,7 +48,8 @@ impl std::ops::Deref for Versioned {
 
 #[derive(Default)]
 struct PoolState {
-    idle: Vec<Arc<Instance>>,
+    /// Idle instances with the time they became idle.
+    idle: Vec<(Arc<Instance>, Instant)>,
     /// Instances that exist: idle, busy or starting. Never above the limit.
     live: u32,
     /// Every live instance, so shutdown can stop busy ones too.
@@ -46,6 +61,8 @@ enum Lease {
     Warm(Arc<Instance>),
     /// A slot under the limit, to be filled by starting an instance.
     Cold(Arc<Versioned>),
+    /// No slot now, but one will free up (debug mode queues invocations).
+    Wait,
 }
 
 impl FunctionPool {
@@ -55,9 +72,11 @@ impl FunctionPool {
             logical_id: Arc::from(deployment.function.logical_id.as_str()),
             deployment: RwLock::new(Arc::new(Versioned {
                 deployment,
+                debug: None,
                 version: 1,
             })),
             state: Mutex::new(PoolState::default()),
+            slot_freed: Notify::new(),
             next_instance: AtomicU64::new(1),
         }
     }
@@ -78,6 +97,11 @@ impl FunctionPool {
     }
 
     fn limit(&self, deployment: &Versioned) -> u32 {
+        if deployment.debug.is_some() {
+            // One instance under the debugger: every invocation stops in the
+            // same process, one after the other, as a developer expects.
+            return 1;
+        }
         deployment
             .function
             .reserved_concurrency
@@ -85,15 +109,21 @@ impl FunctionPool {
     }
 
     pub async fn invoke(&self, invocation: Invocation) -> Result<Completed, InvokeError> {
-        let instance = match self.acquire()? {
-            Lease::Warm(instance) => instance,
-            Lease::Cold(deployment) => match self.start(&deployment).await {
-                Ok(instance) => instance,
-                Err(completed) => {
-                    self.state().live -= 1;
-                    return Ok(completed.for_invocation(&invocation));
-                }
-            },
+        let instance = loop {
+            // Register interest before looking, so a slot freed in between
+            // is not missed.
+            let freed = self.slot_freed.notified();
+            match self.acquire()? {
+                Lease::Warm(instance) => break instance,
+                Lease::Cold(deployment) => match self.start(&deployment).await {
+                    Ok(instance) => break instance,
+                    Err(failure) => {
+                        self.free_slot();
+                        return Ok(failure.for_invocation(&invocation));
+                    }
+                },
+                Lease::Wait => freed.await,
+            }
         };
         let deployment = self.deployment();
         let RunResult { completed, reusable } = instance.run(invocation, &deployment.function).await;
@@ -105,7 +135,7 @@ impl FunctionPool {
         let deployment = self.deployment();
         let limit = self.limit(&deployment);
         let mut state = self.state();
-        while let Some(instance) = state.idle.pop() {
+        while let Some((instance, _)) = state.idle.pop() {
             if instance.is_alive() && instance.version() == deployment.version {
                 return Ok(Lease::Warm(instance));
             }
@@ -114,6 +144,9 @@ impl FunctionPool {
             instance.stop();
         }
         if state.live >= limit {
+            if deployment.debug.is_some() {
+                return Ok(Lease::Wait);
+            }
             return Err(InvokeError::TooManyRequests {
                 function: deployment.function.name.clone(),
                 limit,
@@ -123,8 +156,16 @@ impl FunctionPool {
         Ok(Lease::Cold(deployment))
     }
 
+    fn free_slot(&self) {
+        {
+            let mut state = self.state();
+            state.live = state.live.saturating_sub(1);
+        }
+        self.slot_freed.notify_one();
+    }
+
     /// Starts an instance in a slot already counted in `live`.
-    async fn start(&self, deployment: &Arc<Versioned>) -> Result<Arc<Instance>, super::instance::StartFailure> {
+    async fn start(&self, deployment: &Arc<Versioned>) -> Result<Arc<Instance>, StartFailure> {
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let instance = Instance::start(&self.shared, deployment, number).await?;
         self.state().all.push(instance.clone());
@@ -134,19 +175,90 @@ impl FunctionPool {
     fn release(&self, instance: Arc<Instance>, reusable: bool) {
         let current = self.deployment().version;
         let mut state = self.state();
-        if reusable && instance.is_alive() && instance.version() == current && !self.shared.shutdown.is_cancelled() {
-            state.idle.push(instance);
+        if reusable
+            && instance.is_alive()
+            && instance.version() == current
+            && !self.shared.shutdown.is_cancelled()
+        {
+            state.idle.push((instance, Instant::now()));
+            drop(state);
         } else {
             Self::forget(&mut state, &instance);
             drop(state);
             instance.stop();
         }
+        self.slot_freed.notify_one();
     }
 
     fn forget(state: &mut PoolState, instance: &Arc<Instance>) {
         if let Some(position) = state.all.iter().position(|i| Arc::ptr_eq(i, instance)) {
             state.all.swap_remove(position);
             state.live = state.live.saturating_sub(1);
+        }
+    }
+
+    /// Makes a new version from the current one: instances of older
+    /// versions retire (idle ones now, busy ones after their invocation).
+    pub fn redeploy(&self, change: impl FnOnce(&Versioned) -> (Deployment, Option<DebugConfig>)) -> Arc<Versioned> {
+        let next = {
+            let mut slot = self.deployment.write().unwrap_or_else(PoisonError::into_inner);
+            let (deployment, debug) = change(&slot);
+            let next = Arc::new(Versioned {
+                deployment,
+                debug,
+                version: slot.version + 1,
+            });
+            *slot = next.clone();
+            next
+        };
+        let outdated: Vec<Arc<Instance>> = {
+            let mut state = self.state();
+            let idle = std::mem::take(&mut state.idle);
+            let mut outdated = Vec::new();
+            for (instance, since) in idle {
+                if instance.version() == next.version {
+                    state.idle.push((instance, since));
+                } else {
+                    Self::forget(&mut state, &instance);
+                    outdated.push(instance);
+                }
+            }
+            outdated
+        };
+        for instance in outdated {
+            instance.stop();
+        }
+        self.slot_freed.notify_waiters();
+        let _ = self.shared.events.send(InstanceEvent::Redeployed {
+            function: self.logical_id.clone(),
+            version: next.version,
+            code_dir: next.code_dir.clone(),
+            debug: next.debug.is_some(),
+        });
+        next
+    }
+
+    /// Stops idle instances unused for longer than `idle_timeout`.
+    pub fn reap_idle(&self, idle_timeout: Duration) {
+        let expired: Vec<Arc<Instance>> = {
+            let mut state = self.state();
+            let idle = std::mem::take(&mut state.idle);
+            let mut expired = Vec::new();
+            for (instance, since) in idle {
+                if since.elapsed() >= idle_timeout {
+                    Self::forget(&mut state, &instance);
+                    expired.push(instance);
+                } else {
+                    state.idle.push((instance, since));
+                }
+            }
+            expired
+        };
+        if !expired.is_empty() {
+            self.slot_freed.notify_waiters();
+        }
+        for instance in expired {
+            instance.stop();
         }
     }
 
@@ -165,8 +277,27 @@ impl FunctionPool {
                 instance.wait_ready(self.shared.settings.init_timeout).await;
                 self.release(instance, true);
             }
-            Err(_) => self.state().live -= 1,
+            Err(_) => self.free_slot(),
         }
+    }
+
+    /// Marks instance `id` as stopped in (or resumed from) the debugger.
+    /// Returns false if this pool has no such instance.
+    pub fn set_paused(&self, id: &str, paused: bool) -> bool {
+        let state = self.state();
+        match state.all.iter().find(|instance| instance.id() == id) {
+            Some(instance) => {
+                instance.set_paused(paused);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Live instances: (idle, total).
+    pub fn counts(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.idle.len(), state.all.len())
     }
 
     /// Stops every instance, busy or idle, and waits for them to exit.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::*;
+use super::events::InstanceEvent;
 use crate::app::{Architecture, BuildMetadata, Function, Identity, Runtime};
 use crate::backend::fake::{Behaviour, FakeBackend, Init, Script};
 
@@ -268,4 +269,112 @@ async fn shutdown_stops_busy_instances() {
         invoker.invoke("Hello", Invocation::new(Bytes::new())).await.unwrap_err(),
         InvokeError::ShuttingDown
     );
+}
+
+fn debug_config() -> DebugConfig {
+    // The fake backend ignores the agent; it only has to exist.
+    DebugConfig { agent: PathBuf::from("/bin/true") }
+}
+
+#[tokio::test]
+async fn debug_mode_queues_invocations_on_one_instance() {
+    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond { payload: event.clone(), delay: Duration::from_millis(100) });
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let mut events = invoker.subscribe_events();
+    invoker.set_debug("Hello", Some(debug_config())).unwrap();
+    assert!(invoker.is_debugging("Hello"));
+    let calls = (0..3).map(|i| {
+        let invoker = invoker.clone();
+        tokio::spawn(async move { invoker.invoke("Hello", Invocation::new(Bytes::from(i.to_string()))).await })
+    });
+    for (i, result) in futures::future::join_all(calls).await.into_iter().enumerate() {
+        assert_eq!(result.unwrap().unwrap().outcome, Outcome::Success(Bytes::from(i.to_string())), "queued, not throttled");
+    }
+    assert_eq!(backend.started(), 1, "one debug instance serves them all in turn");
+    // The redeploy and the debug instance were announced.
+    let mut saw_redeploy = false;
+    let mut saw_debug_start = false;
+    while let Ok(event) = events.try_recv() {
+        match event {
+            InstanceEvent::Redeployed { debug: true, .. } => saw_redeploy = true,
+            InstanceEvent::Started { debug: Some(endpoint), .. } => {
+                assert!(endpoint.rsp_port > 0);
+                assert_eq!(endpoint.program, PathBuf::from("/code/bootstrap"));
+                saw_debug_start = true;
+            }
+            _ => {}
+        }
+    }
+    assert!(saw_redeploy && saw_debug_start);
+    invoker.set_debug("Hello", None).unwrap();
+    assert!(!invoker.is_debugging("Hello"));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn only_native_functions_can_be_debugged() {
+    let mut python = function(Duration::from_secs(3), None);
+    python.runtime = Runtime::Python { id: "python3.12".into(), minor: 12 };
+    let (invoker, _) = invoker_with(python, Init::Ready, echo());
+    assert!(matches!(invoker.set_debug("Hello", Some(debug_config())), Err(DebugError::UnsupportedRuntime { .. })));
+    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    let missing = DebugConfig { agent: PathBuf::from("/nonexistent/fogbank-agent") };
+    assert!(matches!(invoker.set_debug("Hello", Some(missing)), Err(DebugError::MissingAgent(_))));
+    assert!(matches!(invoker.set_debug("Nope", Some(debug_config())), Err(DebugError::FunctionNotFound(_))));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paused_instance_does_not_time_out() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond { payload: Bytes::from_static(b"1"), delay: Duration::from_millis(600) });
+    let (invoker, _) = invoker_with(function(Duration::from_millis(300), None), Init::Ready, script);
+    let mut events = invoker.subscribe_events();
+    let call = tokio::spawn({
+        let invoker = invoker.clone();
+        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+    });
+    // Pause as soon as the invocation starts, as a debugger stopping at a
+    // breakpoint would.
+    let instance = loop {
+        if let InstanceEvent::InvocationStarted { instance, .. } = events.recv().await.unwrap() {
+            break instance;
+        }
+    };
+    assert!(invoker.set_paused(&instance, true));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(invoker.set_paused(&instance, false));
+    let completed = call.await.unwrap().unwrap();
+    assert_eq!(completed.outcome, Outcome::Success(Bytes::from_static(b"1")), "the pause extended the deadline");
+    assert!(!invoker.set_paused("no-such-instance", true));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redeploy_retires_old_instances() {
+    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
+    invoker.redeploy("Hello", PathBuf::from("/code-v2")).unwrap();
+    assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)), "the idle old instance stopped");
+    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"2"))).await.unwrap();
+    assert_eq!(backend.started(), 2);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_instances_are_reaped() {
+    let backend = Arc::new(FakeBackend::new(Init::Ready, echo()));
+    let endpoints = Endpoints { lambda: String::new(), sqs: String::new(), identity: Identity::default() };
+    let mut settings = InvokerSettings::new(Console::silent(), endpoints);
+    settings.idle_timeout = Some(Duration::from_millis(200));
+    let invoker = Invoker::new(
+        vec![Deployment { function: Arc::new(function(Duration::from_secs(3), None)), code_dir: PathBuf::from("/code") }],
+        backend.clone(),
+        settings,
+    );
+    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)));
+    invoker.shutdown().await;
 }
