@@ -5,6 +5,7 @@
 //! knows nothing about invocations, pools, HTTP front doors or queues. The
 //! [`crate::invoke`] module drives it through [`Backend`].
 
+pub mod docker;
 pub mod environment;
 pub mod fake;
 pub mod process;
