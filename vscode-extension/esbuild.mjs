@@ -8,7 +8,7 @@
 // test/fake/vscode.ts, so the code under test keeps its ordinary
 // `import * as vscode from 'vscode'` and runs in plain Node.
 import * as esbuild from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -32,7 +32,13 @@ const common = {
   logLevel: 'warning',
 };
 
-rmSync('out', { recursive: true, force: true });
+if (production) {
+  // `vsce package --out dist/...` needs the directory to exist.
+  mkdirSync('dist', { recursive: true });
+} else {
+  // Stale test bundles of deleted tests would otherwise still run.
+  rmSync('out', { recursive: true, force: true });
+}
 
 await esbuild.build({
   ...common,

@@ -31,6 +31,7 @@ export const fake = {
   executedCommands: [] as { command: string; args: unknown[] }[],
   registeredCommands: new Map<string, (...args: unknown[]) => unknown>(),
   terminals: [] as FakeTerminal[],
+  outputChannels: [] as FakeOutputChannel[],
   statusBarItems: [] as FakeStatusBarItem[],
   openedDocuments: [] as { content: string; language: string | undefined }[],
 
@@ -63,6 +64,7 @@ export const fake = {
     fake.executedCommands = [];
     fake.registeredCommands.clear();
     fake.terminals = [];
+    fake.outputChannels = [];
     fake.statusBarItems = [];
     fake.openedDocuments = [];
   },
@@ -200,7 +202,7 @@ interface QuickPickItem {
   label: string;
 }
 
-class FakeOutputChannel {
+export class FakeOutputChannel {
   text = '';
   shown = false;
 
@@ -308,7 +310,11 @@ export const window = {
     }
     return item;
   },
-  createOutputChannel: (name: string) => new FakeOutputChannel(name),
+  createOutputChannel(name: string): FakeOutputChannel {
+    const channel = new FakeOutputChannel(name);
+    fake.outputChannels.push(channel);
+    return channel;
+  },
   createStatusBarItem(id: string, alignment: StatusBarAlignment, priority: number): FakeStatusBarItem {
     const item = new FakeStatusBarItem(id, alignment, priority);
     fake.statusBarItems.push(item);
