@@ -125,6 +125,7 @@ pub struct Fogbank {
     output: Arc<Mutex<String>>,
     pub lambda: SocketAddr,
     pub sqs: SocketAddr,
+    pub control: SocketAddr,
     pub gateway: Option<SocketAddr>,
 }
 
@@ -166,7 +167,7 @@ impl Fogbank {
             .arg("start")
             .arg("--template")
             .arg(options.template)
-            .args(["--lambda-port", "0", "--sqs-port", "0"])
+            .args(["--lambda-port", "0", "--sqs-port", "0", "--port", "0", "--control-port", "0"])
             .args(&options.extra_args)
             .env("NO_COLOR", "1")
             .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -215,6 +216,7 @@ impl Fogbank {
         let mut lambda = None;
         let mut sqs = None;
         let mut gateway = None;
+        let mut control = None;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             match ready_rx.recv_timeout(remaining) {
@@ -226,6 +228,8 @@ impl Fogbank {
                         sqs = address.parse().ok();
                     } else if let Some(address) = trimmed.strip_prefix("API Gateway http://") {
                         gateway = address.split_whitespace().next().and_then(|a| a.parse().ok());
+                    } else if let Some(address) = trimmed.strip_prefix("Control     http://") {
+                        control = address.parse().ok();
                     } else if trimmed.starts_with("Press Ctrl-C") {
                         break;
                     }
@@ -246,6 +250,7 @@ impl Fogbank {
             output,
             lambda: lambda.expect("fogbank printed its Lambda API address"),
             sqs: sqs.expect("fogbank printed its SQS API address"),
+            control: control.expect("fogbank printed its control interface address"),
             gateway,
         }
     }

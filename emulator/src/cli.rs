@@ -82,6 +82,18 @@ struct StartArgs {
     /// The SQS API port (ElasticMQ's 9324).
     #[arg(long, default_value_t = 9324)]
     sqs_port: u16,
+    /// The API Gateway port, serving every Api and HttpApi route and the
+    /// function URLs (`sam local start-api` uses 3000).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// A JSON Web Key Set file against which HTTP API JWT authorizers check
+    /// token signatures; without one, signatures are not checked.
+    #[arg(long, env = "FOGBANK_JWKS", value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// The control interface port, which the debugger and the editor use
+    /// (always on 127.0.0.1).
+    #[arg(long, default_value_t = 3002)]
+    control_port: u16,
     /// Keep queues in memory only; nothing is written to disk.
     #[arg(long)]
     ephemeral: bool,
@@ -167,8 +179,9 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         ephemeral: args.ephemeral,
         warm: args.warm,
         identity: args.template.identity(),
+        jwks: args.jwks.clone(),
     };
-    let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port).await {
+    let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port, args.control_port, args.port).await {
         Ok(listeners) => listeners,
         Err(error) => return Err(anyhow!(error)),
     };

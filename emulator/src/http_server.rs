@@ -20,10 +20,16 @@ use tokio_util::task::TaskTracker;
 /// The response type of every Fogbank handler.
 pub type HttpResponse = Response<Full<Bytes>>;
 
-/// A request handler shared by all connections of a listener.
-pub trait Handler: Send + Sync + 'static {
-    fn call(&self, request: Request<Incoming>) -> impl Future<Output = HttpResponse> + Send;
+/// A request handler shared by all connections of a listener. Most
+/// handlers answer with whole bodies (`Full<Bytes>`); streaming handlers
+/// (the control interface's event stream) pick another body type.
+pub trait Handler<B = Full<Bytes>>: Send + Sync + 'static {
+    fn call(&self, request: Request<Incoming>) -> impl Future<Output = Response<B>> + Send;
 }
+
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// How long open connections get to finish their requests once shutdown is
 /// asked for.
@@ -32,18 +38,23 @@ const GRACE: Duration = Duration::from_secs(5);
 /// Serves `handler` on `listener` until `shutdown` is cancelled, then stops
 /// accepting, lets in-flight requests finish (up to a grace period) and
 /// returns.
-pub async fn serve<H: Handler>(
+pub async fn serve<H, B>(
     listener: TcpListener,
     handler: Arc<H>,
     shutdown: CancellationToken,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    H: Handler<B>,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let (stream, _peer) = match accepted {
+        let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(error) if is_transient_accept_error(&error) => {
                 // Running out of descriptors must not end the server: wait
@@ -57,7 +68,8 @@ pub async fn serve<H: Handler>(
         let handler = handler.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            let service = service_fn(move |request| {
+            let service = service_fn(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
                 let handler = handler.clone();
                 async move { Ok::<_, Infallible>(handler.call(request).await) }
             });

@@ -11,6 +11,7 @@ pub mod backend;
 pub mod builder;
 pub mod cli;
 pub mod console;
+pub mod control;
 pub mod http_server;
 pub mod invoke;
 pub mod lambda_api;

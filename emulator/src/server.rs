@@ -16,6 +16,8 @@ use crate::backend::process::ProcessBackend;
 use crate::backend::Backend;
 use crate::builder::{self, BuildDirs};
 use crate::console::Console;
+use crate::gateway::{self, Gateway, GatewayConfig, JwtVerifier};
+use crate::control::{self, ControlInfo, Ports};
 use crate::invoke::{Deployment, Invoker, InvokerSettings};
 use crate::lambda_api;
 use crate::runtimes::RuntimeFiles;
@@ -33,6 +35,8 @@ pub struct StartConfig {
     /// Start one instance per function before serving.
     pub warm: bool,
     pub identity: Identity,
+    /// A JSON Web Key Set for HTTP API JWT authorizers (`--jwks`).
+    pub jwks: Option<PathBuf>,
 }
 
 impl StartConfig {
@@ -44,6 +48,7 @@ impl StartConfig {
             ephemeral: false,
             warm: false,
             identity: Identity::default(),
+            jwks: None,
         }
     }
 
@@ -72,11 +77,19 @@ pub fn state_dir(template: &Path, explicit: Option<&Path>) -> PathBuf {
 pub struct Listeners {
     pub lambda: TcpListener,
     pub sqs: TcpListener,
+    pub gateway: TcpListener,
+    pub control: TcpListener,
 }
 
 impl Listeners {
     /// Binds every front door on `host` at the given ports.
-    pub async fn bind(host: std::net::IpAddr, lambda_port: u16, sqs_port: u16) -> Result<Listeners, StartError> {
+    pub async fn bind(
+        host: std::net::IpAddr,
+        lambda_port: u16,
+        sqs_port: u16,
+        control_port: u16,
+        gateway_port: u16,
+    ) -> Result<Listeners, StartError> {
         let bind = |port: u16, what: &'static str| async move {
             TcpListener::bind(SocketAddr::new(host, port))
                 .await
@@ -89,8 +102,19 @@ impl Listeners {
         Ok(Listeners {
             lambda: bind(lambda_port, "Lambda API").await?,
             sqs: bind(sqs_port, "SQS API").await?,
+            gateway: bind(gateway_port, "API Gateway").await?,
+            // The control interface drives debugging; it never listens
+            // beyond loopback, whatever `--host` says.
+            control: bind_loopback(control_port, "control interface").await?,
         })
     }
+}
+
+async fn bind_loopback(port: u16, what: &'static str) -> Result<TcpListener, StartError> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpListener::bind(address)
+        .await
+        .map_err(|cause| StartError::Bind { what, address, cause })
 }
 
 /// Why the emulator could not start.
@@ -112,6 +136,8 @@ pub enum StartError {
     Build(#[from] builder::BuildError),
     #[error(transparent)]
     Sqs(#[from] sqs::SqsError),
+    #[error(transparent)]
+    Jwks(#[from] gateway::JwksError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
@@ -170,6 +196,11 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let lambda_address = listeners.lambda.local_addr().map_err(StartError::Serve)?;
     let sqs_address = listeners.sqs.local_addr().map_err(StartError::Serve)?;
+    let gateway_address = listeners.gateway.local_addr().map_err(StartError::Serve)?;
+    let jwt = match &config.jwks {
+        Some(path) => JwtVerifier::from_file(path)?,
+        None => JwtVerifier::unverified(),
+    };
     let sqs_endpoint = format!("http://{sqs_address}");
     let prepared = prepare(&config, &sqs_endpoint, &console).await?;
     for warning in &prepared.warnings {
@@ -198,7 +229,20 @@ pub async fn run(
         InvokerSettings::new(console.clone(), endpoints),
     );
 
+    let control_address = listeners.control.local_addr().map_err(StartError::Serve)?;
+    let gateway = Gateway::new(
+        &prepared.app,
+        GatewayConfig {
+            invoker: invoker.clone(),
+            console: console.clone(),
+            identity: config.identity.clone(),
+            jwt,
+        },
+    );
     print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
+    print_gateway(&console, &gateway, gateway_address);
+    console.line(&format!("  Control     http://{control_address}"));
+    console.line("Press Ctrl-C to stop.");
     if config.warm {
         invoker.prewarm().await;
     }
@@ -211,6 +255,19 @@ pub async fn run(
         shutdown.clone(),
     ));
     servers.spawn(sqs::run(listeners.sqs, queues.clone(), shutdown.clone()));
+    servers.spawn(gateway::run(listeners.gateway, gateway, shutdown.clone()));
+    let control_info = ControlInfo {
+        template: std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone()),
+        state_dir: config.state_dir(),
+        runtime: backend.name().to_owned(),
+        ports: Ports {
+            lambda: lambda_address.port(),
+            gateway: Some(gateway_address.port()),
+            sqs: sqs_address.port(),
+            control: control_address.port(),
+        },
+    };
+    servers.spawn(control::run(listeners.control, invoker.clone(), control_info, shutdown.clone()));
 
     // A server that fails stops the whole emulator: serving half an app
     // would only hide the problem.
@@ -260,5 +317,15 @@ fn print_banner(
     for queue in app.queues.values() {
         console.line(&format!("    {}  {sqs_endpoint}/{}/{}", queue.logical_id, config.identity.account_id, queue.name));
     }
-    console.line("Press Ctrl-C to stop.");
+}
+
+/// The gateway's address, its route table and its warnings.
+fn print_gateway(console: &Console, gateway: &Gateway, address: SocketAddr) {
+    console.line(&format!("  API Gateway http://{address}"));
+    for line in gateway.route_lines() {
+        console.line(&format!("    {line}"));
+    }
+    for warning in gateway.warnings() {
+        console.line(&format!("    {warning}"));
+    }
 }

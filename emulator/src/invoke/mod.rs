@@ -336,6 +336,11 @@ impl Invoker {
         Ok(next.function.clone())
     }
 
+    /// The directory `function`'s current version runs from.
+    pub fn code_dir(&self, function: &str) -> Option<PathBuf> {
+        self.pool(function).ok().map(|pool| pool.deployment().code_dir.clone())
+    }
+
     /// True while `function` runs under the debugger. Front doors use it to
     /// suspend their own time limits (API Gateway's 29 s).
     pub fn is_debugging(&self, function: &str) -> bool {

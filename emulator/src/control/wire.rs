@@ -1,0 +1,210 @@
+//! The control interface's JSON shapes. Field names are camelCase, as the
+//! TypeScript extension and DAP clients expect.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::ControlInfo;
+use crate::app::{Function, Runtime};
+use crate::invoke::Invoker;
+use crate::invoke::events::InstanceEvent;
+use crate::invoke::output::FunctionLogLine;
+
+/// The ports the emulator serves on (127.0.0.1 unless `--host` says
+/// otherwise).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Ports {
+    pub lambda: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<u16>,
+    pub sqs: u16,
+    pub control: u16,
+}
+
+/// `GET /fogbank/v1/status`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub version: &'static str,
+    pub template: PathBuf,
+    pub state_dir: PathBuf,
+    pub runtime: String,
+    pub ports: Ports,
+    pub functions: Vec<FunctionStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionStatus {
+    pub logical_id: String,
+    pub name: String,
+    pub runtime: String,
+    pub code_dir: PathBuf,
+    /// The executable a native debugger loads symbols from (`provided.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<PathBuf>,
+    pub debugging: bool,
+    pub instances: usize,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DebugRequest {
+    pub agent: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PausedRequest {
+    pub paused: bool,
+}
+
+pub fn status(info: &ControlInfo, invoker: &Invoker) -> Status {
+    Status {
+        version: env!("CARGO_PKG_VERSION"),
+        template: info.template.clone(),
+        state_dir: info.state_dir.clone(),
+        runtime: info.runtime.clone(),
+        ports: info.ports.clone(),
+        functions: invoker
+            .functions()
+            .iter()
+            .map(|function| function_status(function, invoker))
+            .collect(),
+    }
+}
+
+pub fn function_status(function: &Function, invoker: &Invoker) -> FunctionStatus {
+    let code_dir = invoker
+        .code_dir(&function.logical_id)
+        .unwrap_or_else(|| function.code_uri.clone());
+    let program = matches!(function.runtime, Runtime::Provided { .. }).then(|| code_dir.join("bootstrap"));
+    FunctionStatus {
+        logical_id: function.logical_id.clone(),
+        name: function.name.clone(),
+        runtime: function.runtime.id().to_owned(),
+        program,
+        code_dir,
+        debugging: invoker.is_debugging(&function.logical_id),
+        instances: invoker.instance_counts(&function.logical_id).map(|(_, all)| all).unwrap_or(0),
+    }
+}
+
+/// One event as a line of JSON.
+pub fn event_line(event: &InstanceEvent) -> String {
+    let value = match event {
+        InstanceEvent::Started {
+            function,
+            instance,
+            debug,
+        } => json!({
+            "event": "instanceStarted",
+            "function": &**function,
+            "instance": instance,
+            "debug": debug.as_ref().map(|d| json!({"rspPort": d.rsp_port, "program": d.program})),
+        }),
+        InstanceEvent::Stopped { function, instance } => json!({
+            "event": "instanceStopped",
+            "function": &**function,
+            "instance": instance,
+        }),
+        InstanceEvent::InvocationStarted {
+            function,
+            instance,
+            request_id,
+            deadline_ms,
+        } => json!({
+            "event": "invocationStarted",
+            "function": &**function,
+            "instance": instance,
+            "requestId": request_id,
+            "deadlineMs": *deadline_ms as u64,
+        }),
+        InstanceEvent::InvocationFinished {
+            function,
+            instance,
+            request_id,
+            error_type,
+        } => json!({
+            "event": "invocationFinished",
+            "function": &**function,
+            "instance": instance,
+            "requestId": request_id,
+            "errorType": error_type,
+        }),
+        InstanceEvent::Redeployed {
+            function,
+            version,
+            code_dir,
+            debug,
+        } => json!({
+            "event": "redeployed",
+            "function": &**function,
+            "version": version,
+            "codeDir": code_dir,
+            "debug": debug,
+        }),
+    };
+    let mut line = value.to_string();
+    line.push('\n');
+    line
+}
+
+/// A function's output line as an event line.
+pub fn log_line(line: &FunctionLogLine) -> String {
+    let mut text = json!({
+        "event": "log",
+        "function": &*line.function,
+        "line": String::from_utf8_lossy(&line.line),
+    })
+    .to_string();
+    text.push('\n');
+    text
+}
+
+/// Tells a slow subscriber that it missed events.
+pub fn lagged_line(missed: u64) -> String {
+    format!("{}\n", json!({ "event": "lagged", "missed": missed }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoke::events::DebugEndpoint;
+    use expect_test::expect;
+
+    #[test]
+    fn event_lines() {
+        let started = InstanceEvent::Started {
+            function: "Hello".into(),
+            instance: "i1".into(),
+            debug: Some(DebugEndpoint {
+                rsp_port: 4444,
+                program: PathBuf::from("/app/.fogbank/build/Hello/bootstrap"),
+            }),
+        };
+        expect![[r#"
+            {"debug":{"program":"/app/.fogbank/build/Hello/bootstrap","rspPort":4444},"event":"instanceStarted","function":"Hello","instance":"i1"}
+        "#]]
+        .assert_eq(&event_line(&started));
+        let finished = InstanceEvent::InvocationFinished {
+            function: "Hello".into(),
+            instance: "i1".into(),
+            request_id: "r1".into(),
+            error_type: None,
+        };
+        expect![[r#"
+            {"errorType":null,"event":"invocationFinished","function":"Hello","instance":"i1","requestId":"r1"}
+        "#]]
+        .assert_eq(&event_line(&finished));
+        let log = FunctionLogLine {
+            function: "Hello".into(),
+            line: std::sync::Arc::from(&b"hi"[..]),
+        };
+        expect![[r#"
+            {"event":"log","function":"Hello","line":"hi"}
+        "#]]
+        .assert_eq(&log_line(&log));
+    }
+}
