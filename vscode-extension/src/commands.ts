@@ -2,6 +2,7 @@
  * The Fogbank commands: Start Emulator, Stop Emulator, Invoke Function…
  * and Show Logs.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 
@@ -57,12 +58,15 @@ async function startEmulator({ emulator, monitor, log }: CommandContext): Promis
     showBinaryError(fogbank.message);
     return;
   }
+  const template = templatePath(folder);
+  if (!existsSync(template)) {
+    void vscode.window.showErrorMessage(
+      `Fogbank: there is no SAM template at ${template}; open the application's folder or set fogbank.template.`,
+    );
+    return;
+  }
   log.appendLine(`[emulator] using ${fogbank.path} (from the ${fogbank.source})`);
-  emulator.start({
-    fogbank: fogbank.path,
-    template: templatePath(folder),
-    extraArguments: readSettings(folder).startArguments,
-  });
+  emulator.start({ fogbank: fogbank.path, template, extraArguments: readSettings(folder).startArguments });
 }
 
 async function stopEmulator({ emulator, monitor }: CommandContext): Promise<void> {

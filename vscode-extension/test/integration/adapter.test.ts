@@ -12,7 +12,7 @@
  * as it does when a user has the emulator running.
  */
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -25,7 +25,8 @@ import { Collected, request, requireBinary, waitFor, within, type HttpAnswer } f
 
 const APP = example('hello-api');
 const TEMPLATE = path.join(APP, 'template.yaml');
-const SOURCE = path.join(APP, 'src', 'main.rs');
+// Real path, as cargo records it in the DWARF the adapter reports from.
+const SOURCE = realpathSync(path.join(APP, 'src', 'main.rs'));
 const EVENT = path.join(APP, 'events', 'hello.json');
 /** The emulator's default ports, which the adapter finds it on. */
 const CONTROL_PORT = 3002;

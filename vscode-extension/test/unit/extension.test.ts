@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
+import * as path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import type * as vscode from 'vscode';
 
@@ -7,6 +8,7 @@ import { startArguments } from '../../src/emulator';
 import { activate } from '../../src/extension';
 import { formatPayload, invokeArguments } from '../../src/invoke';
 import { fake } from '../fake/vscode';
+import { tempTree } from '../helpers';
 
 /** A port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -66,6 +68,19 @@ describe('activate', () => {
 
     await fake.registeredCommands.get('fogbank.invokeFunction')?.();
     assert.match(fake.errors[1] ?? '', /^Fogbank: \/nonexistent\/app\/template\.yaml: does not exist/);
+
+    const tools = tempTree({ 'fogbank': null });
+    try {
+      fake.settings.set('fogbankPath', path.join(tools.dir, 'fogbank'));
+      await fake.registeredCommands.get('fogbank.startEmulator')?.();
+      assert.equal(
+        fake.errors[2],
+        'Fogbank: there is no SAM template at /nonexistent/app/template.yaml; open the application\'s folder or set fogbank.template.',
+      );
+      assert.equal(fake.terminals.length, 0);
+    } finally {
+      tools.cleanup();
+    }
   });
 });
 
