@@ -26,8 +26,12 @@ export type EmulatorStatus =
       readonly source: 'control' | 'lambda';
       readonly version: string | undefined;
       readonly template: string | undefined;
+      /** Where functions run: `docker` or `process`. */
+      readonly runtime: string | undefined;
       readonly ports: EmulatorPorts;
       readonly functions: readonly string[];
+      /** The functions whose instances run under the debugger. */
+      readonly debugging: readonly string[];
     };
 
 export const STOPPED: EmulatorStatus = { state: 'stopped' };
@@ -45,19 +49,21 @@ export function parseControlStatus(body: string, controlPort: number): EmulatorS
     return undefined;
   }
   const ports = document['ports'];
-  const functions = Array.isArray(document['functions']) ? document['functions'].flatMap(functionName) : [];
+  const entries: unknown[] = Array.isArray(document['functions']) ? document['functions'] : [];
   return {
     state: 'running',
     source: 'control',
     version: typeof document['version'] === 'string' ? document['version'] : undefined,
     template: typeof document['template'] === 'string' ? document['template'] : undefined,
+    runtime: typeof document['runtime'] === 'string' ? document['runtime'] : undefined,
     ports: withoutUndefined({
       lambda: port(ports['lambda']),
       gateway: port(ports['gateway']),
       sqs: port(ports['sqs']),
       control: port(ports['control']) ?? controlPort,
     }),
-    functions,
+    functions: entries.flatMap(functionName),
+    debugging: entries.filter((entry) => isRecord(entry) && entry['debugging'] === true).flatMap(functionName),
   };
 }
 
@@ -72,8 +78,10 @@ export function parseListFunctions(body: string, lambdaPort: number): EmulatorSt
     source: 'lambda',
     version: undefined,
     template: undefined,
+    runtime: undefined,
     ports: { lambda: lambdaPort },
     functions: document['Functions'].flatMap(functionName),
+    debugging: [],
   };
 }
 

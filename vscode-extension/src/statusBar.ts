@@ -42,6 +42,9 @@ export function describeStatus(status: EmulatorStatus, startedHere: boolean): St
   if (status.template !== undefined) {
     lines.push(`Template: ${status.template}`);
   }
+  if (status.runtime !== undefined) {
+    lines.push(`Functions run as: ${status.runtime === 'docker' ? 'Docker containers' : status.runtime === 'process' ? 'host processes' : status.runtime}`);
+  }
   const urls: [string, number | undefined][] = [
     ['Lambda API', ports.lambda],
     ['API Gateway', ports.gateway],
@@ -54,14 +57,15 @@ export function describeStatus(status: EmulatorStatus, startedHere: boolean): St
     }
   }
   if (status.functions.length > 0) {
-    lines.push(`Functions: ${status.functions.join(', ')}`);
+    const names = status.functions.map((name) => (status.debugging.includes(name) ? `${name} (debugging)` : name));
+    lines.push(`Functions: ${names.join(', ')}`);
   }
   if (status.source === 'lambda') {
     lines.push('(Found through its Lambda API; the control interface did not answer, so other ports are unknown.)');
   }
   lines.push(startedHere ? 'Click to show the logs.' : 'Click to show the Fogbank log.');
   return {
-    text: `$(radio-tower) Fogbank ${parts.join(' · ')}`.trimEnd(),
+    text: `${status.debugging.length > 0 ? '$(debug-alt)' : '$(radio-tower)'} Fogbank ${parts.join(' · ')}`.trimEnd(),
     tooltip: lines.join('\n'),
     command: 'fogbank.showLogs',
   };

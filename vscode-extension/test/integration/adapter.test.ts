@@ -2,10 +2,10 @@
  * The real-client test: Microsoft's DAP test client (`DebugClient` from
  * @vscode/debugadapter-testsupport) drives the real `fogbank-dap` on
  * examples/hello-api, in the order VS Code sends requests:
- * initialize, launch, setBreakpoints, configurationDone; then the function
- * is invoked through the emulator's Lambda Invoke API, the breakpoint stops
- * it at the right line, a local is read, and after `continue` the caller
- * receives the function's response.
+ * initialize, launch, setBreakpoints, configurationDone; then the function,
+ * running in a container, is invoked through the emulated HTTP API as curl
+ * would, the breakpoint stops it at the right line, locals are read, and
+ * after `continue` the HTTP client receives the function's response.
  *
  * The test starts `fogbank start` itself (so it owns the emulator's
  * lifetime) and the adapter connects to it through the control interface,
@@ -27,7 +27,6 @@ const APP = example('hello-api');
 const TEMPLATE = path.join(APP, 'template.yaml');
 // Real path, as cargo records it in the DWARF the adapter reports from.
 const SOURCE = realpathSync(path.join(APP, 'src', 'main.rs'));
-const EVENT = path.join(APP, 'events', 'hello.json');
 /** The emulator's default ports, which the adapter finds it on. */
 const CONTROL_PORT = 3002;
 const DEFAULT_LAMBDA_PORT = 3001;
@@ -69,7 +68,7 @@ class AdapterClient extends DebugClient {
 describe('fogbank-dap driven by DebugClient on examples/hello-api', () => {
   let emulator: Collected | undefined;
   let stateDir: string | undefined;
-  let lambdaPort = DEFAULT_LAMBDA_PORT;
+  let gatewayPort = 0;
   let fogbankDap = '';
   let fogbank = '';
 
@@ -109,8 +108,17 @@ describe('fogbank-dap driven by DebugClient on examples/hello-api', () => {
       .catch((error: unknown) => {
         throw new Error(`${error instanceof Error ? error.message : String(error)}\nfogbank start output:\n${started.tail()}`);
       });
-    const ports = (JSON.parse(status.body) as { ports?: { lambda?: number } }).ports;
-    lambdaPort = ports?.lambda ?? DEFAULT_LAMBDA_PORT;
+    const document = JSON.parse(status.body) as { runtime?: string; ports?: { gateway?: number } };
+    // The issue's acceptance: a real function in a container. The emulator
+    // picks Docker when an engine answers.
+    assert.equal(
+      document.runtime,
+      'docker',
+      `the emulator runs functions as ${String(document.runtime)}, not in containers; start a Docker engine ` +
+        `(dockerd) so that this test debugs the function in a container\n${started.tail()}`,
+    );
+    assert.ok(document.ports?.gateway, `the status reports the API Gateway port: ${status.body}`);
+    gatewayPort = document.ports.gateway;
   }
 
   after(async () => {
@@ -150,7 +158,8 @@ describe('fogbank-dap driven by DebugClient on examples/hello-api', () => {
       await launched;
 
       const stopped = client.step('a stop at the breakpoint', client.assertStoppedLocation('breakpoint', { path: SOURCE, line: breakpointLine }));
-      invocation = request(lambdaPort, 'POST', '/2015-03-31/functions/HelloFunction/invocations', readFileSync(EVENT, 'utf8'));
+      // As a user would: curl through the emulated HTTP API.
+      invocation = request(gatewayPort, 'GET', '/hello/Ada');
       const trace = await stopped;
       const top = trace.body.stackFrames[0];
       assert.ok(top);
@@ -171,20 +180,15 @@ describe('fogbank-dap driven by DebugClient on examples/hello-api', () => {
 
       const threadId = (await client.step('threads', client.threadsRequest())).body.threads[0]?.id ?? 1;
       await client.step('continue', client.continueRequest({ threadId }));
-      const answer = await within(STEP_TIMEOUT_MS, 'the invocation response after continue', invocation);
+      const answer = await within(STEP_TIMEOUT_MS, 'the HTTP response after continue', invocation);
       assert.equal(answer.status, 200, answer.body);
-      const response = JSON.parse(answer.body) as { statusCode: number; body: string };
-      assert.equal(response.statusCode, 200);
-      assert.deepEqual(JSON.parse(response.body), { message: 'Hello, Ada!', length: 11 });
+      assert.deepEqual(JSON.parse(answer.body), { message: 'Hello, Ada!', length: 11 });
 
       await client.step('disconnect', client.disconnectRequest({}));
       // The emulator stays up and the function usable after the session.
-      const after = await within(
-        STEP_TIMEOUT_MS,
-        'an invocation after disconnect',
-        request(lambdaPort, 'POST', '/2015-03-31/functions/HelloFunction/invocations', readFileSync(EVENT, 'utf8')),
-      );
+      const after = await within(STEP_TIMEOUT_MS, 'a request after disconnect', request(gatewayPort, 'GET', '/hello/Grace'));
       assert.equal(after.status, 200, after.body);
+      assert.deepEqual(JSON.parse(after.body), { message: 'Hello, Grace!', length: 13 });
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
       throw new Error(`${detail}\n--- adapter output events:\n${output.join('')}\n--- emulator output:\n${emulator?.tail() ?? ''}`);

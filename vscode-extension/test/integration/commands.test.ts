@@ -28,6 +28,8 @@ async function freePort(): Promise<number> {
 describe('commands with the real fogbank, on examples/python-api', () => {
   let app: { dir: string; cleanup(): void };
   let lambdaPort: number;
+  let gatewayPort: number;
+  let controlPort: number;
   const subscriptions: { dispose(): unknown }[] = [];
   let statusBar: FakeStatusBarItem;
 
@@ -36,14 +38,18 @@ describe('commands with the real fogbank, on examples/python-api', () => {
     app = tempTree({});
     cpSync(example('python-api'), app.dir, { recursive: true, filter: (source) => !source.includes('.fogbank') });
     lambdaPort = await freePort();
+    gatewayPort = await freePort();
+    controlPort = await freePort();
     const sqsPort = await freePort();
     fake.reset([app.dir]);
     fake.settings.set('fogbankPath', fogbank);
     fake.settings.set('lambdaPort', lambdaPort);
-    // No control interface on this port: the status bar must find the
-    // emulator through its Lambda API.
-    fake.settings.set('controlPort', await freePort());
-    fake.settings.set('startArguments', ['--lambda-port', String(lambdaPort), '--sqs-port', String(sqsPort), '--ephemeral']);
+    fake.settings.set('controlPort', controlPort);
+    // Ports of its own, so that this emulator never meets another one.
+    fake.settings.set('startArguments', [
+      ...['--lambda-port', String(lambdaPort), '--sqs-port', String(sqsPort)],
+      ...['--port', String(gatewayPort), '--control-port', String(controlPort), '--ephemeral'],
+    ]);
     activate({ subscriptions } as unknown as vscode.ExtensionContext);
     const item = fake.statusBarItems[0];
     assert.ok(item, 'a status bar item');
@@ -78,7 +84,11 @@ describe('commands with the real fogbank, on examples/python-api', () => {
     assert.match(terminal.written, /^\$ .*fogbank start --template .*template\.yaml --lambda-port \d+/);
     assert.match(terminal.written, /serving .*template\.yaml/);
     assert.match(terminal.written, /\r\n/, 'terminal lines end in CRLF');
-    assert.match(statusBar.tooltip ?? '', /Functions: HelloWorldFunction/);
+    assert.match(statusBar.text, new RegExp(`λ ${lambdaPort} · API ${gatewayPort} · SQS \\d+`));
+    const tooltip = statusBar.tooltip ?? '';
+    assert.match(tooltip, new RegExp(`Template: ${app.dir}/template\\.yaml`), 'found through the control interface');
+    assert.match(tooltip, new RegExp(`Control: http://127\\.0\\.0\\.1:${controlPort}`));
+    assert.match(tooltip, /Functions: HelloWorldFunction/);
     const log = fake.outputChannels.find((channel) => channel.name === 'Fogbank');
     assert.match(log?.text ?? '', /serving .*template\.yaml/, 'the emulator output is in the Fogbank log');
 

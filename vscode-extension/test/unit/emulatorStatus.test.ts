@@ -20,20 +20,31 @@ describe('parseControlStatus', () => {
   }
 
   test('reads the status document', () => {
+    // The shape of emulator/src/control/wire.rs `Status`.
     check(
       JSON.stringify({
         version: '0.1.0',
         template: '/app/template.yaml',
+        stateDir: '/app/.fogbank',
+        runtime: 'docker',
         ports: { lambda: 3001, gateway: 3000, sqs: 9324, control: 3002 },
-        functions: ['HelloFunction', { name: 'Other' }, { logicalId: 'Third' }, 7],
+        functions: [
+          { logicalId: 'HelloFunction', name: 'HelloFunction', runtime: 'provided.al2023', codeDir: '/b', program: '/b/bootstrap', debugging: true, instances: 1 },
+          { logicalId: 'Worker', name: 'app-worker', runtime: 'python3.12', codeDir: '/w', debugging: false, instances: 0 },
+          'Plain',
+          { name: 'NameOnly' },
+          7,
+        ],
       }),
       {
         state: 'running',
         source: 'control',
         version: '0.1.0',
         template: '/app/template.yaml',
+        runtime: 'docker',
         ports: { lambda: 3001, gateway: 3000, sqs: 9324, control: 3002 },
-        functions: ['HelloFunction', 'Other', 'Third'],
+        functions: ['HelloFunction', 'Worker', 'Plain', 'NameOnly'],
+        debugging: ['HelloFunction'],
       },
     );
   });
@@ -44,8 +55,10 @@ describe('parseControlStatus', () => {
       source: 'control',
       version: undefined,
       template: undefined,
+      runtime: undefined,
       ports: { control: 3002 },
       functions: [],
+      debugging: [],
     });
   });
 
@@ -65,8 +78,10 @@ describe('parseListFunctions', () => {
       source: 'lambda',
       version: undefined,
       template: undefined,
+      runtime: undefined,
       ports: { lambda: 3001 },
       functions: ['A', 'B'],
+      debugging: [],
     });
     assert.equal(parseListFunctions('{"message":"no"}', 3001), undefined);
     assert.equal(parseListFunctions('<html>', 3001), undefined);

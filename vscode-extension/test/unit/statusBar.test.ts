@@ -12,14 +12,16 @@ function check(status: EmulatorStatus, startedHere: boolean, expected: { text: s
   assert.equal(view.command, expected.command);
 }
 
-const FULL: EmulatorStatus = {
+const FULL = {
   state: 'running',
   source: 'control',
   version: '0.1.0',
   template: '/app/template.yaml',
+  runtime: 'docker',
   ports: { lambda: 3001, gateway: 3000, sqs: 9324, control: 3002 },
   functions: ['HelloFunction', 'Worker'],
-};
+  debugging: [],
+} as const satisfies EmulatorStatus;
 
 describe('describeStatus', () => {
   test('stopped offers to start', () => {
@@ -34,15 +36,23 @@ describe('describeStatus', () => {
     check(FULL, true, {
       text: '$(radio-tower) Fogbank λ 3001 · API 3000 · SQS 9324',
       tooltip:
-        /^Fogbank emulator 0\.1\.0 is running \(started here\)\.\nTemplate: \/app\/template\.yaml\nLambda API: http:\/\/127\.0\.0\.1:3001\nAPI Gateway: http:\/\/127\.0\.0\.1:3000\nSQS: http:\/\/127\.0\.0\.1:9324\nControl: http:\/\/127\.0\.0\.1:3002\nFunctions: HelloFunction, Worker\n/,
+        /^Fogbank emulator 0\.1\.0 is running \(started here\)\.\nTemplate: \/app\/template\.yaml\nFunctions run as: Docker containers\nLambda API: http:\/\/127\.0\.0\.1:3001\nAPI Gateway: http:\/\/127\.0\.0\.1:3000\nSQS: http:\/\/127\.0\.0\.1:9324\nControl: http:\/\/127\.0\.0\.1:3002\nFunctions: HelloFunction, Worker\n/,
       command: 'fogbank.showLogs',
     });
   });
 
   test('found through the Lambda API only, it says what is unknown', () => {
-    check({ ...FULL, source: 'lambda', version: undefined, template: undefined, ports: { lambda: 3001 } }, false, {
+    check({ ...FULL, source: 'lambda', version: undefined, template: undefined, runtime: undefined, ports: { lambda: 3001 } }, false, {
       text: '$(radio-tower) Fogbank λ 3001',
       tooltip: /^Fogbank emulator is running\.\nLambda API: http:\/\/127\.0\.0\.1:3001\n.*control interface did not answer/s,
+      command: 'fogbank.showLogs',
+    });
+  });
+
+  test('a function under the debugger shows in the icon and the tooltip', () => {
+    check({ ...FULL, runtime: 'process', debugging: ['HelloFunction'] }, false, {
+      text: '$(debug-alt) Fogbank λ 3001 · API 3000 · SQS 9324',
+      tooltip: /Functions run as: host processes\n.*Functions: HelloFunction \(debugging\), Worker\n/s,
       command: 'fogbank.showLogs',
     });
   });
