@@ -5,7 +5,6 @@ use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
@@ -13,11 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, Identity, LoadOptions, Severity};
+use crate::backend::docker::{self, RuntimeOptions, RuntimeRequest};
 use crate::backend::environment::Endpoints;
-use crate::backend::process::ProcessBackend;
 use crate::builder::{self, BuildDirs};
 use crate::console::Console;
-use crate::invoke::{Deployment, Invocation, Invoker, InvokerSettings, Outcome};
+use crate::invoke::{Invocation, Invoker, InvokerSettings, Outcome};
 use crate::runtimes::RuntimeFiles;
 use crate::server::{self, Listeners, StartConfig};
 
@@ -103,6 +102,59 @@ struct StartArgs {
     /// Where state (builds, queues) is kept; `.fogbank/` beside the template by default.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+    /// Stop an instance (container or process) after it has been idle this
+    /// long: `90s`, `10m`, `1h`; `0` keeps idle instances forever.
+    #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_idle_timeout)]
+    idle_timeout: IdleTimeout,
+}
+
+/// How functions run: shared by `start` and `invoke`.
+#[derive(Debug, Args)]
+struct RuntimeArgs {
+    /// `docker` runs each instance in a container, `process` as a host
+    /// process; by default Docker when an engine answers at DOCKER_HOST or
+    /// /var/run/docker.sock, else the process runtime.
+    #[arg(long, env = "FOGBANK_RUNTIME", default_value = "auto", value_name = "docker|process|auto")]
+    runtime: RuntimeRequest,
+    /// The container image for every function of a runtime, e.g.
+    /// `python3.12=my/python:dev` (a function's Metadata.DockerImage wins).
+    #[arg(long = "image", value_name = "RUNTIME=IMAGE", value_parser = RuntimeOptions::parse_image)]
+    images: Vec<(String, String)>,
+    /// Pull images that are not present locally (never done otherwise).
+    #[arg(long)]
+    pull: bool,
+}
+
+impl RuntimeArgs {
+    fn options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            request: self.runtime,
+            images: self.images.iter().cloned().collect(),
+            pull: self.pull,
+        }
+    }
+}
+
+/// `--idle-timeout`: `None` for never.
+#[derive(Debug, Clone, Copy)]
+struct IdleTimeout(Option<std::time::Duration>);
+
+fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
+    let error = || format!("`{text}` is not a duration; use for example 90s, 10m or 1h (0 for never)");
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(split) => text.split_at(split),
+        None => (text, "s"),
+    };
+    let value: u64 = number.parse().map_err(|_| error())?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(error()),
+    };
+    Ok(IdleTimeout((seconds > 0).then(|| std::time::Duration::from_secs(seconds))))
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +169,8 @@ struct InvokeArgs {
     /// Where state (builds) is kept; `.fogbank/` beside the template by default.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +234,8 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         warm: args.warm,
         identity: args.template.identity(),
         jwks: args.jwks.clone(),
+        runtime: args.runtime.options(),
+        idle_timeout: args.idle_timeout.0,
     };
     let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port, args.control_port, args.port).await {
         Ok(listeners) => listeners,
@@ -246,7 +302,7 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
     // scripts can pipe into jq.
     let console = Console::spawn(Box::new(std::io::stderr()), std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let state_dir = server::state_dir(&args.template.template, args.state_dir.as_deref());
-    let code_dir = builder::build(&function, &BuildDirs { root: state_dir.join("build") }, &console)
+    let deployment = builder::build(&function, &BuildDirs { root: state_dir.join("build") }, &console)
         .await
         .context("building the function")?;
     let runtime_files = RuntimeFiles::install(&state_dir.join("runtime"))
@@ -257,9 +313,25 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
         sqs: options.sqs_endpoint.clone(),
         identity,
     };
+    let app_label = std::path::absolute(&args.template.template).unwrap_or_else(|_| args.template.template.clone());
+    let backend = docker::select(
+        &args.runtime.options(),
+        runtime_files,
+        &app_label.to_string_lossy(),
+        std::slice::from_ref(&function),
+        &console,
+    )
+    .await;
+    let backend = match backend {
+        Ok(backend) => backend,
+        Err(error) => {
+            console.flush();
+            return Err(anyhow!(error));
+        }
+    };
     let invoker = Invoker::new(
-        vec![Deployment { function: function.clone(), code_dir }],
-        Arc::new(ProcessBackend::new(runtime_files)),
+        vec![deployment],
+        backend,
         InvokerSettings::new(console.clone(), endpoints),
     );
     let result = invoker.invoke(&function.logical_id, Invocation::new(payload)).await;
@@ -356,12 +428,12 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
             continue;
         }
         let started = std::time::Instant::now();
-        let output = builder::build(function, &dirs, &console).await?;
+        let deployment = builder::build(function, &dirs, &console).await?;
         console.line(&format!(
             "built {} in {:.2} s -> {}",
             function.logical_id,
             started.elapsed().as_secs_f64(),
-            output.display()
+            deployment.code_dir.display()
         ));
     }
     console.flush();
@@ -424,6 +496,22 @@ mod tests {
         check(&["Stage"], Err("should be Key=Value"));
         check(&["=x"], Err("empty parameter name"));
         check(&["ParameterKey=Stage"], Err("ParameterKey=K,ParameterValue=V"));
+    }
+
+    #[test]
+    fn idle_timeouts_are_parsed() {
+        let check = |text: &str, expected: Option<Option<u64>>| {
+            let parsed = parse_idle_timeout(text).ok().map(|t| t.0.map(|d| d.as_secs()));
+            assert_eq!(parsed, expected, "{text}");
+        };
+        check("10m", Some(Some(600)));
+        check("90s", Some(Some(90)));
+        check("45", Some(Some(45)));
+        check("1h", Some(Some(3600)));
+        check("0", Some(None));
+        check("10 minutes", None);
+        check("m", None);
+        check("", None);
     }
 
     #[test]

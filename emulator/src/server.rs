@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -12,10 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, App, Identity, LoadOptions};
 use crate::backend::environment::Endpoints;
-use crate::backend::process::ProcessBackend;
-use crate::backend::Backend;
+use crate::backend::docker::{self, DockerError, RuntimeOptions};
 use crate::builder::{self, BuildDirs};
 use crate::console::Console;
+use crate::event_source::{self, EventSources};
 use crate::gateway::{self, Gateway, GatewayConfig, JwtVerifier};
 use crate::control::{self, ControlInfo, Ports};
 use crate::invoke::{Deployment, Invoker, InvokerSettings};
@@ -37,6 +36,10 @@ pub struct StartConfig {
     pub identity: Identity,
     /// A JSON Web Key Set for HTTP API JWT authorizers (`--jwks`).
     pub jwks: Option<PathBuf>,
+    /// Which runtime runs functions (`--runtime`, `--image`, `--pull`).
+    pub runtime: RuntimeOptions,
+    /// Idle instances are stopped after this long (`--idle-timeout`).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl StartConfig {
@@ -49,6 +52,8 @@ impl StartConfig {
             warm: false,
             identity: Identity::default(),
             jwks: None,
+            runtime: RuntimeOptions::default(),
+            idle_timeout: Some(std::time::Duration::from_secs(600)),
         }
     }
 
@@ -138,6 +143,8 @@ pub enum StartError {
     Sqs(#[from] sqs::SqsError),
     #[error(transparent)]
     Jwks(#[from] gateway::JwksError),
+    #[error(transparent)]
+    Runtime(#[from] DockerError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
@@ -172,11 +179,7 @@ pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console
         if builder::needs_build(function) {
             console.line(&format!("building {} ...", function.logical_id));
         }
-        let code_dir = builder::build(function, &dirs, console).await?;
-        deployments.push(Deployment {
-            function: function.clone(),
-            code_dir,
-        });
+        deployments.push(builder::build(function, &dirs, console).await?);
     }
     Ok(Prepared {
         app: loaded.app,
@@ -222,12 +225,19 @@ pub async fn run(
         sqs: sqs_endpoint.clone(),
         identity: config.identity.clone(),
     };
-    let backend: Arc<dyn Backend> = Arc::new(ProcessBackend::new(prepared.runtime_files.clone()));
-    let invoker = Invoker::new(
-        prepared.deployments.clone(),
-        backend.clone(),
-        InvokerSettings::new(console.clone(), endpoints),
-    );
+    let functions: Vec<_> = prepared.deployments.iter().map(|d| d.function.clone()).collect();
+    let app_label = std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone());
+    let backend = docker::select(
+        &config.runtime,
+        prepared.runtime_files.clone(),
+        &app_label.to_string_lossy(),
+        &functions,
+        &console,
+    )
+    .await?;
+    let mut settings = InvokerSettings::new(console.clone(), endpoints);
+    settings.idle_timeout = config.idle_timeout;
+    let invoker = Invoker::new(prepared.deployments.clone(), backend.clone(), settings);
 
     let control_address = listeners.control.local_addr().map_err(StartError::Serve)?;
     let gateway = Gateway::new(
@@ -240,6 +250,16 @@ pub async fn run(
         },
     );
     print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
+    let mappings = event_source::mappings(&prepared.app);
+    for mapping in &mappings {
+        console.line(&format!(
+            "    {} -> {}  (batch {}{})",
+            mapping.queue_name,
+            mapping.function,
+            mapping.config.batch_size,
+            if mapping.config.enabled { "" } else { ", disabled" }
+        ));
+    }
     print_gateway(&console, &gateway, gateway_address);
     console.line(&format!("  Control     http://{control_address}"));
     console.line("Press Ctrl-C to stop.");
@@ -247,6 +267,7 @@ pub async fn run(
         invoker.prewarm().await;
     }
 
+    let event_sources = EventSources::start(mappings, queues.clone(), invoker.clone(), console.clone(), &shutdown);
     let mut servers = JoinSet::new();
     servers.spawn(lambda_api::run(
         listeners.lambda,
@@ -282,6 +303,7 @@ pub async fn run(
         }
     }
     while servers.join_next().await.is_some() {}
+    event_sources.stop().await;
     invoker.shutdown().await;
     console.flush();
     match failure {

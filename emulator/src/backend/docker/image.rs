@@ -188,10 +188,11 @@ pub(crate) fn host_system_binds() -> Vec<Bind> {
         .collect()
 }
 
+// `/sbin` is left out: the engine mounts its init at `/sbin/docker-init`,
+// which a read-only host directory there would hide.
 const HOST_SYSTEM_PATHS: &[&str] = &[
     "/usr",
     "/bin",
-    "/sbin",
     "/lib",
     "/lib64",
     "/etc/ld.so.cache",

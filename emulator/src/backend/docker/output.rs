@@ -57,11 +57,33 @@ impl FifoOutput {
     }
 
     /// Passes on everything in the pipe now. Returns once the pipe is empty.
+    ///
+    /// This reads the pipe directly rather than through tokio's readiness,
+    /// which may not have caught up yet with bytes written an instant ago:
+    /// those are exactly the lines a flush must not miss.
     pub fn drain(&self) {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self.reader.try_read(&mut chunk) {
+            match read_pipe(&self.reader, &mut chunk) {
+                Ok(0) => return,
+                Ok(n) => lines.push(&chunk[..n], &self.output),
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Like `drain`, but through tokio's readiness, which it clears once
+    /// the pipe is empty so that the pump sleeps until the next write.
+    fn drain_ready(&self) {
+        let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match self
+                .reader
+                .try_io(|| read_pipe(&self.reader, &mut chunk))
+            {
                 Ok(0) => return,
                 Ok(n) => lines.push(&chunk[..n], &self.output),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -92,10 +114,15 @@ async fn pump(fifo: Arc<FifoOutput>) {
                 if ready.is_err() {
                     return;
                 }
-                fifo.drain();
+                fifo.drain_ready();
             }
         }
     }
+}
+
+/// One non-blocking `read` of the pipe.
+fn read_pipe(reader: &pipe::Receiver, buffer: &mut [u8]) -> io::Result<usize> {
+    nix::unistd::read(reader, buffer).map_err(io::Error::from)
 }
 
 /// Splits a byte stream into lines, bounding the length of any one line.
