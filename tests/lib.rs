@@ -170,6 +170,11 @@ impl Fogbank {
             .args(["--lambda-port", "0", "--sqs-port", "0", "--port", "0", "--control-port", "0"])
             .args(&options.extra_args)
             .env("NO_COLOR", "1")
+            // Tests run the process runtime unless they ask for another with
+            // `--runtime` or this variable: fogbank would otherwise pick Docker
+            // whenever an engine answers. The Docker runtime's tests are in
+            // tests/docker/.
+            .env("FOGBANK_RUNTIME", "process")
             .envs(options.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
