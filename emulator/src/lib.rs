@@ -2,7 +2,7 @@
 //!
 //! See ARCHITECTURE.md at the repository root for the bird's-eye view. In
 //! short: [`app`] turns a template into a typed model, front doors
-//! ([`lambda_api`], `gateway`, [`sqs`]) turn wire formats into
+//! ([`lambda_api`], [`gateway`], [`sqs`]) turn wire formats into
 //! [`invoke::Invocation`]s, the [`invoke::Invoker`] owns instance pools, and
 //! [`backend`]s start the function processes that talk to [`runtime_api`].
 
@@ -11,6 +11,7 @@ pub mod backend;
 pub mod builder;
 pub mod cli;
 pub mod console;
+pub mod gateway;
 pub mod control;
 pub mod http_server;
 pub mod invoke;

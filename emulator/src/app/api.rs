@@ -75,6 +75,8 @@ const HTTP_PROPERTIES: &[&str] = &[
 
 const READ_PROPERTIES: &[&str] = &[
     "StageName",
+    "Variables",
+    "StageVariables",
     "Cors",
     "CorsConfiguration",
     "BinaryMediaTypes",
@@ -302,6 +304,20 @@ fn build(
         },
     };
 
+    let variables_key = match kind {
+        ApiKind::Rest => "Variables",
+        ApiKind::Http => "StageVariables",
+    };
+    let stage_variables = match props.get(variables_key) {
+        None => BTreeMap::new(),
+        Some(node) => {
+            read_stage_variables(node, &props.site(variables_key), sink).unwrap_or_else(|| {
+                ok = false;
+                BTreeMap::new()
+            })
+        }
+    };
+
     let api = Api {
         logical_id: id.to_owned(),
         kind,
@@ -311,8 +327,41 @@ fn build(
         binary_media_types,
         authorizers,
         default_authorizer,
+        stage_variables,
     };
     ok.then_some((api, open))
+}
+
+/// Stage variables: a map of names (letters, digits, `_`, `.`, `:`, `-`)
+/// to string values, as API Gateway's stage settings accept them.
+fn read_stage_variables(node: &Node, site: &Site, sink: &mut Sink) -> Option<BTreeMap<String, String>> {
+    let map = read::map(node, site, sink)?;
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (key, value) in &map.entries {
+        let child = site.child(&key.name);
+        let valid = !key.name.is_empty()
+            && key
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'));
+        if !valid {
+            sink.error(
+                Some(key.pos),
+                &child,
+                "stage variable names hold only letters, digits and `_ . : -`",
+            );
+            ok = false;
+            continue;
+        }
+        match read::string(value, &child, sink) {
+            Some(text) => {
+                out.insert(key.name.clone(), text);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// REST API `Cors`: a quoted origin string (`"'*'"`), or a map of quoted,

@@ -1007,6 +1007,25 @@ fn read_api_event(
             }
         },
     };
+    // REST integrations allow 50 ms to 29 s; HTTP API integrations 30 s.
+    let max_timeout = if http { 30_000 } else { 29_000 };
+    let timeout = match p.get("TimeoutInMillis") {
+        None => None,
+        Some(node) => match read::integer(
+            node,
+            50,
+            max_timeout,
+            "a number of milliseconds",
+            &site.child("TimeoutInMillis"),
+            sink,
+        ) {
+            Some(ms) => Some(Duration::from_millis(ms as u64)),
+            None => {
+                ok = false;
+                None
+            }
+        },
+    };
     if !ok {
         return None;
     }
@@ -1016,6 +1035,7 @@ fn read_api_event(
         api_id,
         payload_format_version,
         authorizer,
+        timeout,
     };
     let kind = if http {
         EventKind::HttpApi(route)

@@ -186,6 +186,9 @@ pub struct ApiRoute {
     /// which are not emulated). A name is always a key of the API's
     /// `authorizers`.
     pub authorizer: Option<String>,
+    /// `TimeoutInMillis`: the integration timeout of this route; `None`
+    /// means API Gateway's default (29 s for REST, 30 s for HTTP APIs).
+    pub timeout: Option<Duration>,
 }
 
 /// A `Type: SQS` event: the function is fed from a queue.
@@ -222,6 +225,8 @@ pub struct Api {
     pub authorizers: BTreeMap<String, Authorizer>,
     /// `Auth.DefaultAuthorizer`.
     pub default_authorizer: Option<String>,
+    /// Stage variables: `Variables` (REST) or `StageVariables` (HTTP).
+    pub stage_variables: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
