@@ -16,3 +16,9 @@ mod sqs;
 // their error paths, the examples through fogbank invoke, boto3 and the aws
 // CLI, awslambdaric, the differential test against AWS's RIE, and the CLI.
 mod emulator;
+
+// The Docker runtime against a real engine: the examples in containers,
+// sandbox isolation, memory limits, faults (kill -9, killed containers, an
+// unreachable engine) and the container lifecycle. Slow tier; fails when no
+// engine answers (start one with .ci/docker-up).
+mod docker;
