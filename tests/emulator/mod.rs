@@ -8,6 +8,7 @@
 
 mod cli;
 mod clients;
+mod esm;
 mod examples;
 mod invoke_api;
 

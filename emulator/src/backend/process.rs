@@ -8,7 +8,6 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,8 +28,6 @@ use crate::runtimes::RuntimeFiles;
 /// Starts instances as host processes.
 pub struct ProcessBackend {
     runtime_files: RuntimeFiles,
-    /// The interpreter chosen for each Python minor version, found once.
-    pythons: Mutex<HashMap<u32, Option<PathBuf>>>,
 }
 
 impl ProcessBackend {
@@ -38,25 +35,7 @@ impl ProcessBackend {
     pub fn new(runtime_files: RuntimeFiles) -> ProcessBackend {
         ProcessBackend {
             runtime_files,
-            pythons: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// The interpreter for `python3.minor`: that exact version when it runs,
-    /// else the host's `python3`. A name on PATH is not enough: version
-    /// managers such as pyenv install shims for versions that then refuse
-    /// to run.
-    fn python(&self, minor: u32) -> Option<PathBuf> {
-        let mut pythons = self.pythons.lock().unwrap_or_else(PoisonError::into_inner);
-        pythons
-            .entry(minor)
-            .or_insert_with(|| {
-                [format!("python3.{minor}"), "python3".to_owned()]
-                    .iter()
-                    .filter_map(|name| find_on_path(name))
-                    .find(|candidate| runs(candidate))
-            })
-            .clone()
     }
 
     fn command(&self, spec: &InstanceSpec) -> Result<tokio::process::Command, BackendError> {
@@ -73,7 +52,7 @@ impl ProcessBackend {
                 (bootstrap, Vec::new())
             }
             Runtime::Python { minor, id } => {
-                let program = self.python(*minor).ok_or_else(|| BackendError::MissingInterpreter {
+                let program = crate::host::python(*minor).ok_or_else(|| BackendError::MissingInterpreter {
                     runtime: id.clone(),
                     program: format!("python3.{minor}"),
                     hint: "install Python 3 or use `--runtime docker`".to_owned(),
@@ -83,7 +62,7 @@ impl ProcessBackend {
             }
             Runtime::Node { id, .. } => {
                 let program =
-                    find_on_path("node").ok_or_else(|| BackendError::MissingInterpreter {
+                    crate::host::node().ok_or_else(|| BackendError::MissingInterpreter {
                         runtime: id.clone(),
                         program: "node".to_owned(),
                         hint: "install Node.js 18 or newer or use `--runtime docker`".to_owned(),
@@ -381,29 +360,6 @@ fn check_executable(path: &Path) -> Result<(), String> {
             path.display()
         )),
     }
-}
-
-/// True when `program -c pass` succeeds.
-fn runs(program: &Path) -> bool {
-    std::process::Command::new(program)
-        .args(["-c", "pass"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// Looks a program up on PATH, as a shell would.
-pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| {
-            std::fs::metadata(candidate)
-                .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
 }
 
 #[cfg(test)]

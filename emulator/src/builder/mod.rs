@@ -5,12 +5,14 @@
 //! method run straight from their CodeUri.
 
 mod cargo;
+mod python;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::app::{Function, Runtime};
 use crate::console::Console;
+use crate::invoke::Deployment;
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,27 +54,56 @@ impl BuildDirs {
     }
 }
 
-/// True when the function has a build step that produces its code dir.
+/// True when the function has a build step: a BuildMethod, or Python
+/// dependencies to install.
 pub fn needs_build(function: &Function) -> bool {
     function.build.method.is_some()
+        || (matches!(function.runtime, Runtime::Python { .. }) && python::requirements(function).is_some())
 }
 
-/// Builds one function and returns the directory to run it from. Functions
-/// without a build method run from their CodeUri and are returned as is.
-pub async fn build(function: &Arc<Function>, dirs: &BuildDirs, console: &Console) -> Result<PathBuf, BuildError> {
-    let Some(method) = function.build.method.as_deref() else {
-        return Ok(function.code_uri.clone());
-    };
-    match (method, &function.runtime) {
-        ("rust-cargolambda", Runtime::Provided { .. }) => {
-            let output = dirs.for_function(function);
+/// Builds one function and returns what to run: the code directory and the
+/// function as served (with build-produced layers such as installed Python
+/// dependencies). Functions with nothing to build run from their CodeUri.
+pub async fn build(function: &Arc<Function>, dirs: &BuildDirs, console: &Console) -> Result<Deployment, BuildError> {
+    let output = dirs.for_function(function);
+    match (function.build.method.as_deref(), &function.runtime) {
+        (Some("rust-cargolambda"), Runtime::Provided { .. }) => {
             cargo::build(function, &output, console).await?;
-            Ok(output)
+            Ok(Deployment {
+                function: function.clone(),
+                code_dir: output,
+            })
         }
-        (method, _) => Err(BuildError::UnsupportedMethod {
+        (None, Runtime::Python { minor, id }) => {
+            let Some(requirements) = python::requirements(function) else {
+                return Ok(unbuilt(function));
+            };
+            let interpreter = crate::host::python(*minor).ok_or_else(|| BuildError::Output {
+                function: function.logical_id.clone(),
+                message: format!("installing requirements.txt for {id} needs python3 with pip on PATH"),
+            })?;
+            let layer = python::install(function, &interpreter, &requirements, &dirs.root, console).await?;
+            let mut served = Function::clone(function);
+            // Dependencies come after the function's own layers, as SAM's
+            // artifact puts them in /var/task, which precedes /opt.
+            served.layers.push(layer);
+            Ok(Deployment {
+                function: Arc::new(served),
+                code_dir: function.code_uri.clone(),
+            })
+        }
+        (None, _) => Ok(unbuilt(function)),
+        (Some(method), _) => Err(BuildError::UnsupportedMethod {
             function: function.logical_id.clone(),
             method: method.to_owned(),
         }),
+    }
+}
+
+fn unbuilt(function: &Arc<Function>) -> Deployment {
+    Deployment {
+        function: function.clone(),
+        code_dir: function.code_uri.clone(),
     }
 }
 

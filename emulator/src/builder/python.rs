@@ -1,0 +1,122 @@
+//! Python dependencies: `requirements.txt` installed with `pip install -t`.
+//!
+//! SAM copies the code and its dependencies into one artifact directory.
+//! Fogbank keeps the code where it is (so a saved file is live at once) and
+//! installs the dependencies into a layer-shaped directory
+//! (`<build>/python-deps/<hash>/python`), which instances get like any
+//! layer: on `PYTHONPATH` in a process, at `/opt/python` in a container.
+//! The directory is named by a hash of the requirements and the
+//! interpreter, so functions with the same requirements share one install
+//! and an unchanged file is never installed again.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::BuildError;
+use crate::app::Function;
+use crate::console::Console;
+
+/// The requirements file of a function, if it has one.
+pub(super) fn requirements(function: &Function) -> Option<PathBuf> {
+    let path = function.code_uri.join("requirements.txt");
+    path.is_file().then_some(path)
+}
+
+/// Installs the requirements under `build_root` unless the same
+/// requirements were installed for the same interpreter already. Returns
+/// the layer directory.
+pub(super) async fn install(
+    function: &Function,
+    python: &Path,
+    requirements: &Path,
+    build_root: &Path,
+    console: &Console,
+) -> Result<PathBuf, BuildError> {
+    let io_error = |path: &Path, cause| BuildError::Io {
+        function: function.logical_id.clone(),
+        path: path.to_path_buf(),
+        cause,
+    };
+    let wanted = std::fs::read(requirements).map_err(|cause| io_error(requirements, cause))?;
+    let mut hasher = Sha256::new();
+    hasher.update(&wanted);
+    hasher.update(python.as_os_str().as_encoded_bytes());
+    let digest: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let layer = build_root.join("python-deps").join(&digest);
+    if layer.join("python").is_dir() {
+        return Ok(layer);
+    }
+    // Install into a fresh directory and rename it into place, so an
+    // instance never sees a half-installed set of packages.
+    let staging = build_root.join("python-deps").join(format!("{digest}.staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(staging.join("python")).map_err(|cause| io_error(&staging, cause))?;
+    let rendered = format!("pip install -r {} -t {}", requirements.display(), layer.join("python").display());
+    let mut child = tokio::process::Command::new(python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-warn-conflicts",
+            "--root-user-action=ignore",
+            "-q",
+            "-r",
+        ])
+        .arg(requirements)
+        .arg("-t")
+        .arg(staging.join("python"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|cause| BuildError::Spawn {
+            function: function.logical_id.clone(),
+            command: rendered.clone(),
+            cause,
+        })?;
+    let prefix = console.prefix(&format!("{} build", function.logical_id));
+    let mut streams = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        streams.push(tokio::spawn(forward(BufReader::new(stdout), console.clone(), prefix.clone())));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        streams.push(tokio::spawn(forward(BufReader::new(stderr), console.clone(), prefix.clone())));
+    }
+    let status = child.wait().await.map_err(|cause| BuildError::Spawn {
+        function: function.logical_id.clone(),
+        command: rendered.clone(),
+        cause,
+    })?;
+    for stream in streams {
+        let _ = stream.await;
+    }
+    if !status.success() {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(BuildError::Failed {
+            function: function.logical_id.clone(),
+            command: rendered,
+            status: status.to_string(),
+        });
+    }
+    if std::fs::rename(&staging, &layer).is_err() {
+        // Another build installed the same requirements first; use theirs.
+        let _ = std::fs::remove_dir_all(&staging);
+        if !layer.join("python").is_dir() {
+            return Err(io_error(&layer, std::io::Error::other("the dependency directory could not be created")));
+        }
+    }
+    Ok(layer)
+}
+
+async fn forward<R: tokio::io::AsyncBufRead + Unpin>(reader: R, console: Console, prefix: crate::console::Prefix) {
+    let mut lines = reader.lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        console.prefixed(&prefix, line.as_bytes());
+    }
+}
