@@ -66,7 +66,8 @@ async function startEmulator({ emulator, monitor, log }: CommandContext): Promis
     return;
   }
   log.appendLine(`[emulator] using ${fogbank.path} (from the ${fogbank.source})`);
-  emulator.start({ fogbank: fogbank.path, template, extraArguments: readSettings(folder).startArguments });
+  const settings = readSettings(folder);
+  emulator.start({ fogbank: fogbank.path, template, runtime: settings.runtime, extraArguments: settings.startArguments });
 }
 
 async function stopEmulator({ emulator, monitor }: CommandContext): Promise<void> {
@@ -122,6 +123,7 @@ async function invokeFunction({ log }: CommandContext): Promise<void> {
     template,
     function: picked.label,
     event: event === NO_EVENT ? undefined : event,
+    runtime: readSettings(folder).runtime,
   };
   log.appendLine(
     `[invoke] ${picked.label} with ${request.event === undefined ? '{}' : path.basename(request.event)}`,

@@ -18,12 +18,15 @@ const STOP_GRACE_MS = 10_000;
 export interface EmulatorCommand {
   readonly fogbank: string;
   readonly template: string;
+  /** `--runtime`, when not the emulator's own choice. */
+  readonly runtime: 'docker' | 'process' | undefined;
   readonly extraArguments: readonly string[];
 }
 
 /** The arguments of `fogbank start` for a command. */
 export function startArguments(command: EmulatorCommand): string[] {
-  return ['start', '--template', command.template, ...command.extraArguments];
+  const runtime = command.runtime === undefined ? [] : ['--runtime', command.runtime];
+  return ['start', '--template', command.template, ...runtime, ...command.extraArguments];
 }
 
 /** Where emulator output goes besides the terminal. */

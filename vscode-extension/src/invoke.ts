@@ -9,6 +9,8 @@ export interface InvokeRequest {
   readonly function: string;
   /** A JSON event file; `{}` is sent when undefined. */
   readonly event: string | undefined;
+  /** `--runtime`, when not the emulator's own choice. */
+  readonly runtime: 'docker' | 'process' | undefined;
 }
 
 /** What `fogbank invoke` printed: the result on stdout, logs and build output on stderr. */
@@ -24,6 +26,9 @@ export function invokeArguments(request: InvokeRequest): string[] {
   const args = ['invoke', request.function, '--template', request.template];
   if (request.event !== undefined) {
     args.push('--event', request.event);
+  }
+  if (request.runtime !== undefined) {
+    args.push('--runtime', request.runtime);
   }
   return args;
 }

@@ -15,6 +15,8 @@ export interface FogbankSettings {
   readonly dapPath: string;
   /** The template, relative to the workspace folder or absolute. */
   readonly template: string;
+  /** `--runtime` for `fogbank start` and `fogbank invoke`; undefined for the emulator's own choice. */
+  readonly runtime: 'docker' | 'process' | undefined;
   readonly startArguments: readonly string[];
   readonly controlPort: number;
   readonly lambdaPort: number;
@@ -36,10 +38,12 @@ export function readSettings(folder?: vscode.WorkspaceFolder): FogbankSettings {
     return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536 ? value : fallback;
   };
   const startArguments = config.get<unknown>('startArguments');
+  const runtime = config.get<unknown>('runtime');
   return {
     fogbankPath: text('fogbankPath', ''),
     dapPath: text('dapPath', ''),
     template: text('template', DEFAULT_TEMPLATE),
+    runtime: runtime === 'docker' || runtime === 'process' ? runtime : undefined,
     startArguments: Array.isArray(startArguments)
       ? startArguments.filter((arg): arg is string => typeof arg === 'string')
       : [],

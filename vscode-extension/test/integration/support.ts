@@ -80,11 +80,15 @@ export function request(port: number, method: string, urlPath: string, body?: st
   });
 }
 
-/** Polls `probe` every 250 ms until it returns a value; rejects with `what` after `ms`. */
+/**
+ * Polls `probe` every 250 ms until it returns a value; rejects with `what`
+ * after `ms`, or at once with the probe's own error when it throws (a
+ * process that died will not come back).
+ */
 export async function waitFor<T>(ms: number, what: string, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = await probe().catch(() => undefined);
+    const value = await probe();
     if (value !== undefined) {
       return value;
     }
@@ -104,6 +108,9 @@ export class Collected {
   constructor(readonly child: ChildProcess) {
     child.stdout?.on('data', (data: Buffer) => (this.output += data.toString('utf8')));
     child.stderr?.on('data', (data: Buffer) => (this.output += data.toString('utf8')));
+    // Writing to a process that has exited fails with EPIPE; the exit
+    // itself is what the tests report, with the output above.
+    child.stdin?.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         this.exit = signal !== null ? `killed by ${signal}` : `exit code ${code}`;

@@ -86,16 +86,20 @@ describe('activate', () => {
 
 describe('command lines', () => {
   test('fogbank start', () => {
-    assert.deepEqual(startArguments({ fogbank: 'fogbank', template: '/app/template.yaml', extraArguments: ['--warm'] }), [
+    const command = { fogbank: 'fogbank', template: '/app/template.yaml', runtime: undefined, extraArguments: ['--warm'] };
+    assert.deepEqual(startArguments(command), ['start', '--template', '/app/template.yaml', '--warm']);
+    assert.deepEqual(startArguments({ ...command, runtime: 'process' }), [
       'start',
       '--template',
       '/app/template.yaml',
+      '--runtime',
+      'process',
       '--warm',
     ]);
   });
 
   test('fogbank invoke, with and without an event', () => {
-    const request = { fogbank: 'fogbank', template: '/app/t.yaml', function: 'F', event: undefined };
+    const request = { fogbank: 'fogbank', template: '/app/t.yaml', function: 'F', event: undefined, runtime: undefined };
     assert.deepEqual(invokeArguments(request), ['invoke', 'F', '--template', '/app/t.yaml']);
     assert.deepEqual(invokeArguments({ ...request, event: '/app/events/e.json' }), [
       'invoke',
@@ -105,6 +109,7 @@ describe('command lines', () => {
       '--event',
       '/app/events/e.json',
     ]);
+    assert.deepEqual(invokeArguments({ ...request, runtime: 'docker' }), ['invoke', 'F', '--template', '/app/t.yaml', '--runtime', 'docker']);
   });
 
   test('results are pretty-printed when they are JSON', () => {
