@@ -333,6 +333,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
         }
     }
 
+    /// The name the server gives a thread (`qThreadExtraInfo`; on Linux
+    /// the thread's `comm`), or `None` when the server has none.
+    pub async fn thread_name(&mut self, thread: ThreadId) -> Result<Option<String>, RspError> {
+        const OPERATION: &str = "read thread name";
+        match self
+            .request(OPERATION, format!("qThreadExtraInfo,{thread}").as_bytes())
+            .await
+        {
+            Ok(reply) => {
+                let bytes = decode_hex(&reply).map_err(|_| unexpected(OPERATION, &reply))?;
+                let name = String::from_utf8_lossy(&bytes).trim().to_owned();
+                Ok((!name.is_empty()).then_some(name))
+            }
+            Err(RspError::Unsupported { .. } | RspError::Remote { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn select_thread(&mut self, thread: ThreadId) -> Result<(), RspError> {
         if self.selected_thread == Some(thread) {
             return Ok(());

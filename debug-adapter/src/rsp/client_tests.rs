@@ -115,6 +115,9 @@ fn basic_reply(request: &str, _seen: &mut Seen) -> Vec<u8> {
         "Z0,1000,1" => frame_raw(b"E0e"),
         "z0,1000,1" => frame_raw(b""),
         "vCont;c" => frame_raw(b"O6869"),
+        // "bootstrap" in hex.
+        "qThreadExtraInfo,2a" => frame_raw(b"626f6f747374726170"),
+        "qThreadExtraInfo,2b" => frame_raw(b"E01"),
         "\u{3}" => frame_raw(b"T02thread:2a;"),
         _ => frame_raw(b""),
     }
@@ -174,6 +177,25 @@ async fn talks_ack_mode_decodes_rle_escapes_and_includes() {
         client.remove_breakpoint(0x1000).await,
         Err(RspError::Unsupported { .. })
     ));
+
+    assert_eq!(
+        client.thread_name(thread).await.expect("name").as_deref(),
+        Some("bootstrap")
+    );
+    assert_eq!(
+        client
+            .thread_name(ThreadId::new(0x2b))
+            .await
+            .expect("no name"),
+        None
+    );
+    assert_eq!(
+        client
+            .thread_name(ThreadId::new(0x2c))
+            .await
+            .expect("unsupported"),
+        None
+    );
 
     let requests = seen.lock().unwrap().requests.clone();
     assert_eq!(

@@ -1,0 +1,437 @@
+//! The step engine's decisions: given a step in progress and what the
+//! thread looks like at a stop, what to do next. Pure: the session gathers
+//! the [`Observation`] (registers, one stack word, symbols) and carries the
+//! [`Next`] move out over RSP.
+//!
+//! `next` and `stepIn` range-step (`vCont;r`, one round trip) over the
+//! current line's address ranges. Leaving them means one of:
+//! - a call: the callee's first instruction, with the return address into
+//!   our function on top of the stack. `next` (or `stepIn` into code
+//!   without source) runs to the return address with a temporary
+//!   breakpoint, and range-steps on from there; `stepIn` steps the callee's
+//!   first line (its prologue) and stops at the next one.
+//! - another line of the same function: stop.
+//! - a return to the caller (the stack pointer reached our frame's CFA):
+//!   stop there if it has source, else keep stepping out.
+//!
+//! `stepOut` runs to the frame's return address (and, for recursion, until
+//! the stack pointer shows the frame is gone); out of an inlined function
+//! it range-steps over the inlined code instead.
+
+use std::ops::Range;
+
+use crate::rsp::ThreadId;
+
+/// What the session is doing with a target.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Activity {
+    /// Stopped, or running with nothing to do but report the next stop.
+    #[default]
+    Free,
+    /// A step in progress.
+    Step(StepPlan),
+}
+
+/// The DAP step requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// `next`: the next line, stepping over calls.
+    Over,
+    /// `stepIn`: into calls that have source.
+    Into,
+    /// `stepOut`: back to the caller.
+    Out,
+    /// `next`/`stepIn` with instruction granularity.
+    Instruction,
+}
+
+/// A step in progress on one thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepPlan {
+    /// The request.
+    pub kind: StepKind,
+    /// The stepping thread.
+    pub thread: ThreadId,
+    /// The address ranges of the line being stepped over.
+    pub ranges: Vec<Range<u64>>,
+    /// The function (or inlined function) being stepped in.
+    pub function: Option<Range<u64>>,
+    /// The CFA of the frame being stepped in: the stack pointer its
+    /// caller had before the call.
+    pub frame_cfa: u64,
+    /// Running to a return address.
+    pub returning: Option<Return>,
+    /// `stepIn` entered a callee and is stepping over its first line.
+    pub entered: bool,
+    /// Moves made so far (a runaway guard).
+    pub moves: u32,
+}
+
+/// A temporary breakpoint at a return address, and the CFA of the frame it
+/// returns from: the return happened when the stack pointer is at least
+/// that (a recursive call of the same function hits the address deeper).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Return {
+    /// The return address.
+    pub address: u64,
+    /// The returning frame's CFA.
+    pub cfa: u64,
+}
+
+/// The stepping thread at a stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// Its program counter.
+    pub pc: u64,
+    /// Its stack pointer.
+    pub sp: u64,
+    /// The word on top of its stack (a return address right after a call).
+    pub top_of_stack: Option<u64>,
+    /// Whether the pc is in code with source the user can see.
+    pub has_source: bool,
+}
+
+/// The line ranges and function of a callee, for `stepIn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalleeLine {
+    /// The address ranges of its first line.
+    pub ranges: Vec<Range<u64>>,
+    /// Its address range.
+    pub function: Option<Range<u64>>,
+}
+
+/// What to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Range-step the thread over this range.
+    RangeStep(Range<u64>),
+    /// Run (all threads) to this address with a temporary breakpoint.
+    RunTo(u64),
+    /// Single-step one instruction.
+    Instruction,
+    /// The code has no source: find the caller (by unwinding) and run to
+    /// it; the session calls [`StepPlan::step_out_to`] with what it found.
+    StepOutToCaller,
+    /// The step is done: report the stop.
+    Report,
+}
+
+/// Most moves a step makes before it gives up and reports where it is (a
+/// loop in code without source, for example).
+const MAX_MOVES: u32 = 10_000;
+
+impl StepPlan {
+    /// A `next` or `stepIn` from a line.
+    pub fn line(
+        kind: StepKind,
+        thread: ThreadId,
+        ranges: Vec<Range<u64>>,
+        function: Option<Range<u64>>,
+        frame_cfa: u64,
+    ) -> StepPlan {
+        StepPlan {
+            kind,
+            thread,
+            ranges,
+            function,
+            frame_cfa,
+            returning: None,
+            entered: false,
+            moves: 0,
+        }
+    }
+
+    /// A `stepOut` of a physical frame: run to `address` until the frame
+    /// with CFA `cfa` is gone.
+    pub fn out(thread: ThreadId, address: u64, cfa: u64) -> StepPlan {
+        StepPlan {
+            kind: StepKind::Out,
+            thread,
+            ranges: Vec::new(),
+            function: None,
+            frame_cfa: cfa,
+            returning: Some(Return { address, cfa }),
+            entered: false,
+            moves: 0,
+        }
+    }
+
+    /// Where the first move goes, from `pc`.
+    pub fn first_move(&self, pc: u64) -> Next {
+        if let Some(back) = self.returning {
+            return Next::RunTo(back.address);
+        }
+        if self.kind == StepKind::Instruction {
+            return Next::Instruction;
+        }
+        match self.ranges.iter().find(|range| range.contains(&pc)) {
+            Some(range) => Next::RangeStep(range.clone()),
+            None => Next::StepOutToCaller,
+        }
+    }
+
+    /// Continues a step that had to leave code without source: run to
+    /// `address`, returning from the frame with CFA `cfa`.
+    pub fn step_out_to(&mut self, address: u64, cfa: u64) -> Next {
+        self.returning = Some(Return { address, cfa });
+        // From here on, landing anywhere with source finishes the step.
+        self.ranges.clear();
+        self.function = None;
+        self.frame_cfa = cfa;
+        Next::RunTo(address)
+    }
+
+    /// Decides the next move after the thread stopped (a finished range
+    /// step, single step, or the temporary breakpoint). `callee` gives the
+    /// first line of the function at an address, for `stepIn`.
+    pub fn decide(
+        &mut self,
+        at: &Observation,
+        callee: impl FnOnce(u64) -> Option<CalleeLine>,
+    ) -> Next {
+        self.moves += 1;
+        if self.moves > MAX_MOVES || self.kind == StepKind::Instruction {
+            return Next::Report;
+        }
+        if let Some(back) = self.returning {
+            if at.pc != back.address {
+                // Something else stopped the thread (the session handles
+                // breakpoints and signals before asking).
+                return Next::Report;
+            }
+            if at.sp < back.cfa {
+                // The same address in a deeper (recursive) frame.
+                return Next::RunTo(back.address);
+            }
+            self.returning = None;
+            if self.kind == StepKind::Out {
+                return if at.has_source {
+                    Next::Report
+                } else {
+                    Next::StepOutToCaller
+                };
+            }
+            if self.ranges.is_empty() {
+                // Stepping out of code without source.
+                return if at.has_source {
+                    Next::Report
+                } else {
+                    Next::StepOutToCaller
+                };
+            }
+        }
+        if let Some(range) = self.ranges.iter().find(|range| range.contains(&at.pc)) {
+            return Next::RangeStep(range.clone());
+        }
+        let in_ours = |address: u64| {
+            self.function.as_ref().is_some_and(|f| f.contains(&address))
+                || self.ranges.iter().any(|range| range.contains(&address))
+        };
+        let in_function = self.function.as_ref().is_some_and(|f| f.contains(&at.pc));
+        let at_entry = self.function.as_ref().is_some_and(|f| f.start == at.pc);
+        let called = at.sp < self.frame_cfa
+            && (!in_function || at_entry)
+            && at.top_of_stack.is_some_and(in_ours);
+        if called {
+            let return_address = at.top_of_stack.unwrap_or_default();
+            // After the callee returns, the stack pointer is one word above
+            // where it is at the callee's first instruction.
+            let callee_cfa = at.sp.saturating_add(8);
+            if self.kind == StepKind::Into
+                && at.has_source
+                && !self.entered
+                && let Some(line) = callee(at.pc)
+            {
+                if let Some(first) = line
+                    .ranges
+                    .iter()
+                    .find(|range| range.contains(&at.pc))
+                    .cloned()
+                {
+                    self.ranges = line.ranges;
+                    self.function = line.function;
+                    self.frame_cfa = callee_cfa;
+                    self.entered = true;
+                    return Next::RangeStep(first);
+                }
+                // The entry is not on a line of its own: stop there.
+                return Next::Report;
+            }
+            self.returning = Some(Return {
+                address: return_address,
+                cfa: callee_cfa,
+            });
+            return Next::RunTo(return_address);
+        }
+        if in_function {
+            return Next::Report;
+        }
+        if at.has_source {
+            Next::Report
+        } else {
+            Next::StepOutToCaller
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const THREAD: ThreadId = ThreadId {
+        process: None,
+        thread: 1,
+    };
+
+    /// A function at 0x1000..0x1100 whose line 0x1010..0x1020 is stepped,
+    /// with its frame's CFA at 0x7000.
+    fn plan(kind: StepKind) -> StepPlan {
+        StepPlan::line(
+            kind,
+            THREAD,
+            vec![0x1010..0x1020, 0x1040..0x1048],
+            Some(0x1000..0x1100),
+            0x7000,
+        )
+    }
+
+    fn at(pc: u64, sp: u64, top: Option<u64>, has_source: bool) -> Observation {
+        Observation {
+            pc,
+            sp,
+            top_of_stack: top,
+            has_source,
+        }
+    }
+
+    fn no_callee(_: u64) -> Option<CalleeLine> {
+        None
+    }
+
+    #[test]
+    fn next_range_steps_and_stops_on_a_new_line() {
+        let mut step = plan(StepKind::Over);
+        assert_eq!(step.first_move(0x1012), Next::RangeStep(0x1010..0x1020));
+        // Into the line's second range: keep going.
+        assert_eq!(
+            step.decide(&at(0x1040, 0x6f00, None, true), no_callee),
+            Next::RangeStep(0x1040..0x1048)
+        );
+        // Another line of the function.
+        assert_eq!(
+            step.decide(&at(0x1048, 0x6f00, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
+    fn next_runs_over_calls_and_recursion() {
+        let mut step = plan(StepKind::Over);
+        // The first instruction of a callee, returning to 0x1015.
+        assert_eq!(
+            step.decide(&at(0x5000, 0x6ef8, Some(0x1015), true), no_callee),
+            Next::RunTo(0x1015)
+        );
+        // A recursive hit of the return address, deeper on the stack.
+        assert_eq!(
+            step.decide(&at(0x1015, 0x6e00, None, true), no_callee),
+            Next::RunTo(0x1015)
+        );
+        // Back in our frame: range-step the rest of the line.
+        assert_eq!(
+            step.decide(&at(0x1015, 0x6f00, None, true), no_callee),
+            Next::RangeStep(0x1010..0x1020)
+        );
+        // A recursive call of the function itself (at its entry).
+        assert_eq!(
+            step.decide(&at(0x1000, 0x6ef8, Some(0x101a), true), no_callee),
+            Next::RunTo(0x101a)
+        );
+    }
+
+    #[test]
+    fn next_returning_to_the_caller_stops_there_or_keeps_stepping_out() {
+        let mut step = plan(StepKind::Over);
+        assert_eq!(
+            step.decide(&at(0x9000, 0x7000, Some(0x1), true), no_callee),
+            Next::Report
+        );
+        let mut step = plan(StepKind::Over);
+        assert_eq!(
+            step.decide(&at(0x9000, 0x7000, None, false), no_callee),
+            Next::StepOutToCaller
+        );
+        assert_eq!(step.step_out_to(0xa000, 0x7100), Next::RunTo(0xa000));
+        assert_eq!(
+            step.decide(&at(0xa000, 0x7100, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
+    fn step_in_enters_callees_with_source_and_skips_their_first_line() {
+        let mut step = plan(StepKind::Into);
+        let callee = |pc: u64| {
+            assert_eq!(pc, 0x5000);
+            Some(CalleeLine {
+                ranges: [0x5000..0x5008].to_vec(),
+                function: Some(0x5000..0x5100),
+            })
+        };
+        assert_eq!(
+            step.decide(&at(0x5000, 0x6ef8, Some(0x1015), true), callee),
+            Next::RangeStep(0x5000..0x5008)
+        );
+        // A call inside the prologue (a stack probe) is stepped over.
+        assert_eq!(
+            step.decide(&at(0x8000, 0x6ef0, Some(0x5004), false), no_callee),
+            Next::RunTo(0x5004)
+        );
+        assert_eq!(
+            step.decide(&at(0x5004, 0x6ef8, None, true), no_callee),
+            Next::RangeStep(0x5000..0x5008)
+        );
+        // The callee's first real line.
+        assert_eq!(
+            step.decide(&at(0x5008, 0x6e00, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
+    fn step_in_steps_over_callees_without_source() {
+        let mut step = plan(StepKind::Into);
+        assert_eq!(
+            step.decide(&at(0x5000, 0x6ef8, Some(0x1015), false), no_callee),
+            Next::RunTo(0x1015)
+        );
+    }
+
+    #[test]
+    fn step_out_runs_to_the_return_address_of_this_frame() {
+        let mut step = StepPlan::out(THREAD, 0x2000, 0x7000);
+        assert_eq!(step.first_move(0x1012), Next::RunTo(0x2000));
+        assert_eq!(
+            step.decide(&at(0x2000, 0x6000, None, true), no_callee),
+            Next::RunTo(0x2000)
+        );
+        assert_eq!(
+            step.decide(&at(0x2000, 0x7000, None, true), no_callee),
+            Next::Report
+        );
+        // Another stop on the way (the session handles it) ends the step.
+        let mut step = StepPlan::out(THREAD, 0x2000, 0x7000);
+        assert_eq!(
+            step.decide(&at(0x3000, 0x7000, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
+    fn a_line_without_ranges_steps_out() {
+        let step = StepPlan::line(StepKind::Over, THREAD, Vec::new(), None, 0x7000);
+        assert_eq!(step.first_move(0x1234), Next::StepOutToCaller);
+        let step = StepPlan::line(StepKind::Instruction, THREAD, Vec::new(), None, 0x7000);
+        assert_eq!(step.first_move(0x1234), Next::Instruction);
+    }
+}
