@@ -14,7 +14,7 @@ use super::{app_label, require_docker, running_containers, start_docker};
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ("hello-api", "HelloFunction", "hello.json", "/hello/Ada", r#"{"message":"Hello, Ada!","length":11}"#),
     ("python-api", "HelloWorldFunction", "event.json", "/hello", r#"{"message":"hello world"}"#),
-    ("node-api", "HelloFunction", "hello.json", "/hello/Grace", r#"{"message":"Hi, Grace!"}"#),
+    ("node-api", "HelloFunction", "hello.json", "/hello/Grace?greeting=Hi", r#"{"message":"Hi, Grace!"}"#),
 ];
 
 /// Checks that a JSON body contains every expected field.
