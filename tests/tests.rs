@@ -22,3 +22,9 @@ mod emulator;
 // unreachable engine) and the container lifecycle. Slow tier; fails when no
 // engine answers (start one with .ci/docker-up).
 mod docker;
+
+// API Gateway through `fogbank start`: the events functions receive
+// (snapshots, AWS's field lists, the differential test against SAM CLI's
+// generated events), every error path, CORS, authorizers, function URLs,
+// the three examples over HTTP, and bad input.
+mod gateway;
