@@ -92,8 +92,10 @@ where
     Ok(())
 }
 
-/// The most headers a request may carry; more is answered with 431 by hyper.
-pub const MAX_HEADERS: usize = 1000;
+/// The most headers a request may carry; more is answered with 431 by
+/// hyper. hyper prepares a slot per allowed header for every request, so
+/// this stays at hyper's own default rather than something generous.
+pub const MAX_HEADERS: usize = 100;
 
 fn is_transient_accept_error(error: &std::io::Error) -> bool {
     matches!(

@@ -4,7 +4,7 @@
 //! consumer; a partial batch failure retries only the failed message, and
 //! a poison message ends in the dead-letter queue after maxReceiveCount.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fogbank_tests::http::send;
 use fogbank_tests::{Fogbank, example, python};

@@ -176,6 +176,7 @@ impl Backend for ProcessBackend {
             });
             tokio::spawn(pump_output(pipe.clone()));
             let status_file = std::fs::File::open(format!("/proc/{pid}/status")).ok();
+            let statm_file = std::fs::File::open(format!("/proc/{pid}/statm")).ok();
 
             let exited = Arc::new(AtomicBool::new(false));
             let (exit_tx, exit_rx) = watch::channel(None);
@@ -200,6 +201,8 @@ impl Backend for ProcessBackend {
                     exited,
                     pipe,
                     status_file,
+                    statm_file,
+                    peak_mb: std::sync::atomic::AtomicU64::new(0),
                 }),
             })
         })
@@ -210,9 +213,13 @@ struct ProcessControl {
     pid: i32,
     exited: Arc<AtomicBool>,
     pipe: Arc<OutputPipe>,
-    /// `/proc/PID/status`, kept open: re-reading an open proc file is one
-    /// `pread`, cheaper than opening it for every REPORT line.
+    /// `/proc/PID/status` and `/proc/PID/statm`, kept open: re-reading an
+    /// open proc file is one `pread`, cheaper than opening it for every
+    /// REPORT line.
     status_file: Option<std::fs::File>,
+    statm_file: Option<std::fs::File>,
+    /// The peak resident size (VmHWM) last read, in MB.
+    peak_mb: std::sync::atomic::AtomicU64,
 }
 
 impl InstanceControl for ProcessControl {
@@ -226,10 +233,23 @@ impl InstanceControl for ProcessControl {
 
     fn max_memory_used_mb(&self) -> Option<u64> {
         use std::os::unix::fs::FileExt;
-        let file = self.status_file.as_ref()?;
+        // `status` is costly for the kernel to render, so it is read only
+        // when the cheap `statm` shows the resident size above the peak
+        // seen so far; otherwise the known peak still holds.
         let mut buffer = [0u8; 4096];
+        let resident_mb = self.statm_file.as_ref().and_then(|file| {
+            let read = file.read_at(&mut buffer, 0).ok()?;
+            resident_mb(std::str::from_utf8(&buffer[..read]).ok()?)
+        });
+        let known = self.peak_mb.load(Ordering::Relaxed);
+        if known > 0 && resident_mb.is_some_and(|rss| rss <= known) {
+            return Some(known);
+        }
+        let file = self.status_file.as_ref()?;
         let read = file.read_at(&mut buffer, 0).ok()?;
-        peak_rss_mb(std::str::from_utf8(&buffer[..read]).ok()?)
+        let peak = peak_rss_mb(std::str::from_utf8(&buffer[..read]).ok()?)?;
+        self.peak_mb.fetch_max(peak, Ordering::Relaxed);
+        Some(peak)
     }
 
     fn flush_output(&self) -> BoxFuture<'_, ()> {
@@ -339,6 +359,15 @@ fn exit_reason(status: std::process::ExitStatus) -> ExitReason {
     }
 }
 
+/// The resident size in MB from `/proc/PID/statm` (second field, in pages).
+fn resident_mb(statm: &str) -> Option<u64> {
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page_size = u64::try_from(page_size).ok().filter(|&size| size > 0).unwrap_or(4096);
+    Some((pages * page_size).div_ceil(1024 * 1024))
+}
+
 /// Reads `VmHWM` (peak resident set size) from `/proc/PID/status`.
 fn peak_rss_mb(status: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
@@ -372,6 +401,12 @@ mod tests {
         let status = "Name:\tpython3\nVmPeak:\t  30000 kB\nVmHWM:\t   10241 kB\nVmRSS:\t 9000 kB\n";
         assert_eq!(peak_rss_mb(status), Some(11));
         assert_eq!(peak_rss_mb("Name: x\n"), None);
+    }
+
+    #[test]
+    fn resident_size_is_read_from_statm() {
+        assert_eq!(resident_mb("4000 512 300 10 0 200 0"), Some(2));
+        assert_eq!(resident_mb("garbage"), None);
     }
 
     #[test]

@@ -308,7 +308,8 @@ impl Instance {
         self.output
             .platform_line(&report::start_line(&request_id));
 
-        let _ = self.shared.events.send(InstanceEvent::InvocationStarted {
+        // Events are built only when someone listens: this is the hot path.
+        self.shared.publish(|| InstanceEvent::InvocationStarted {
             function: self.function.clone(),
             instance: self.id.clone(),
             request_id: request_id.clone(),
@@ -407,7 +408,7 @@ impl Instance {
             max_memory_used_mb: self.control.max_memory_used_mb(),
             init_duration: init,
         }));
-        let _ = self.shared.events.send(InstanceEvent::InvocationFinished {
+        self.shared.publish(|| InstanceEvent::InvocationFinished {
             function: self.function.clone(),
             instance: self.id.clone(),
             request_id: request_id.clone(),

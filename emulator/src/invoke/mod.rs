@@ -197,6 +197,16 @@ pub(crate) struct Shared {
     pub events: broadcast::Sender<InstanceEvent>,
 }
 
+impl Shared {
+    /// Publishes an event built by `event`, which runs only when the event
+    /// stream has subscribers.
+    pub(crate) fn publish(&self, event: impl FnOnce() -> InstanceEvent) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event());
+        }
+    }
+}
+
 struct Inner {
     shared: Arc<Shared>,
     /// Pools by logical ID and by physical name.
@@ -398,6 +408,61 @@ impl Invoker {
         };
         futures::future::join_all(pools.iter().map(|pool| pool.stop_all())).await;
         self.inner.shared.backend.shutdown().await;
+    }
+
+    /// Serves `deployment` as the next version of its function (a hot
+    /// reload): new invocations go to instances of the new version, busy
+    /// instances finish on the old one, idle ones stop. Returns the new
+    /// version number.
+    pub fn swap(&self, deployment: Deployment) -> Result<u64, InvokeError> {
+        let pool = self.pool(&deployment.function.logical_id)?;
+        let old_name = pool.deployment().function.name.clone();
+        let new_name = deployment.function.name.clone();
+        let next = pool.redeploy(|current| (deployment, current.debug.clone()));
+        if old_name != new_name {
+            let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pools.remove(&old_name);
+            insert_pool(&mut pools, pool);
+        }
+        Ok(next.version)
+    }
+
+    /// Starts serving a function added to the template. A function of the
+    /// same logical ID is swapped to the new deployment instead.
+    pub fn add_function(&self, deployment: Deployment) -> u64 {
+        if self.pool(&deployment.function.logical_id).is_ok() {
+            return self.swap(deployment.clone()).unwrap_or(1);
+        }
+        let pool = Arc::new(FunctionPool::new(self.inner.shared.clone(), deployment));
+        let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        insert_pool(&mut pools, pool);
+        1
+    }
+
+    /// Stops serving a function removed from the template: new invocations
+    /// find no function, busy instances finish, idle ones stop. Returns
+    /// false if there was no such function.
+    pub fn remove_function(&self, logical_id: &str) -> bool {
+        let removed = {
+            let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(pool) = pools.remove(logical_id) else {
+                return false;
+            };
+            let name = pool.deployment().function.name.clone();
+            if pools.get(&name).is_some_and(|p| Arc::ptr_eq(p, &pool)) {
+                pools.remove(&name);
+            }
+            pool
+        };
+        // A version bump retires every instance the way a redeploy does.
+        removed.redeploy(|current| (current.deployment.clone(), current.debug.clone()));
+        true
+    }
+
+    /// Publishes an event on the control interface's event stream (the
+    /// reloader announces reloads this way).
+    pub fn publish(&self, event: InstanceEvent) {
+        let _ = self.inner.shared.events.send(event);
     }
 
     fn pool(&self, name: &str) -> Result<Arc<FunctionPool>, InvokeError> {

@@ -152,7 +152,8 @@ impl DockerBackend {
     /// not in the first invocation.
     pub async fn prepare(&self, functions: &[Arc<Function>]) -> Result<(), DockerError> {
         for function in functions {
-            self.inner
+            let image = self
+                .inner
                 .images
                 .for_function(function)
                 .await
@@ -160,6 +161,12 @@ impl DockerBackend {
                     function: function.logical_id.clone(),
                     cause,
                 })?;
+            // Finding the host interpreter runs it once; do that now rather
+            // than in the first cold start. A missing one is reported by the
+            // invocations that need it, as the process runtime does.
+            if image.kind == ImageKind::Base && !matches!(function.runtime, Runtime::Provided { .. }) {
+                let _ = self.inner.interpreter(&function.runtime);
+            }
         }
         Ok(())
     }
