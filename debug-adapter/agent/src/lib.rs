@@ -12,11 +12,14 @@
 //! - [`frames`] and [`connection`]: screening and buffering debugger input.
 //! - [`session`]: one debugger session (gdbstub state machine + events).
 //! - [`wakeup`]: poll(2) over the socket, SIGCHLD and termination signals.
+//! - [`forward`]: live mode's forwarding stub (`--forward`): the Runtime API
+//!   client that sends invocations through the relay to the developer.
 //! - [`run`] (this file): the supervisor: start or attach, wait for a
 //!   debugger (or a deadline), serve sessions, detach, mirror the exit status.
 
 pub mod arch;
 pub mod connection;
+pub mod forward;
 pub mod frames;
 pub mod inferior;
 pub mod session;

@@ -20,6 +20,13 @@ use fogbank_agent::{AgentConfig, Launch, Outcome, Program, TransportConfig};
 #[derive(Debug, Parser)]
 #[command(name = "fogbank-agent", version)]
 struct Args {
+    /// Live mode: act as the function's runtime client against the Lambda
+    /// Runtime API (AWS_LAMBDA_RUNTIME_API) and forward every invocation
+    /// through the relay (FOGBANK_RELAY, FOGBANK_SESSION,
+    /// FOGBANK_SESSION_SECRET) to the developer's machine. Takes no program.
+    #[arg(long, conflicts_with_all = ["listen", "connect", "pid", "program"])]
+    forward: bool,
+
     /// Accept a debugger on this address (port 0 picks a free port). The
     /// chosen address is printed to stderr as
     /// "fogbank-agent: listening on ADDR".
@@ -72,6 +79,12 @@ fn main() {
 
 fn run() -> anyhow::Result<Outcome> {
     let args = Args::parse();
+    if args.forward {
+        // The stub serves until its sandbox goes away; returning means the
+        // Runtime API failed, which Lambda reports from the exit status.
+        fogbank_agent::forward::run_from_environment()?;
+        return Ok(Outcome::Exited(0));
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -1,0 +1,364 @@
+//! Live mode on the developer's machine: attach to the session, take every
+//! forwarding stub that arrives, and answer its invocations by running the
+//! function locally through an [`InvokeLocally`] implementation (fogbank's
+//! Invoker in `fogbank live`, a plain function in tests).
+//!
+//! Channels are independent: each sandbox's stub has its own and sends its
+//! invocations one at a time (a Lambda sandbox runs one at a time), so
+//! invocations of different sandboxes run concurrently here.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio_util::sync::CancellationToken;
+
+use crate::client::asynch::{attach, join};
+use crate::client::{ClientError, RelaySettings};
+use crate::live::{LiveDecoder, LiveMessage};
+use crate::noise::{ChannelMode, DeveloperHello};
+use crate::wire::ChannelId;
+
+/// One forwarded cloud invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedInvocation {
+    /// The cloud's request id.
+    pub request_id: String,
+    /// Every Runtime API header the sandbox received.
+    pub headers: Vec<(String, String)>,
+    /// The event.
+    pub body: Vec<u8>,
+    /// The sandbox's environment (minus the deny-list), as its stub sent it.
+    pub environment: Arc<Vec<(String, String)>>,
+}
+
+impl ForwardedInvocation {
+    /// The value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The time left until the cloud invocation's deadline, from
+    /// `Lambda-Runtime-Deadline-Ms` and the current wall clock.
+    pub fn remaining(&self) -> Option<Duration> {
+        let deadline: u64 = self.header("lambda-runtime-deadline-ms")?.parse().ok()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as u64;
+        Some(Duration::from_millis(deadline.saturating_sub(now)))
+    }
+}
+
+/// The local run's result, sent back to the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalOutcome {
+    /// The function returned this payload.
+    Response(Vec<u8>),
+    /// The function (or its local run) failed.
+    Error {
+        /// `errorType`.
+        error_type: String,
+        /// The error document.
+        body: Vec<u8>,
+    },
+}
+
+/// Runs forwarded invocations locally.
+pub trait InvokeLocally: Send + Sync + 'static {
+    /// Runs one invocation to completion.
+    fn invoke(&self, invocation: ForwardedInvocation) -> impl Future<Output = LocalOutcome> + Send;
+}
+
+/// What happened, for the developer's console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveEvent {
+    /// The session is attached; stubs will be taken.
+    Attached,
+    /// A sandbox's stub connected.
+    SandboxConnected {
+        /// Its channel.
+        channel: String,
+        /// Its software, from its hello.
+        software: String,
+    },
+    /// A cloud invocation arrived.
+    Invoked {
+        /// Its channel.
+        channel: String,
+        /// The cloud request id.
+        request_id: String,
+        /// Time left until the cloud deadline.
+        remaining: Option<Duration>,
+    },
+    /// An invocation was answered.
+    Answered {
+        /// Its channel.
+        channel: String,
+        /// The cloud request id.
+        request_id: String,
+        /// Whether it failed.
+        error: bool,
+        /// Local run time.
+        took: Duration,
+    },
+    /// A channel ended or failed.
+    SandboxLeft {
+        /// Its channel.
+        channel: String,
+        /// Why, if it failed.
+        error: Option<String>,
+    },
+}
+
+/// Attaches to the session and serves live channels until `shutdown` is
+/// cancelled or the attachment fails (the relay refused the session or
+/// closed the connection). `events` sees what happens.
+pub async fn serve_live<I: InvokeLocally>(
+    settings: RelaySettings,
+    invoker: Arc<I>,
+    events: impl Fn(LiveEvent) + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Result<(), ClientError> {
+    let mut attachment = attach(&settings).await?;
+    let events = Arc::new(events);
+    events(LiveEvent::Attached);
+    let settings = Arc::new(settings);
+    loop {
+        let channel = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = attachment.next() => match next {
+                Some(Ok(channel)) => channel,
+                Some(Err(error)) => return Err(error),
+                None => return Err(ClientError::Closed),
+            },
+        };
+        let settings = settings.clone();
+        let invoker = invoker.clone();
+        let events = events.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let name = channel.short();
+            let result = tokio::select! {
+                result = serve_channel(&settings, channel, invoker, &*events) => result,
+                () = shutdown.cancelled() => Ok(()),
+            };
+            events(LiveEvent::SandboxLeft {
+                channel: name,
+                error: result.err().map(|error| error.to_string()),
+            });
+        });
+    }
+}
+
+async fn serve_channel<I: InvokeLocally>(
+    settings: &RelaySettings,
+    channel: ChannelId,
+    invoker: Arc<I>,
+    events: &(impl Fn(LiveEvent) + Send + Sync),
+) -> Result<(), ClientError> {
+    let (hello, mut stream) = join(settings, channel, |hello| match hello.mode {
+        ChannelMode::Live => DeveloperHello::Accept,
+        ChannelMode::InPlace => DeveloperHello::Decline(
+            "this debugger serves live mode; the agent serves in-place mode (set \"mode\": \"in-place\")".into(),
+        ),
+    })
+    .await?;
+    let name = channel.short();
+    events(LiveEvent::SandboxConnected {
+        channel: name.clone(),
+        software: hello.software,
+    });
+    let mut decoder = LiveDecoder::new();
+    let mut environment = Arc::new(Vec::new());
+    loop {
+        let Some(message) = read_message(&mut stream, &mut decoder).await? else {
+            return Ok(());
+        };
+        match message {
+            LiveMessage::Environment { vars } => environment = Arc::new(vars),
+            LiveMessage::Invoke {
+                request_id,
+                headers,
+                body,
+            } => {
+                let invocation = ForwardedInvocation {
+                    request_id: request_id.clone(),
+                    headers,
+                    body,
+                    environment: environment.clone(),
+                };
+                events(LiveEvent::Invoked {
+                    channel: name.clone(),
+                    request_id: request_id.clone(),
+                    remaining: invocation.remaining(),
+                });
+                let started = Instant::now();
+                let outcome = invoker.invoke(invocation).await;
+                let error = matches!(outcome, LocalOutcome::Error { .. });
+                let reply = match outcome {
+                    LocalOutcome::Response(body) => LiveMessage::Response {
+                        request_id: request_id.clone(),
+                        body,
+                    },
+                    LocalOutcome::Error { error_type, body } => LiveMessage::Error {
+                        request_id: request_id.clone(),
+                        error_type,
+                        body,
+                    },
+                };
+                stream
+                    .write_all(&reply.encode())
+                    .await
+                    .map_err(|error| ClientError::Io(error.to_string()))?;
+                events(LiveEvent::Answered {
+                    channel: name.clone(),
+                    request_id,
+                    error,
+                    took: started.elapsed(),
+                });
+            }
+            other => {
+                return Err(ClientError::Protocol(format!(
+                    "the forwarding stub sent a {} message, which only the developer sends",
+                    match other {
+                        LiveMessage::Response { .. } => "response",
+                        _ => "error",
+                    }
+                )));
+            }
+        }
+    }
+}
+
+async fn read_message(
+    stream: &mut DuplexStream,
+    decoder: &mut LiveDecoder,
+) -> Result<Option<LiveMessage>, ClientError> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(message) = decoder.next_message() {
+            return message
+                .map(Some)
+                .map_err(|error| ClientError::Protocol(error.to_string()));
+        }
+        let count = stream
+            .read(&mut buffer)
+            .await
+            .map_err(|error| ClientError::Io(error.to_string()))?;
+        if count == 0 {
+            return Ok(None);
+        }
+        decoder.push(&buffer[..count]);
+    }
+}
+
+/// Runs forwarded invocations through a local fogbank's Lambda Invoke API
+/// (`fogbank start`, which may run the function under the debugger).
+///
+/// Mapping: the event is the payload; `Lambda-Runtime-Trace-Id` becomes
+/// `X-Amzn-Trace-Id`; `Lambda-Runtime-Client-Context` becomes
+/// `X-Amz-Client-Context` (base64, as the Invoke API takes it). A function
+/// error (`X-Amz-Function-Error`) or an API error becomes
+/// [`LocalOutcome::Error`] with the error type the body or
+/// `x-amzn-ErrorType` names.
+#[derive(Debug, Clone)]
+pub struct InvokeApi {
+    url: String,
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl InvokeApi {
+    /// The Invoke API at `endpoint` (e.g. `http://127.0.0.1:3001`) for
+    /// `function` (its logical ID or name).
+    pub fn new(endpoint: &str, function: &str) -> InvokeApi {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(hyper_util::client::legacy::connect::HttpConnector::new());
+        InvokeApi {
+            url: format!(
+                "{}/2015-03-31/functions/{function}/invocations",
+                endpoint.trim_end_matches('/')
+            ),
+            client,
+        }
+    }
+
+    async fn call(&self, invocation: &ForwardedInvocation) -> Result<LocalOutcome, String> {
+        use base64::Engine as _;
+        use http_body_util::BodyExt as _;
+        let mut request =
+            hyper::Request::post(&self.url).header("content-type", "application/json");
+        if let Some(trace) = invocation.header("lambda-runtime-trace-id") {
+            request = request.header("x-amzn-trace-id", trace);
+        }
+        if let Some(context) = invocation.header("lambda-runtime-client-context") {
+            request = request.header(
+                "x-amz-client-context",
+                base64::engine::general_purpose::STANDARD.encode(context),
+            );
+        }
+        let request = request
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                invocation.body.clone(),
+            )))
+            .map_err(|error| format!("building the request failed: {error}"))?;
+        let response = self.client.request(request).await.map_err(|error| {
+            format!("cannot reach the local Invoke API at {}: {error}", self.url)
+        })?;
+        let status = response.status();
+        let function_error = response.headers().contains_key("x-amz-function-error");
+        let api_error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(':').next().unwrap_or(value).to_owned());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|error| format!("reading the local Invoke API's answer failed: {error}"))?
+            .to_bytes()
+            .to_vec();
+        if status.is_success() && !function_error {
+            return Ok(LocalOutcome::Response(body));
+        }
+        let named = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|document| {
+                document
+                    .get("errorType")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned)
+            });
+        let error_type = named
+            .or(api_error_type)
+            .unwrap_or_else(|| format!("Fogbank.LocalInvoke{}", status.as_u16()));
+        Ok(LocalOutcome::Error { error_type, body })
+    }
+}
+
+impl InvokeLocally for InvokeApi {
+    async fn invoke(&self, invocation: ForwardedInvocation) -> LocalOutcome {
+        match self.call(&invocation).await {
+            Ok(outcome) => outcome,
+            Err(message) => {
+                let body = serde_json::json!({
+                    "errorType": "Fogbank.LocalInvokeFailed",
+                    "errorMessage": message,
+                });
+                LocalOutcome::Error {
+                    error_type: "Fogbank.LocalInvokeFailed".into(),
+                    body: body.to_string().into_bytes(),
+                }
+            }
+        }
+    }
+}
