@@ -12,6 +12,8 @@
 //! - [`frames`] and [`connection`]: screening and buffering debugger input.
 //! - [`session`]: one debugger session (gdbstub state machine + events).
 //! - [`wakeup`]: poll(2) over the socket, SIGCHLD and termination signals.
+//! - [`relay_wait`]: in-place mode: waiting for the developer through the
+//!   relay, then RSP over the end-to-end encrypted channel.
 //! - [`forward`]: live mode's forwarding stub (`--forward`): the Runtime API
 //!   client that sends invocations through the relay to the developer.
 //! - [`run`] (this file): the supervisor: start or attach, wait for a
@@ -22,6 +24,7 @@ pub mod connection;
 pub mod forward;
 pub mod frames;
 pub mod inferior;
+pub mod relay_wait;
 pub mod session;
 pub mod signals;
 mod sys;
@@ -62,6 +65,62 @@ pub enum TransportConfig {
     },
     /// Connect out to a debugger (or a relay) once.
     Connect(SocketAddr),
+    /// In-place mode: dial the relay as the session's agent and serve the
+    /// developer who takes the channel, end-to-end encrypted. The program
+    /// waits for the developer as with the other transports (up to the wait
+    /// timeout); a refused session (wrong secret, expired) releases it at
+    /// once.
+    Relay(forward::RelayTarget),
+}
+
+/// A connected debugger: a TCP socket, or a channel through the relay.
+#[derive(Debug)]
+pub enum DebuggerStream {
+    /// A direct TCP connection.
+    Tcp(TcpStream),
+    /// A channel through the relay.
+    Relay(Box<fogbank_relay::client::blocking::SecureStream>),
+}
+
+impl std::io::Read for DebuggerStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            DebuggerStream::Tcp(stream) => stream.read(buf),
+            DebuggerStream::Relay(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for DebuggerStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            DebuggerStream::Tcp(stream) => stream.write(buf),
+            DebuggerStream::Relay(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            DebuggerStream::Tcp(stream) => stream.flush(),
+            DebuggerStream::Relay(stream) => stream.flush(),
+        }
+    }
+}
+
+impl connection::Transport for DebuggerStream {
+    fn readiness_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            DebuggerStream::Tcp(stream) => stream.as_fd(),
+            DebuggerStream::Relay(stream) => stream.readiness_fd(),
+        }
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        match self {
+            DebuggerStream::Tcp(_) => false,
+            DebuggerStream::Relay(stream) => stream.has_buffered_input(),
+        }
+    }
 }
 
 /// Agent configuration; see `fogbank-agent --help` for the flags.
@@ -141,7 +200,7 @@ pub fn announce(
 }
 
 enum Waited {
-    Debugger(TcpStream),
+    Debugger(DebuggerStream),
     DeadlinePassed,
     ChildEnded(Outcome),
     Terminate(i32),
@@ -165,6 +224,7 @@ pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
     let mut traced = Some(AgentTarget::new(inferior));
     let mut deadline = config.wait_timeout.map(|timeout| Instant::now() + timeout);
     let mut may_connect = true;
+    let mut relay = relay_wait::RelayDialer::default();
     if let TransportConfig::Listen {
         listener,
         port_file,
@@ -173,7 +233,14 @@ pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
         announce(listener, port_file.as_ref())?;
     }
     loop {
-        let waited = wait_for_debugger(&config.transport, &wakeup, deadline, pid, may_connect)?;
+        let waited = wait_for_debugger(
+            &config.transport,
+            &mut relay,
+            &wakeup,
+            deadline,
+            pid,
+            may_connect,
+        )?;
         let stream = match waited {
             Waited::Debugger(stream) => stream,
             Waited::DeadlinePassed => {
@@ -206,7 +273,9 @@ pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
         if matches!(config.transport, TransportConfig::Connect(_)) {
             may_connect = false;
         }
-        let _ = stream.set_nodelay(true);
+        if let DebuggerStream::Tcp(stream) = &stream {
+            let _ = stream.set_nodelay(true);
+        }
         let mut target = match traced.take() {
             Some(target) => target,
             None => AgentTarget::new(Inferior::attach(pid, spawned)?),
@@ -241,6 +310,7 @@ fn outcome_of(event: StopEvent) -> Outcome {
 /// or stopped) child, or a termination signal.
 fn wait_for_debugger(
     transport: &TransportConfig,
+    relay: &mut relay_wait::RelayDialer,
     wakeup: &wakeup::Wakeup,
     deadline: Option<Instant>,
     pid: Pid,
@@ -252,12 +322,29 @@ fn wait_for_debugger(
         if let Some(outcome) = child_outcome(pid) {
             return Ok(Waited::ChildEnded(outcome));
         }
+        if let TransportConfig::Relay(target) = transport {
+            match relay.poll(target, wakeup, deadline)? {
+                relay_wait::RelayPoll::Paired(stream) => {
+                    return Ok(Waited::Debugger(DebuggerStream::Relay(stream)));
+                }
+                relay_wait::RelayPoll::Refused => return Ok(Waited::DeadlinePassed),
+                relay_wait::RelayPoll::Deadline => {
+                    if deadline.is_some_and(|deadline| deadline <= Instant::now()) {
+                        return Ok(Waited::DeadlinePassed);
+                    }
+                }
+                relay_wait::RelayPoll::CheckChild => {}
+                relay_wait::RelayPoll::Terminate(signal) => return Ok(Waited::Terminate(signal)),
+            }
+            continue;
+        }
         let listen_fd = match transport {
+            TransportConfig::Relay(_) => None,
             TransportConfig::Listen { listener, .. } => Some(listener.as_fd()),
             TransportConfig::Connect(addr) => {
                 if may_connect && Instant::now() >= next_connect {
                     match TcpStream::connect_timeout(addr, Duration::from_secs(2)) {
-                        Ok(stream) => return Ok(Waited::Debugger(stream)),
+                        Ok(stream) => return Ok(Waited::Debugger(DebuggerStream::Tcp(stream))),
                         Err(error) => {
                             tracing::debug!("cannot connect to debugger at {addr}: {error}");
                             next_connect = Instant::now() + CONNECT_RETRY;
@@ -282,7 +369,7 @@ fn wait_for_debugger(
                         Ok((stream, peer)) => {
                             tracing::info!("debugger connected from {peer}");
                             stream.set_nonblocking(false).map_err(AgentError::Accept)?;
-                            return Ok(Waited::Debugger(stream));
+                            return Ok(Waited::Debugger(DebuggerStream::Tcp(stream)));
                         }
                         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(error) => return Err(AgentError::Accept(error)),

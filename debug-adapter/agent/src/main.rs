@@ -42,6 +42,13 @@ struct Args {
     #[arg(long, value_name = "ADDR")]
     connect: Option<SocketAddr>,
 
+    /// In-place mode: serve the debugger through the relay, end-to-end
+    /// encrypted (FOGBANK_RELAY, FOGBANK_SESSION, FOGBANK_SESSION_SECRET,
+    /// optionally FOGBANK_RELAY_CA and FOGBANK_RELAY_NAME). With a wrong or
+    /// expired session the program runs at once without a debugger.
+    #[arg(long, conflicts_with_all = ["listen", "connect"])]
+    relay: bool,
+
     /// Attach to this running process instead of starting a program.
     #[arg(long, value_name = "PID", conflicts_with = "program")]
     pid: Option<i32>,
@@ -104,6 +111,10 @@ fn run() -> anyhow::Result<Outcome> {
         (None, None) => anyhow::bail!("give a program after `--` or a process with --pid"),
     };
     let transport = match (args.listen, args.connect) {
+        _ if args.relay => {
+            let vars: Vec<(String, String)> = std::env::vars().collect();
+            TransportConfig::Relay(fogbank_agent::forward::RelayTarget::from_vars(&vars)?)
+        }
         (_, Some(addr)) => TransportConfig::Connect(addr),
         (listen, None) => {
             let addr = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));

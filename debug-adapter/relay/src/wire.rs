@@ -410,6 +410,26 @@ impl FrameDecoder {
         }
     }
 
+    /// Whether a complete frame other than a keepalive (or a decoding
+    /// error) is buffered: input a reader would act on. Keepalives alone do
+    /// not count, so a poll(2) loop does not spin on them.
+    pub fn has_payload_frame(&self) -> bool {
+        let mut pending = &self.buffer[self.start..];
+        while let Some((kind, length)) = header(pending) {
+            if length > self.max_payload {
+                return true;
+            }
+            if pending.len() < HEADER_LEN + length {
+                return false;
+            }
+            if kind != KEEPALIVE || length != 0 {
+                return true;
+            }
+            pending = &pending[HEADER_LEN..];
+        }
+        false
+    }
+
     /// Bytes buffered but not yet decoded.
     pub fn buffered(&self) -> usize {
         self.buffer.len() - self.start
@@ -502,6 +522,25 @@ mod tests {
         }
         assert_eq!(decoded, samples());
         assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn keepalives_alone_are_not_payload() {
+        let mut decoder = FrameDecoder::new(100);
+        decoder.push(&Frame::Keepalive.encode());
+        decoder.push(&Frame::Keepalive.encode());
+        assert!(decoder.has_frame());
+        assert!(!decoder.has_payload_frame());
+        decoder.push(&Frame::Data(vec![1]).encode()[..3]);
+        assert!(!decoder.has_payload_frame());
+        decoder.push(&Frame::Data(vec![1]).encode()[3..]);
+        assert!(decoder.has_payload_frame());
+        let mut decoder = FrameDecoder::new(100);
+        decoder.push(&[6, 0, 0, 1, 0]);
+        assert!(
+            decoder.has_payload_frame(),
+            "an oversized frame is an error to act on"
+        );
     }
 
     fn check(bytes: &[u8], expected: &str) {

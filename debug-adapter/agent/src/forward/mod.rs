@@ -50,6 +50,77 @@ pub struct ForwardConfig {
     pub environment: Vec<(String, String)>,
 }
 
+/// A relay and session to dial, as the agent's environment gives them
+/// (`FOGBANK_RELAY`, `FOGBANK_SESSION`, `FOGBANK_SESSION_SECRET`,
+/// optionally `FOGBANK_RELAY_CA` and `FOGBANK_RELAY_NAME`).
+#[derive(Debug, Clone)]
+pub struct RelayTarget {
+    /// The relay and the session.
+    pub settings: RelaySettings,
+    /// A TLS name for a relay given by IP address.
+    pub server_name: Option<String>,
+}
+
+impl RelayTarget {
+    /// Reads the relay variables from `vars`.
+    pub fn from_vars(vars: &[(String, String)]) -> Result<RelayTarget, ForwardError> {
+        use fogbank_relay::env;
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+        };
+        let hint = "`fogbank debug-session new` prints the variables to set on the function";
+        let relay_text = variable(&lookup, env::RELAY, hint)?;
+        let address =
+            RelayAddress::parse(&relay_text).map_err(|error| ForwardError::BadVariable {
+                name: env::RELAY,
+                cause: error.to_string(),
+            })?;
+        let ticket =
+            SessionTicket::parse(&variable(&lookup, env::SESSION, hint)?).map_err(|error| {
+                ForwardError::BadVariable {
+                    name: env::SESSION,
+                    cause: error.to_string(),
+                }
+            })?;
+        let secret =
+            SessionSecret::parse(&variable(&lookup, env::SECRET, hint)?).map_err(|error| {
+                ForwardError::BadVariable {
+                    name: env::SECRET,
+                    cause: error.to_string(),
+                }
+            })?;
+        let ca = match lookup(env::RELAY_CA).filter(|value| !value.is_empty()) {
+            None => None,
+            Some(value) if value.contains("-----BEGIN") => {
+                Some((value.into_bytes(), env::RELAY_CA.to_owned()))
+            }
+            Some(path) => {
+                let bytes = std::fs::read(&path).map_err(|error| ForwardError::BadVariable {
+                    name: env::RELAY_CA,
+                    cause: format!("cannot read {path}: {error}"),
+                })?;
+                Some((bytes, path))
+            }
+        };
+        let settings = RelaySettings::new(
+            address,
+            SessionCredentials { ticket, secret },
+            ca.as_ref()
+                .map(|(pem, origin)| (pem.as_slice(), origin.as_str())),
+        )
+        .map_err(|error| ForwardError::BadVariable {
+            name: env::RELAY_CA,
+            cause: error.to_string(),
+        })?;
+        Ok(RelayTarget {
+            settings,
+            server_name: lookup(env::RELAY_NAME).filter(|name| !name.is_empty()),
+        })
+    }
+}
+
 /// Why the stub cannot start or carry on.
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
@@ -98,61 +169,16 @@ impl ForwardConfig {
     /// Reads the configuration from `vars` (the process environment in the
     /// binary; a list in tests).
     pub fn from_vars(vars: &[(String, String)]) -> Result<ForwardConfig, ForwardError> {
-        use fogbank_relay::env;
-        let lookup = |name: &str| {
-            vars.iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.clone())
-        };
-        let hint = "`fogbank debug-session new` prints the variables to set on the function";
-        let runtime_api = variable(
-            &lookup,
-            "AWS_LAMBDA_RUNTIME_API",
-            "the stub must run as the function's bootstrap inside a Lambda sandbox",
-        )?;
-        let relay_text = variable(&lookup, env::RELAY, hint)?;
-        let address =
-            RelayAddress::parse(&relay_text).map_err(|error| ForwardError::BadVariable {
-                name: env::RELAY,
-                cause: error.to_string(),
+        let runtime_api = vars
+            .iter()
+            .find(|(key, _)| key == "AWS_LAMBDA_RUNTIME_API")
+            .map(|(_, value)| value.clone())
+            .filter(|value| !value.is_empty())
+            .ok_or(ForwardError::MissingVariable {
+                name: "AWS_LAMBDA_RUNTIME_API",
+                hint: "the stub must run as the function's bootstrap inside a Lambda sandbox",
             })?;
-        let ticket =
-            SessionTicket::parse(&variable(&lookup, env::SESSION, hint)?).map_err(|error| {
-                ForwardError::BadVariable {
-                    name: env::SESSION,
-                    cause: error.to_string(),
-                }
-            })?;
-        let secret =
-            SessionSecret::parse(&variable(&lookup, env::SECRET, hint)?).map_err(|error| {
-                ForwardError::BadVariable {
-                    name: env::SECRET,
-                    cause: error.to_string(),
-                }
-            })?;
-        let ca = match lookup(env::RELAY_CA).filter(|value| !value.is_empty()) {
-            None => None,
-            Some(value) if value.contains("-----BEGIN") => {
-                Some((value.into_bytes(), env::RELAY_CA.to_owned()))
-            }
-            Some(path) => {
-                let bytes = std::fs::read(&path).map_err(|error| ForwardError::BadVariable {
-                    name: env::RELAY_CA,
-                    cause: format!("cannot read {path}: {error}"),
-                })?;
-                Some((bytes, path))
-            }
-        };
-        let relay = RelaySettings::new(
-            address,
-            SessionCredentials { ticket, secret },
-            ca.as_ref()
-                .map(|(pem, origin)| (pem.as_slice(), origin.as_str())),
-        )
-        .map_err(|error| ForwardError::BadVariable {
-            name: env::RELAY_CA,
-            cause: error.to_string(),
-        })?;
+        let target = RelayTarget::from_vars(vars)?;
         let environment = vars
             .iter()
             .filter(|(key, _)| forwards_env(key))
@@ -160,8 +186,8 @@ impl ForwardConfig {
             .collect();
         Ok(ForwardConfig {
             runtime_api,
-            relay,
-            server_name: lookup(env::RELAY_NAME).filter(|name| !name.is_empty()),
+            relay: target.settings,
+            server_name: target.server_name,
             environment,
         })
     }

@@ -274,10 +274,12 @@ impl SecureStream {
     }
 
     /// Whether input is buffered that poll(2) cannot see.
-    pub fn has_buffered_input(&mut self) -> bool {
-        self.position < self.plaintext.len()
-            || self.decoder.has_frame()
-            || tls_has_plaintext(&mut self.tls)
+    ///
+    /// Reads move everything rustls decrypted into this stream's own
+    /// buffers, so the answer needs no access to the TLS state; buffered
+    /// keepalives alone do not count.
+    pub fn has_buffered_input(&self) -> bool {
+        self.position < self.plaintext.len() || self.decoder.has_payload_frame()
     }
 
     /// Sets how long a read may block (`None`: forever).
@@ -326,7 +328,17 @@ impl Read for SecureStream {
                 Some(Err(error)) => return Err(invalid(error.to_string())),
                 None => match self.tls.read(&mut incoming) {
                     Ok(0) => return Ok(0),
-                    Ok(count) => self.decoder.push(&incoming[..count]),
+                    Ok(count) => {
+                        self.decoder.push(&incoming[..count]);
+                        // Take every record rustls already decrypted, so
+                        // that none sits where poll(2) cannot see it.
+                        while let Ok(more) = self.tls.conn.reader().read(&mut incoming) {
+                            if more == 0 {
+                                break;
+                            }
+                            self.decoder.push(&incoming[..more]);
+                        }
+                    }
                     // A peer that closes without TLS close_notify is a close.
                     Err(error) if error.kind() == std::io::ErrorKind::UnexpectedEof => {
                         return Ok(0);
