@@ -108,6 +108,9 @@ struct StartArgs {
     /// long: `90s`, `10m`, `1h`; `0` keeps idle instances forever.
     #[arg(long, default_value = "10m", value_name = "DURATION", value_parser = parse_idle_timeout)]
     idle_timeout: IdleTimeout,
+    /// Do not watch sources and the template: no rebuilds or reloads on save.
+    #[arg(long)]
+    no_watch: bool,
 }
 
 /// How functions run: shared by `start` and `invoke`.
@@ -236,6 +239,7 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         jwks: args.jwks.clone(),
         runtime: args.runtime.options(),
         idle_timeout: args.idle_timeout.0,
+        watch: !args.no_watch,
     };
     let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port, args.control_port, args.port).await {
         Ok(listeners) => listeners,
@@ -302,9 +306,13 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
     // scripts can pipe into jq.
     let console = Console::spawn(Box::new(std::io::stderr()), std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let state_dir = server::state_dir(&args.template.template, args.state_dir.as_deref());
-    let deployment = builder::build(&function, &BuildDirs { root: state_dir.join("build") }, &console)
+    let dirs = BuildDirs { root: state_dir.join("build") };
+    let deployment = crate::reload::build_functions(std::slice::from_ref(&function), &dirs, &args.template.template, &console)
         .await
-        .context("building the function")?;
+        .context("building the function")?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("building {} produced nothing to run", function.logical_id))?;
     let runtime_files = RuntimeFiles::install(&state_dir.join("runtime"))
         .with_context(|| format!("writing runtime files under {}", state_dir.display()))?;
     let identity = options.identity.clone();
@@ -421,19 +429,34 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
     let dirs = BuildDirs {
         root: server::state_dir(&args.template.template, args.state_dir.as_deref()).join("build"),
     };
-    for function in loaded.app.functions.values() {
-        let wanted = args.functions.is_empty()
-            || args.functions.iter().any(|n| *n == function.logical_id || *n == function.name);
-        if !wanted || !builder::needs_build(function) {
-            continue;
+    // Units are built whole: naming one function of a shared CodeUri
+    // builds the output its siblings use too.
+    let units: Vec<builder::BuildUnit> = builder::units(loaded.app.functions.values())?
+        .into_iter()
+        .filter(|unit| builder::needs_build(unit.owner()))
+        .filter(|unit| {
+            args.functions.is_empty()
+                || unit
+                    .functions
+                    .iter()
+                    .any(|f| args.functions.iter().any(|n| *n == f.logical_id || *n == f.name))
+        })
+        .collect();
+    let builds = crate::reload::build_units(units, &dirs, &args.template.template, &console).await;
+    let builds = match builds {
+        Ok(builds) => builds,
+        Err(error) => {
+            console.flush();
+            return Err(anyhow!(error));
         }
-        let started = std::time::Instant::now();
-        let deployment = builder::build(function, &dirs, &console).await?;
+    };
+    for build in builds {
+        let verb = if build.built.ran { "built" } else { "up to date:" };
         console.line(&format!(
-            "built {} in {:.2} s -> {}",
-            function.logical_id,
-            started.elapsed().as_secs_f64(),
-            deployment.code_dir.display()
+            "{verb} {} in {:.2} s -> {}",
+            build.unit.names(),
+            build.elapsed.as_secs_f64(),
+            build.built.code_dir.display()
         ));
     }
     console.flush();

@@ -40,6 +40,9 @@ pub struct StartConfig {
     pub runtime: RuntimeOptions,
     /// Idle instances are stopped after this long (`--idle-timeout`).
     pub idle_timeout: Option<std::time::Duration>,
+    /// Rebuild and reload functions, routes and queues when their sources
+    /// or the template change (off with `--no-watch`).
+    pub watch: bool,
 }
 
 impl StartConfig {
@@ -54,6 +57,7 @@ impl StartConfig {
             jwks: None,
             runtime: RuntimeOptions::default(),
             idle_timeout: Some(std::time::Duration::from_secs(600)),
+            watch: true,
         }
     }
 
@@ -145,6 +149,8 @@ pub enum StartError {
     Jwks(#[from] gateway::JwksError),
     #[error(transparent)]
     Runtime(#[from] DockerError),
+    #[error(transparent)]
+    Reload(#[from] crate::reload::ReloadError),
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
@@ -155,6 +161,11 @@ pub struct Prepared {
     pub warnings: Vec<app::Diagnostic>,
     pub deployments: Vec<Deployment>,
     pub runtime_files: RuntimeFiles,
+    /// Every build unit with the fingerprint it was built from, for the
+    /// reloader.
+    pub builds: Vec<crate::reload::UnitBuild>,
+    /// What the app was loaded with, for template reloads.
+    pub options: LoadOptions,
 }
 
 /// Loads the template and builds what needs building.
@@ -174,18 +185,18 @@ pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console
     let dirs = BuildDirs {
         root: state_dir.join("build"),
     };
-    let mut deployments = Vec::new();
-    for function in loaded.app.functions.values() {
-        if builder::needs_build(function) {
-            console.line(&format!("building {} ...", function.logical_id));
-        }
-        deployments.push(builder::build(function, &dirs, console).await?);
-    }
+    // Only stale units build: a restart with unchanged sources serves the
+    // outputs of the last run at once.
+    let units = builder::units(loaded.app.functions.values())?;
+    let builds = crate::reload::build_units(units, &dirs, &config.template, console).await?;
+    let deployments = builds.iter().flat_map(|b| b.built.deployments.iter().cloned()).collect();
     Ok(Prepared {
         app: loaded.app,
         warnings: loaded.warnings,
         deployments,
         runtime_files,
+        builds,
+        options,
     })
 }
 
@@ -240,6 +251,7 @@ pub async fn run(
     let invoker = Invoker::new(prepared.deployments.clone(), backend.clone(), settings);
 
     let control_address = listeners.control.local_addr().map_err(StartError::Serve)?;
+    let gateway_routes;
     let gateway = Gateway::new(
         &prepared.app,
         GatewayConfig {
@@ -249,6 +261,7 @@ pub async fn run(
             jwt,
         },
     );
+    gateway_routes = gateway.routes();
     print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
     let mappings = event_source::mappings(&prepared.app);
     for mapping in &mappings {
@@ -267,7 +280,39 @@ pub async fn run(
         invoker.prewarm().await;
     }
 
-    let event_sources = EventSources::start(mappings, queues.clone(), invoker.clone(), console.clone(), &shutdown);
+    let event_sources = std::sync::Arc::new(tokio::sync::Mutex::new(Some(EventSources::start(
+        mappings,
+        queues.clone(),
+        invoker.clone(),
+        console.clone(),
+        &shutdown,
+    ))));
+    let reloader = if config.watch {
+        let reload_config = crate::reload::ReloadConfig {
+            template: config.template.clone(),
+            options: prepared.options.clone(),
+            dirs: BuildDirs {
+                root: config.state_dir().join("build"),
+            },
+            debounce: crate::reload::Debouncer::default(),
+        };
+        let served = crate::reload::Served {
+            invoker: invoker.clone(),
+            routes: gateway_routes,
+            queues: queues.clone(),
+            event_sources: event_sources.clone(),
+            console: console.clone(),
+        };
+        Some(crate::reload::start(
+            reload_config,
+            prepared.app.clone(),
+            &prepared.builds,
+            served,
+            shutdown.clone(),
+        )?)
+    } else {
+        None
+    };
     let mut servers = JoinSet::new();
     servers.spawn(lambda_api::run(
         listeners.lambda,
@@ -303,7 +348,14 @@ pub async fn run(
         }
     }
     while servers.join_next().await.is_some() {}
-    event_sources.stop().await;
+    if let Some(reloader) = reloader {
+        // The reloader stops at shutdown; waiting for it means no build or
+        // swap runs while the invoker shuts down.
+        let _ = reloader.await;
+    }
+    if let Some(event_sources) = event_sources.lock().await.take() {
+        event_sources.stop().await;
+    }
     invoker.shutdown().await;
     console.flush();
     match failure {

@@ -9,9 +9,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::{BuildError, install_file};
 use crate::app::Function;
-use crate::console::Console;
+use crate::console::{Console, Prefix};
 
-pub(super) async fn build(function: &Function, output: &Path, console: &Console) -> Result<(), BuildError> {
+pub(super) async fn build(function: &Function, output: &Path, console: &Console, prefix: &Prefix) -> Result<(), BuildError> {
     let binary = function.build.properties.get("Binary").cloned();
     let mut command = tokio::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
@@ -39,7 +39,7 @@ pub(super) async fn build(function: &Function, output: &Path, console: &Console)
     // Compiler diagnostics stream to the console as they come, prefixed
     // with the function name; the JSON messages on stdout name the
     // executables that were built.
-    let prefix = console.prefix(&format!("{} build", function.logical_id));
+    let prefix = prefix.clone();
     let stderr_task = child.stderr.take().map(|stderr| {
         let console = console.clone();
         let prefix = prefix.clone();

@@ -1,8 +1,8 @@
 //! Python dependencies: `requirements.txt` installed with `pip install -t`.
 //!
 //! SAM copies the code and its dependencies into one artifact directory.
-//! Fogbank keeps the code where it is (so a saved file is live at once) and
-//! installs the dependencies into a layer-shaped directory
+//! Fogbank copies only the code into each version (see `snapshot`) and
+//! installs the dependencies once into a layer-shaped directory
 //! (`<build>/python-deps/<hash>/python`), which instances get like any
 //! layer: on `PYTHONPATH` in a process, at `/opt/python` in a container.
 //! The directory is named by a hash of the requirements and the
@@ -13,14 +13,33 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::BufReader;
 
 use super::BuildError;
-use crate::app::Function;
-use crate::console::Console;
+use crate::app::{Function, Runtime};
+use crate::console::{Console, Prefix};
+
+/// The dependency layers of a Python function: its requirements, installed
+/// (or found installed), or none without a `requirements.txt`.
+pub(super) async fn dependencies(
+    function: &Function,
+    build_root: &Path,
+    console: &Console,
+    prefix: &Prefix,
+) -> Result<Vec<PathBuf>, BuildError> {
+    let (Some(requirements), Runtime::Python { minor, id }) = (requirements(function), &function.runtime) else {
+        return Ok(Vec::new());
+    };
+    let interpreter = crate::host::python(*minor).ok_or_else(|| BuildError::Output {
+        function: function.logical_id.clone(),
+        message: format!("installing requirements.txt for {id} needs python3 with pip on PATH"),
+    })?;
+    let layer = install(function, &interpreter, &requirements, build_root, console, prefix).await?;
+    Ok(vec![layer])
+}
 
 /// The requirements file of a function, if it has one.
-pub(super) fn requirements(function: &Function) -> Option<PathBuf> {
+fn requirements(function: &Function) -> Option<PathBuf> {
     let path = function.code_uri.join("requirements.txt");
     path.is_file().then_some(path)
 }
@@ -34,6 +53,7 @@ pub(super) async fn install(
     requirements: &Path,
     build_root: &Path,
     console: &Console,
+    prefix: &Prefix,
 ) -> Result<PathBuf, BuildError> {
     let io_error = |path: &Path, cause| BuildError::Io {
         function: function.logical_id.clone(),
@@ -80,13 +100,12 @@ pub(super) async fn install(
             command: rendered.clone(),
             cause,
         })?;
-    let prefix = console.prefix(&format!("{} build", function.logical_id));
     let mut streams = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        streams.push(tokio::spawn(forward(BufReader::new(stdout), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(super::process::forward(BufReader::new(stdout), console.clone(), prefix.clone())));
     }
     if let Some(stderr) = child.stderr.take() {
-        streams.push(tokio::spawn(forward(BufReader::new(stderr), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(super::process::forward(BufReader::new(stderr), console.clone(), prefix.clone())));
     }
     let status = child.wait().await.map_err(|cause| BuildError::Spawn {
         function: function.logical_id.clone(),
@@ -112,11 +131,4 @@ pub(super) async fn install(
         }
     }
     Ok(layer)
-}
-
-async fn forward<R: tokio::io::AsyncBufRead + Unpin>(reader: R, console: Console, prefix: crate::console::Prefix) {
-    let mut lines = reader.lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        console.prefixed(&prefix, line.as_bytes());
-    }
 }

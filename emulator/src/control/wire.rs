@@ -145,6 +145,29 @@ pub fn event_line(event: &InstanceEvent) -> String {
             "codeDir": code_dir,
             "debug": debug,
         }),
+        InstanceEvent::Reloaded {
+            function,
+            version,
+            code_dir,
+            artifact,
+            source,
+            build,
+            swap,
+        } => json!({
+            "event": "reload",
+            "function": &**function,
+            "version": version,
+            "codeDir": code_dir,
+            "artifact": artifact,
+            "source": source,
+            "buildMs": build.as_millis() as u64,
+            "swapMs": swap.as_millis() as u64,
+        }),
+        InstanceEvent::ReloadFailed { function, error } => json!({
+            "event": "reloadFailed",
+            "function": &**function,
+            "error": error,
+        }),
     };
     let mut line = value.to_string();
     line.push('\n');
@@ -206,5 +229,30 @@ mod tests {
             {"event":"log","function":"Hello","line":"hi"}
         "#]]
         .assert_eq(&log_line(&log));
+    }
+
+    #[test]
+    fn reload_event_lines() {
+        let reloaded = InstanceEvent::Reloaded {
+            function: "Hello".into(),
+            version: 3,
+            code_dir: PathBuf::from("/app/.fogbank/build/Hello"),
+            artifact: PathBuf::from("/app/.fogbank/build/Hello/bootstrap"),
+            source: PathBuf::from("/app"),
+            build: std::time::Duration::from_millis(1840),
+            swap: std::time::Duration::from_millis(12),
+        };
+        expect![[r#"
+            {"artifact":"/app/.fogbank/build/Hello/bootstrap","buildMs":1840,"codeDir":"/app/.fogbank/build/Hello","event":"reload","function":"Hello","source":"/app","swapMs":12,"version":3}
+        "#]]
+        .assert_eq(&event_line(&reloaded));
+        let failed = InstanceEvent::ReloadFailed {
+            function: "Hello".into(),
+            error: "cargo build failed".into(),
+        };
+        expect![[r#"
+            {"error":"cargo build failed","event":"reloadFailed","function":"Hello"}
+        "#]]
+        .assert_eq(&event_line(&failed));
     }
 }

@@ -58,28 +58,70 @@ pub struct GatewayConfig {
 
 /// A compiled gateway, ready to serve.
 pub struct Gateway {
-    table: RouteTable,
+    table: Routes,
     config: GatewayConfig,
+}
+
+/// The gateway's route table, shared with the server so a template reload
+/// can replace it while serving. A request reads the table once and keeps
+/// that snapshot to its end, so it never sees half of two tables.
+#[derive(Clone)]
+pub struct Routes {
+    current: Arc<std::sync::RwLock<Arc<RouteTable>>>,
+}
+
+impl Routes {
+    fn new(table: RouteTable) -> Routes {
+        Routes {
+            current: Arc::new(std::sync::RwLock::new(Arc::new(table))),
+        }
+    }
+
+    /// The table in force now.
+    pub(crate) fn get(&self) -> Arc<RouteTable> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Serves the routes of `app` from now on (a template reload).
+    pub fn replace(&self, app: &App) {
+        let table = Arc::new(RouteTable::build(app));
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = table;
+    }
 }
 
 impl Gateway {
     /// Compiles the routes of every API and function URL of `app`.
     pub fn new(app: &App, config: GatewayConfig) -> Gateway {
         Gateway {
-            table: RouteTable::build(app),
+            table: Routes::new(RouteTable::build(app)),
             config,
         }
     }
 
+    /// A handle on the route table, for replacing it while serving.
+    pub fn routes(&self) -> Routes {
+        self.table.clone()
+    }
+
     /// True when the app has no routes and no function URLs.
     pub fn is_empty(&self) -> bool {
-        self.table.routes.is_empty() && self.table.urls.is_empty()
+        let table = self.table.get();
+        table.routes.is_empty() && table.urls.is_empty()
     }
 
     /// The route table as printed at start, one line per route, each
     /// starting with the method.
     pub fn route_lines(&self) -> Vec<String> {
-        let table = &self.table;
+        route_lines(&self.table.get())
+    }
+}
+
+/// The lines [`Gateway::route_lines`] prints for `table`.
+pub(crate) fn route_lines(table: &RouteTable) -> Vec<String> {
+    {
         let mut lines = Vec::new();
         for (index, route) in table.routes.iter().enumerate() {
             let api = &table.apis[route.api];
@@ -118,12 +160,22 @@ impl Gateway {
         }
         lines
     }
+}
 
+impl Routes {
+    /// The route table as printed at start, one line per route.
+    pub fn route_lines(&self) -> Vec<String> {
+        route_lines(&self.get())
+    }
+}
+
+impl Gateway {
     /// Things the user should know before sending requests: unverified
     /// JWT signatures and IAM auth that is not checked.
     pub fn warnings(&self) -> Vec<String> {
+        let table = self.table.get();
         let mut warnings = Vec::new();
-        for api in &self.table.apis {
+        for api in &table.apis {
             let mut names: Vec<&String> = api
                 .authorizers
                 .iter()
@@ -141,7 +193,7 @@ impl Gateway {
                 }
             }
         }
-        for url in &self.table.urls {
+        for url in &table.urls {
             if url.iam {
                 warnings.push(format!(
                     "warning: the function URL of {} uses AuthType AWS_IAM, which is not checked locally; it is open",

@@ -26,8 +26,8 @@ use super::event_v1::{self, V1Context};
 use super::event_v2::{self, V2Context};
 use super::request::{BinaryRule, EventBody, RequestParts, decode_path_param, event_body};
 use super::response::{self, Decoding, Reply, ResponseFormat};
-use super::routes::{ApiEntry, FunctionUrlEntry, Match, MethodFilter, Miss, PayloadVersion, Route, RouteTable, stable_id};
-use super::{FUNCTION_URL_PREFIX, GatewayConfig};
+use super::routes::{ApiEntry, FunctionUrlEntry, Match, MethodFilter, Miss, PayloadVersion, Route, stable_id};
+use super::{FUNCTION_URL_PREFIX, GatewayConfig, Routes};
 use crate::app::{ApiKind, Authorizer};
 use crate::console::Prefix;
 use crate::http_server::{Handler, HttpResponse, PeerAddr};
@@ -43,17 +43,17 @@ const MAX_URL_BODY: usize = MAX_SYNC_PAYLOAD;
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 pub(super) struct GatewayServer {
-    table: RouteTable,
+    routes: Routes,
     config: GatewayConfig,
     port: u16,
     prefix: Prefix,
 }
 
 impl GatewayServer {
-    pub(super) fn new(table: RouteTable, config: GatewayConfig, port: u16) -> GatewayServer {
+    pub(super) fn new(routes: Routes, config: GatewayConfig, port: u16) -> GatewayServer {
         let prefix = config.console.prefix("API Gateway");
         GatewayServer {
-            table,
+            routes,
             config,
             port,
             prefix,
@@ -128,6 +128,7 @@ enum BodyError {
 
 impl GatewayServer {
     async fn handle(&self, head: &Parts, body: Incoming) -> (HttpResponse, Option<Arc<str>>) {
+        let table = self.routes.get();
         let path = head.uri.path();
         if let Some(rest) = path.strip_prefix(FUNCTION_URL_PREFIX) {
             return self.function_url(head, rest, body).await;
@@ -137,7 +138,7 @@ impl GatewayServer {
         {
             return (response, None);
         }
-        let matched = match self.table.find(MethodFilter::Is(&head.method), path) {
+        let matched = match table.find(MethodFilter::Is(&head.method), path) {
             Ok(matched) => matched,
             Err(miss) => {
                 let (error, flavour, kind) = match miss {
@@ -148,8 +149,8 @@ impl GatewayServer {
                 return (finish(error.response(flavour), flavour, &ids), None);
             }
         };
-        let route = &self.table.routes[matched.route];
-        let api = &self.table.apis[route.api];
+        let route = &table.routes[matched.route];
+        let api = &table.apis[route.api];
         let function = Some(route.function.clone());
         let flavour = match api.kind {
             ApiKind::Rest => Flavour::Rest,
@@ -547,10 +548,11 @@ impl GatewayServer {
     }
 
     async fn function_url(&self, head: &Parts, rest: &str, body: Incoming) -> (HttpResponse, Option<Arc<str>>) {
+        let table = self.routes.get();
         let (encoded_name, tail) = rest.split_once('/').map_or((rest, ""), |(name, _)| (name, &rest[name.len()..]));
         let name = percent_encoding::percent_decode_str(encoded_name).decode_utf8_lossy();
-        let Some(entry) = self.table.function_url(&name) else {
-            let known: Vec<&str> = self.table.urls.iter().map(|u| &*u.function).collect();
+        let Some(entry) = table.function_url(&name) else {
+            let known: Vec<&str> = table.urls.iter().map(|u| &*u.function).collect();
             self.explain(
                 head,
                 &format!(
@@ -627,19 +629,19 @@ impl GatewayServer {
     /// Answers a CORS preflight (HTTP APIs) or a REST `OPTIONS` request
     /// when the API has CORS and no `OPTIONS` route of its own.
     fn cors_preflight(&self, head: &Parts) -> Option<HttpResponse> {
+        let table = self.routes.get();
         let path = head.uri.path();
         let preflight = cors::is_preflight(&head.method, &head.headers);
-        if let Ok(matched) = self.table.find(MethodFilter::Is(&Method::OPTIONS), path)
-            && self.table.routes[matched.route].method.as_ref() == Some(&Method::OPTIONS)
+        if let Ok(matched) = table.find(MethodFilter::Is(&Method::OPTIONS), path)
+            && table.routes[matched.route].method.as_ref() == Some(&Method::OPTIONS)
         {
             return None;
         }
-        let matched = self.table.find(MethodFilter::Any, path).ok();
-        let route = matched.as_ref().map(|m| &self.table.routes[m.route]);
+        let matched = table.find(MethodFilter::Any, path).ok();
+        let route = matched.as_ref().map(|m| &table.routes[m.route]);
         let api = match route {
-            Some(route) => &self.table.apis[route.api],
-            None if preflight => self
-                .table
+            Some(route) => &table.apis[route.api],
+            None if preflight => table
                 .apis
                 .iter()
                 .find(|a| a.kind == ApiKind::Http && a.cors.is_some())?,
@@ -653,7 +655,7 @@ impl GatewayServer {
                 let methods = route
                     .path
                     .as_deref()
-                    .map(|p| self.table.methods_of(route.api, p))
+                    .map(|p| table.methods_of(route.api, p))
                     .unwrap_or_default();
                 let (status, headers) = cors::rest_options(cors, &methods);
                 let mut response = empty_response(status, headers);

@@ -38,6 +38,20 @@ pub enum InstanceEvent {
         code_dir: PathBuf,
         debug: bool,
     },
+    /// A hot reload finished: `function` serves `version`, built from
+    /// `source`. A debugger re-resolves its breakpoints against `artifact`.
+    Reloaded {
+        function: Arc<str>,
+        version: u64,
+        code_dir: PathBuf,
+        /// The `bootstrap` of native functions, else the code directory.
+        artifact: PathBuf,
+        source: PathBuf,
+        build: std::time::Duration,
+        swap: std::time::Duration,
+    },
+    /// A rebuild failed; the previous version keeps serving.
+    ReloadFailed { function: Arc<str>, error: String },
 }
 
 /// Where a debugger reaches an instance started under `fogbank-agent`.
