@@ -6,6 +6,12 @@
 //! SendMessage and ReceiveMessage+DeleteMessage throughput with ratios.
 //! The load generator shares the machine (and, for fogbank, the process)
 //! with the server under test, as the same for every target.
+//!
+//! Then the event source mapping's latency: `fogbank start` (the real
+//! binary, process runtime) with a Python function subscribed to a queue;
+//! each message carries its send time, and the handler prints how long ago
+//! that was when it starts. The baseline, in the same run, is the same
+//! function invoked directly through the Invoke API, measured the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +24,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use fogbank_tests::{Fogbank, StartOptions};
 use tokio_util::sync::CancellationToken;
 
 const CONNECTIONS: usize = 8;
@@ -263,5 +270,170 @@ async fn main() -> Result<()> {
         );
     }
     let _ = eph_recv;
+
+    let esm = tokio::task::spawn_blocking(esm_latency).await??;
+    println!();
+    println!(
+        "SQS event source mapping: send to handler start, {ESM_SAMPLES} messages one at a time (process runtime)"
+    );
+    println!("| path | p50 | p99 | baseline | p50 | p99 |");
+    println!("|---|---:|---:|---|---:|---:|");
+    println!(
+        "| SendMessage → ESM → handler | {} | {} | Invoke API → handler | {} | {} |",
+        format_micros(esm.esm_p50),
+        format_micros(esm.esm_p99),
+        format_micros(esm.invoke_p50),
+        format_micros(esm.invoke_p99),
+    );
+    println!(
+        "Target: ESM p50 <= 10 ms (got {}).",
+        format_micros(esm.esm_p50)
+    );
     Ok(())
+}
+
+const ESM_SAMPLES: usize = 100;
+
+const ESM_TEMPLATE: &str = r#"AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  LatencyFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.12
+      CodeUri: src/
+      Handler: app.handler
+      Events:
+        Queue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt LatencyQueue.Arn
+            BatchSize: 1
+            MaximumBatchingWindowInSeconds: 0
+  LatencyQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: esm-latency
+"#;
+
+// Both paths carry the send time in nanoseconds since the epoch: a queue
+// message as its body, a direct invocation as `{"sent": ...}`.
+const ESM_HANDLER: &str = r#"import time
+
+def handler(event, context):
+    now = time.time_ns()
+    if "Records" in event:
+        for record in event["Records"]:
+            print("esm-latency-us", (now - int(record["body"])) // 1000, flush=True)
+    else:
+        print("invoke-latency-us", (now - int(event["sent"])) // 1000, flush=True)
+    return {}
+"#;
+
+struct EsmLatency {
+    esm_p50: u64,
+    esm_p99: u64,
+    invoke_p50: u64,
+    invoke_p99: u64,
+}
+
+fn now_nanos() -> Result<u128> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos())
+}
+
+/// The values printed after `marker` in fogbank's output, in order.
+fn samples(output: &str, marker: &str) -> Vec<u64> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let rest = &line[line.find(marker)? + marker.len()..];
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[u64], fraction: f64) -> u64 {
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted.get(index).copied().unwrap_or(0)
+}
+
+fn format_micros(micros: u64) -> String {
+    if micros >= 10_000 {
+        format!("{:.1} ms", micros as f64 / 1000.0)
+    } else {
+        format!("{micros} µs")
+    }
+}
+
+/// Waits until fogbank has printed `count` samples after `marker`.
+fn wait_for_samples(fogbank: &Fogbank, marker: &str, count: usize) -> Result<Vec<u64>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = samples(&fogbank.output(), marker);
+        if found.len() >= count {
+            return Ok(found);
+        }
+        if Instant::now() > deadline {
+            bail!("the handler printed {} of {count} `{marker}` samples within 30 s", found.len());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn esm_latency() -> Result<EsmLatency> {
+    let app = tempfile::tempdir()?;
+    std::fs::create_dir(app.path().join("src"))?;
+    std::fs::write(app.path().join("template.yaml"), ESM_TEMPLATE)?;
+    std::fs::write(app.path().join("src/app.py"), ESM_HANDLER)?;
+    let fogbank = Fogbank::start_with(
+        StartOptions::new(&app.path().join("template.yaml")).args(&["--warm"]),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sqs_endpoint = fogbank.sqs_url();
+    let lambda = fogbank.lambda;
+    let mut conn = runtime.block_on(Conn::open(&sqs_endpoint))?;
+    let queue_url = runtime
+        .block_on(conn.call("GetQueueUrl", &json!({"QueueName": "esm-latency"})))?["QueueUrl"]
+        .as_str()
+        .context("GetQueueUrl returned no QueueUrl")?
+        .to_owned();
+
+    // A warm-up message and invocation, so that neither path pays a cold start.
+    runtime.block_on(conn.call("SendMessage", &json!({"QueueUrl": queue_url, "MessageBody": now_nanos()?.to_string()})))?;
+    wait_for_samples(&fogbank, "esm-latency-us", 1)?;
+    for sample in 1..=ESM_SAMPLES {
+        let body = now_nanos()?.to_string();
+        runtime.block_on(conn.call("SendMessage", &json!({"QueueUrl": queue_url, "MessageBody": body})))?;
+        wait_for_samples(&fogbank, "esm-latency-us", sample + 1)?;
+    }
+    for sample in 1..=ESM_SAMPLES + 1 {
+        let payload = json!({ "sent": now_nanos()?.to_string() }).to_string();
+        let response = runtime.block_on(fogbank_tests::http::send(
+            lambda,
+            "POST",
+            "/2015-03-31/functions/LatencyFunction/invocations",
+            &[("content-type", "application/json")],
+            payload,
+        ));
+        if response.status != 200 {
+            bail!("direct invoke failed with {}: {}", response.status, response.text());
+        }
+        wait_for_samples(&fogbank, "invoke-latency-us", sample)?;
+    }
+    let output = fogbank.output();
+    // The first sample of each path is the warm-up.
+    let mut esm: Vec<u64> = samples(&output, "esm-latency-us").into_iter().skip(1).collect();
+    let mut invoke: Vec<u64> = samples(&output, "invoke-latency-us").into_iter().skip(1).collect();
+    esm.sort_unstable();
+    invoke.sort_unstable();
+    Ok(EsmLatency {
+        esm_p50: percentile(&esm, 0.5),
+        esm_p99: percentile(&esm, 0.99),
+        invoke_p50: percentile(&invoke, 0.5),
+        invoke_p99: percentile(&invoke, 0.99),
+    })
 }
