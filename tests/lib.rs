@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub mod bench;
+/// A synchronous DAP client (fogbank-dap's tests and the debugger benchmark drive
+/// fogbank-dap and lldb-dap with it).
+pub mod dap_client;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

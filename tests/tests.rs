@@ -28,3 +28,9 @@ mod docker;
 // generated events), every error path, CORS, authorizers, function URLs,
 // the three examples over HTTP, and bad input.
 mod gateway;
+
+// fogbank-dap as a DAP server: the acceptance test on hello-api in a
+// container (breakpoints, stepping, variables, conditions, logpoints, the
+// panic filter, hot reload), fogbank-dap against Debian's gdbserver, and
+// malformed DAP frames.
+mod debugger;

@@ -23,3 +23,6 @@ pub mod rsp;
 pub mod server;
 pub mod session;
 pub mod symbols;
+
+#[cfg(test)]
+mod fuzz;

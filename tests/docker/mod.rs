@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod debug;
 mod examples;
 mod faults;
 mod isolation;

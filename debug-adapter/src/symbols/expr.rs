@@ -176,14 +176,13 @@ impl DebugInfo {
                     .scope_values(query, memory)
                     .map_err(|e| e.to_string())?;
                 // The last declaration wins: it shadows earlier ones.
-                let found = scoped
-                    .into_iter()
-                    .rev()
-                    .find(|scoped| &scoped.name == name)
-                    .ok_or_else(|| format!("no variable `{name}` in scope"))?;
-                found
-                    .value
-                    .map_err(|(_, reason)| format!("`{name}` is unavailable: {reason}"))
+                let found = match scoped.into_iter().rev().find(|scoped| &scoped.name == name) {
+                    Some(found) => found.value,
+                    None => self
+                        .unit_global(name, query, memory)
+                        .ok_or_else(|| format!("no variable `{name}` in scope"))?,
+                };
+                found.map_err(|(_, reason)| format!("`{name}` is unavailable: {reason}"))
             }
             Expr::Deref(inner) => {
                 let value = self.eval(inner, query, memory)?;

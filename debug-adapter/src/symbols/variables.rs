@@ -127,6 +127,47 @@ impl DebugInfo {
         Ok(values)
     }
 
+    /// The variable `name` declared at the top level of the compile unit
+    /// of the frame's function (a C global or file-level static), located.
+    /// Expressions fall back to these when no local or argument has the
+    /// name; they are not listed among a frame's locals.
+    pub(crate) fn unit_global(
+        &self,
+        name: &str,
+        query: &FrameQuery<'_>,
+        memory: &mut dyn Memory,
+    ) -> Option<std::result::Result<Value, (String, String)>> {
+        let file_pc = self.to_file_address(query.frame.lookup_pc());
+        let frames = self.raw_frames_at(file_pc).ok()?;
+        let (_, Some(function_key)) = frames.last()? else {
+            return None;
+        };
+        let (unit, _) = self.units().locate(*function_key)?;
+        let mut tree = unit.entries_tree(None).ok()?;
+        let root = tree.root().ok()?;
+        let mut children = root.children();
+        let mut candidates = Vec::new();
+        while let Ok(Some(child)) = children.next() {
+            let entry = child.entry();
+            if entry.tag() == gimli::DW_TAG_variable
+                && entry.attr_value(gimli::DW_AT_location).is_some()
+                && let Some(key) = units::die_key(&unit, entry.offset())
+            {
+                candidates.push(key);
+            }
+            if candidates.len() >= MAX_VARIABLES {
+                break;
+            }
+        }
+        candidates.into_iter().find_map(|key| {
+            if self.inherited_string(key, gimli::DW_AT_name).as_deref() != Some(name) {
+                return None;
+            }
+            self.locate_variable(key, query, file_pc, None, memory)
+                .map(|(_, value)| value)
+        })
+    }
+
     /// Follows `DW_AT_abstract_origin`/`DW_AT_specification` to find an
     /// attribute that a concrete DIE inherits.
     fn inherited_attr(
