@@ -20,6 +20,10 @@ use crate::invoke::{Invocation, Invoker, InvokerSettings, Outcome};
 use crate::runtimes::RuntimeFiles;
 use crate::server::{self, Listeners, StartConfig};
 
+// Debugging a function in the cloud (issue 9): debug-session, live,
+// package-agent.
+mod cloud;
+
 /// Run AWS SAM applications on your machine: Lambda functions, API Gateway
 /// and SQS, offline, with no cloud account.
 #[derive(Debug, Parser)]
@@ -39,6 +43,14 @@ enum Command {
     Validate(TemplateArgs),
     /// Build functions that have a Metadata.BuildMethod, without serving.
     Build(BuildArgs),
+    /// Sessions for debugging a function in the cloud through a relay.
+    DebugSession(cloud::DebugSessionArgs),
+    /// Live mode: answer a cloud function's invocations (forwarded by its
+    /// fogbank-agent --forward stub through the relay) with the local
+    /// `fogbank start`, under the debugger if one is attached.
+    Live(cloud::LiveArgs),
+    /// Write the Lambda layer zip and bootstrap of live mode's forwarding stub.
+    PackageAgent(cloud::PackageAgentArgs),
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +237,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Invoke(args) => invoke(args).await,
         Command::Validate(args) => validate(&args),
         Command::Build(args) => build(args).await,
+        Command::DebugSession(args) => cloud::debug_session(args),
+        Command::Live(args) => cloud::live(args).await,
+        Command::PackageAgent(args) => cloud::package_agent(args),
     }
 }
 
