@@ -237,7 +237,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Invoke(args) => invoke(args).await,
         Command::Validate(args) => validate(&args),
         Command::Build(args) => build(args).await,
-        Command::DebugSession(args) => cloud::debug_session(args),
+        Command::DebugSession(args) => cloud::debug_session(args).await,
         Command::Live(args) => cloud::live(args).await,
         Command::PackageAgent(args) => cloud::package_agent(args),
     }

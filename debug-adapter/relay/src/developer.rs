@@ -362,3 +362,70 @@ impl InvokeLocally for InvokeApi {
         }
     }
 }
+
+/// In-place mode on the developer's machine: takes the agent that runs the
+/// function under ptrace in the sandbox and serves its GDB remote protocol
+/// on `listener` (a local port), so that fogbank-dap or gdb connects to it
+/// as to a local agent (`target remote 127.0.0.1:PORT`). One sandbox at a
+/// time: the next is taken when the local debugger disconnects. Runs until
+/// `shutdown` is cancelled or the attachment fails.
+pub async fn serve_in_place(
+    settings: RelaySettings,
+    listener: tokio::net::TcpListener,
+    events: impl Fn(LiveEvent) + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Result<(), ClientError> {
+    let mut attachment = attach(&settings).await?;
+    events(LiveEvent::Attached);
+    loop {
+        let channel = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            next = attachment.next() => match next {
+                Some(Ok(channel)) => channel,
+                Some(Err(error)) => return Err(error),
+                None => return Err(ClientError::Closed),
+            },
+        };
+        let name = channel.short();
+        let joined = join(&settings, channel, |hello| match hello.mode {
+            ChannelMode::InPlace => DeveloperHello::Accept,
+            ChannelMode::Live => DeveloperHello::Decline(
+                "this debugger serves in-place mode; the agent is a live-mode forwarding stub (use `fogbank live`, or \"mode\": \"live\")"
+                    .into(),
+            ),
+        })
+        .await;
+        let (hello, mut remote) = match joined {
+            Ok(joined) => joined,
+            Err(error) => {
+                events(LiveEvent::SandboxLeft {
+                    channel: name,
+                    error: Some(error.to_string()),
+                });
+                continue;
+            }
+        };
+        events(LiveEvent::SandboxConnected {
+            channel: name.clone(),
+            software: hello.software,
+        });
+        let local = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let error = match local {
+            Ok((mut local, _)) => {
+                let _ = local.set_nodelay(true);
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    copied = tokio::io::copy_bidirectional(&mut local, &mut remote) => copied.err().map(|error| error.to_string()),
+                }
+            }
+            Err(error) => Some(format!("accepting the local debugger failed: {error}")),
+        };
+        events(LiveEvent::SandboxLeft {
+            channel: name,
+            error,
+        });
+    }
+}

@@ -100,6 +100,21 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     server_config_from(chain, key)
 }
 
+/// The relay's server settings from PEM text: the certificate chain and
+/// the private key; `origin` names them in errors.
+pub fn server_config_from_pem(
+    chain_pem: &[u8],
+    key_pem: &[u8],
+    origin: &str,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = certificates_from_pem(chain_pem, "certificate chain", origin)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| TlsError::Empty {
+        what: "private key",
+        path: origin.to_owned(),
+    })?;
+    server_config_from(chain, key)
+}
+
 /// The relay's server settings from parsed parts.
 pub fn server_config_from(
     chain: Vec<CertificateDer<'static>>,

@@ -30,6 +30,70 @@ enum DebugSessionCommand {
     /// Mint a session on a relay: prints what to put in the cloud function's
     /// configuration and in launch.json.
     New(NewSessionArgs),
+    /// In-place mode: take the agent that runs the function under ptrace in
+    /// the cloud sandbox and serve its GDB remote protocol on a local port,
+    /// for fogbank-dap or `gdb -ex 'target remote ADDR'`.
+    Attach(AttachArgs),
+}
+
+/// The relay and session flags of `live` and `debug-session attach`.
+#[derive(Debug, Args)]
+struct RelayArgs {
+    /// The relay: https://HOST:PORT.
+    #[arg(long, value_name = "URL", env = "FOGBANK_RELAY")]
+    relay: String,
+    /// The session (`fbs1.…`), from `fogbank debug-session new`.
+    #[arg(long, value_name = "SESSION", env = "FOGBANK_SESSION")]
+    session: String,
+    /// The session secret (`fbsec1_…`). Prefer the environment variable, so
+    /// it stays out of shell history and process listings.
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "FOGBANK_SESSION_SECRET",
+        hide_env_values = true
+    )]
+    secret: String,
+    /// A PEM file with the certificate (or CA) a private relay is trusted
+    /// by; the public web roots by default.
+    #[arg(long, value_name = "PEM", env = "FOGBANK_RELAY_CA")]
+    relay_ca: Option<PathBuf>,
+}
+
+impl RelayArgs {
+    fn settings(&self) -> Result<RelaySettings> {
+        let address = RelayAddress::parse(&self.relay).context("--relay")?;
+        let ticket = SessionTicket::parse(&self.session).context("--session")?;
+        let secret =
+            SessionSecret::parse(&self.secret).context("--secret (FOGBANK_SESSION_SECRET)")?;
+        let ca = match &self.relay_ca {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .with_context(|| format!("reading the relay CA {}", path.display()))?,
+            ),
+            None => None,
+        };
+        let origin = self
+            .relay_ca
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        Ok(RelaySettings::new(
+            address,
+            SessionCredentials { ticket, secret },
+            ca.as_deref().map(|pem| (pem, origin.as_str())),
+        )?)
+    }
+}
+
+#[derive(Debug, Args)]
+struct AttachArgs {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// The local address the sandbox's GDB remote protocol is served on
+    /// (port 0 picks one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:2345", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -55,25 +119,8 @@ pub struct LiveArgs {
     /// The function (logical ID or name) of the local `fogbank start` that
     /// answers the cloud's invocations.
     function: String,
-    /// The relay: https://HOST:PORT.
-    #[arg(long, value_name = "URL", env = "FOGBANK_RELAY")]
-    relay: String,
-    /// The session (`fbs1.…`), from `fogbank debug-session new`.
-    #[arg(long, value_name = "SESSION", env = "FOGBANK_SESSION")]
-    session: String,
-    /// The session secret (`fbsec1_…`). Prefer the environment variable, so
-    /// it stays out of shell history and process listings.
-    #[arg(
-        long,
-        value_name = "SECRET",
-        env = "FOGBANK_SESSION_SECRET",
-        hide_env_values = true
-    )]
-    secret: String,
-    /// A PEM file with the certificate (or CA) a private relay is trusted
-    /// by; the public web roots by default.
-    #[arg(long, value_name = "PEM", env = "FOGBANK_RELAY_CA")]
-    relay_ca: Option<PathBuf>,
+    #[command(flatten)]
+    relay: RelayArgs,
     /// The local Lambda Invoke API (`fogbank start`'s --lambda-port).
     #[arg(long, default_value = "http://127.0.0.1:3001", value_name = "URL")]
     lambda_endpoint: String,
@@ -145,9 +192,53 @@ fn relay_key(path: &Path) -> Result<(RelayKey, bool)> {
     }
 }
 
+/// `fogbank debug-session …`.
+pub async fn debug_session(args: DebugSessionArgs) -> Result<ExitCode> {
+    match args.command {
+        DebugSessionCommand::New(args) => new_session_command(args),
+        DebugSessionCommand::Attach(args) => attach_in_place(args).await,
+    }
+}
+
+/// `fogbank debug-session attach`.
+async fn attach_in_place(args: AttachArgs) -> Result<ExitCode> {
+    let settings = args.relay.settings()?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    let address = settings.address.clone();
+    let events = move |event: LiveEvent| match event {
+        LiveEvent::Attached => println!(
+            "in-place: attached to the session on {address}; the sandbox's debugger port will be {local} (gdb: target remote {local})"
+        ),
+        LiveEvent::SandboxConnected { channel, software } => {
+            println!(
+                "in-place: a cloud sandbox is waiting ({software}, channel {channel}); connect a debugger to {local}"
+            )
+        }
+        LiveEvent::SandboxLeft { channel, error } => match error {
+            Some(error) => println!("in-place: [{channel}] the channel ended: {error}"),
+            None => println!("in-place: [{channel}] the debugger left; the function runs on"),
+        },
+        LiveEvent::Invoked { .. } | LiveEvent::Answered { .. } => {}
+    };
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    });
+    fogbank_relay::developer::serve_in_place(settings, listener, events, shutdown)
+        .await
+        .map_err(|error| anyhow!("in-place mode ended: {error}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `fogbank debug-session new`.
-pub fn debug_session(args: DebugSessionArgs) -> Result<ExitCode> {
-    let DebugSessionCommand::New(args) = args.command;
+fn new_session_command(args: NewSessionArgs) -> Result<ExitCode> {
     let address = RelayAddress::parse(&args.relay).context("--relay")?;
     let (key, created) = relay_key(&args.relay_key)?;
     let expires_at = unix_now().saturating_add(args.expires_in.as_secs());
@@ -219,26 +310,8 @@ pub fn debug_session(args: DebugSessionArgs) -> Result<ExitCode> {
 /// `fogbank live`: answers the cloud function's invocations with the local
 /// `fogbank start` until Ctrl-C.
 pub async fn live(args: LiveArgs) -> Result<ExitCode> {
-    let address = RelayAddress::parse(&args.relay).context("--relay")?;
-    let ticket = SessionTicket::parse(&args.session).context("--session")?;
-    let secret = SessionSecret::parse(&args.secret).context("--secret (FOGBANK_SESSION_SECRET)")?;
-    let ca = match &args.relay_ca {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("reading the relay CA {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let origin = args
-        .relay_ca
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let settings = RelaySettings::new(
-        address.clone(),
-        SessionCredentials { ticket, secret },
-        ca.as_deref().map(|pem| (pem, origin.as_str())),
-    )?;
+    let settings = args.relay.settings()?;
+    let address = settings.address.clone();
     let invoker = Arc::new(InvokeApi::new(&args.lambda_endpoint, &args.function));
     let function = args.function.clone();
     let events = move |event: LiveEvent| match event {
@@ -265,8 +338,8 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
             error,
             took,
         } => println!(
-            "live: [{channel}] {request_id} answered {} in {} ms",
-            if error { "with an error" } else { "" },
+            "live: [{channel}] {request_id} answered{} in {} ms",
+            if error { " with an error" } else { "" },
             took.as_millis()
         ),
         LiveEvent::SandboxLeft { channel, error } => match error {
