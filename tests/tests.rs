@@ -34,3 +34,10 @@ mod gateway;
 // panic filter, hot reload), fogbank-dap against Debian's gdbserver, and
 // malformed DAP frames.
 mod debugger;
+
+// Hot reload through `fogbank start`: edits of each example's handler under
+// a load loop (no failed, hung or mixed-version response), broken builds
+// that keep the old version and recover, template edits that add routes,
+// functions and queues without a restart, --no-watch, stale-only builds at
+// start, and the control interface's reload event.
+mod reload;

@@ -24,8 +24,23 @@ pub fn python(minor: u32) -> Option<PathBuf> {
                 .iter()
                 .filter_map(|name| find_on_path(name))
                 .find(|candidate| runs(candidate, &["-c", "pass"]))
+                .map(|candidate| real_interpreter(&candidate).unwrap_or(candidate))
         })
         .clone()
+}
+
+/// The interpreter a launcher runs. A pyenv shim is a shell script that
+/// costs a third of a second per start; every cold start and every reload's
+/// syntax check would pay it, so the real executable is used instead.
+fn real_interpreter(launcher: &Path) -> Option<PathBuf> {
+    let output = std::process::Command::new(launcher)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
+    (output.status.success() && path.is_absolute() && path.is_file()).then_some(path)
 }
 
 /// `node`, when it runs.
