@@ -41,3 +41,9 @@ mod debugger;
 // functions and queues without a restart, --no-watch, stale-only builds at
 // start, and the control interface's reload event.
 mod reload;
+
+// Debugging a function in the cloud: the fogbank-relay process, sessions
+// from `fogbank debug-session new`, `fogbank live`, package-agent, and the
+// cloud sandbox (AWS's RIE in a host-network container running
+// `fogbank-agent --forward`) with the security checks.
+mod relay;

@@ -1,0 +1,350 @@
+//! Cloud-debugging relay benchmark:
+//! `cargo run --release -p fogbank-tests --bin relay-bench [-- ROUNDS]`.
+//!
+//! - An RSP round trip (`m`, reading 8 bytes at the stopped program's pc)
+//!   with `fogbank-agent --relay` through an in-process `fogbank-relay`
+//!   (TLS + Noise both ways), beside the same agent over a direct loopback
+//!   TCP connection (`fogbank-agent --listen`).
+//! - A live-mode invocation of examples/hello-api: AWS's RIE (host process)
+//!   running `fogbank-agent --forward`, through the relay, answered by
+//!   `fogbank start` via `fogbank_relay::developer::serve_live`, beside the
+//!   same event invoked directly on `fogbank start`'s Invoke API. The live
+//!   figure includes RIE's own invoke path.
+//!
+//! Medians of sequential requests; targets: the relay adds at most 1 ms per
+//! round trip, live mode at most 5 ms per invocation.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fogbank_dap::rsp::RspClient;
+use fogbank_relay::client::RelaySettings;
+use fogbank_relay::client::asynch::{attach, join};
+use fogbank_relay::developer::{InvokeApi, serve_live};
+use fogbank_relay::noise::DeveloperHello;
+use fogbank_relay::registry::Limits;
+use fogbank_relay::secret::{RelayKey, SessionCredentials, new_session};
+use fogbank_relay::server::{RelayConfig, run};
+use fogbank_relay::tls::RelayAddress;
+use fogbank_tests::bench::Table;
+use fogbank_tests::{
+    Fogbank, StartOptions, copy_dir, example, fogbank_binary, http, venv, workspace_binary,
+};
+use tokio_util::sync::CancellationToken;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+struct Relay {
+    address: SocketAddr,
+    key: RelayKey,
+    pem: String,
+    _shutdown: CancellationToken,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("certificate");
+        let pem = certified.cert.pem();
+        let tls = fogbank_relay::tls::server_config_from_pem(
+            pem.as_bytes(),
+            certified.signing_key.serialize_pem().as_bytes(),
+            "bench certificate",
+        )
+        .expect("tls");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let key = RelayKey::generate();
+        let shutdown = CancellationToken::new();
+        let config = RelayConfig {
+            key: key.clone(),
+            limits: Limits::default(),
+            tls,
+        };
+        tokio::spawn(run(listener, config, shutdown.clone()));
+        Relay {
+            address,
+            key,
+            pem,
+            _shutdown: shutdown,
+        }
+    }
+
+    fn session(&self) -> (SessionCredentials, RelaySettings) {
+        let credentials = new_session(&self.key, unix_now() + 3600);
+        let address = RelayAddress::parse(&format!("https://127.0.0.1:{}", self.address.port()))
+            .expect("address");
+        let settings = RelaySettings::new(
+            address,
+            credentials.clone(),
+            Some((self.pem.as_bytes(), "bench")),
+        )
+        .expect("settings");
+        (credentials, settings)
+    }
+
+    fn env(&self, credentials: &SessionCredentials) -> Vec<(String, String)> {
+        vec![
+            (
+                "FOGBANK_RELAY".into(),
+                format!("https://127.0.0.1:{}", self.address.port()),
+            ),
+            ("FOGBANK_SESSION".into(), credentials.ticket.to_text()),
+            (
+                "FOGBANK_SESSION_SECRET".into(),
+                credentials.secret.to_text(),
+            ),
+            ("FOGBANK_RELAY_CA".into(), self.pem.clone()),
+        ]
+    }
+}
+
+async fn rsp_round_trips<S>(client: &mut RspClient<S>, rounds: usize) -> Duration
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    let thread = client.threads().await.expect("threads")[0];
+    let pc = client.read_pc(thread).await.expect("pc");
+    for _ in 0..20 {
+        client.read_memory(pc, 8).await.expect("warm-up read");
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        client.read_memory(pc, 8).await.expect("read memory");
+        samples.push(started.elapsed());
+    }
+    median(samples)
+}
+
+fn sleeper_program() -> PathBuf {
+    PathBuf::from("/bin/sleep")
+}
+
+async fn rsp_direct(agent: &PathBuf, rounds: usize) -> Duration {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port_file = dir.path().join("port");
+    let _agent = Killed(
+        Command::new(agent)
+            .args(["--listen", "127.0.0.1:0", "--port-file"])
+            .arg(&port_file)
+            .arg("--")
+            .arg(sleeper_program())
+            .arg("600")
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let address: SocketAddr = loop {
+        if let Ok(text) = std::fs::read_to_string(&port_file)
+            && let Ok(address) = text.trim().parse()
+        {
+            break address;
+        }
+        assert!(Instant::now() < deadline, "the agent did not listen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut client = RspClient::connect(stream).await.expect("rsp");
+    rsp_round_trips(&mut client, rounds).await
+}
+
+async fn rsp_relayed(agent: &PathBuf, relay: &Relay, rounds: usize) -> Duration {
+    let (credentials, settings) = relay.session();
+    let mut attachment = attach(&settings).await.expect("attach");
+    let _agent = Killed(
+        Command::new(agent)
+            .arg("--relay")
+            .arg("--")
+            .arg(sleeper_program())
+            .arg("600")
+            .envs(relay.env(&credentials))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent"),
+    );
+    let channel = tokio::time::timeout(Duration::from_secs(20), attachment.next())
+        .await
+        .expect("the agent arrives")
+        .expect("attachment open")
+        .expect("announcement");
+    let (_, stream) = join(&settings, channel, |_| DeveloperHello::Accept)
+        .await
+        .expect("join");
+    let mut client = RspClient::connect(stream).await.expect("rsp");
+    rsp_round_trips(&mut client, rounds).await
+}
+
+async fn invoke_latency(address: SocketAddr, path: &str, event: &str, rounds: usize) -> Duration {
+    for _ in 0..10 {
+        http::send(address, "POST", path, &[], event.to_owned()).await;
+    }
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let response = http::send(address, "POST", path, &[], event.to_owned()).await;
+        samples.push(started.elapsed());
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert!(
+            !response.text().contains("errorType"),
+            "{}",
+            response.text()
+        );
+    }
+    median(samples)
+}
+
+fn rie_binary() -> PathBuf {
+    let lib = venv().join("lib");
+    std::fs::read_dir(&lib)
+        .ok()
+        .and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    entry
+                        .path()
+                        .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
+                })
+                .find(|path| path.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "AWS's RIE was not found under {}: pip install aws-sam-cli",
+                lib.display()
+            )
+        })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let _ = fogbank_binary();
+    let agent = workspace_binary("fogbank-agent", "fogbank-agent");
+    let relay = Relay::start().await;
+
+    let direct = rsp_direct(&agent, rounds).await;
+    let relayed = rsp_relayed(&agent, &relay, rounds).await;
+
+    let app = copy_dir(&example("hello-api"));
+    let template = app.path().join("template.yaml");
+    let fogbank = Fogbank::start_with(StartOptions::new(&template).args(&["--warm"]));
+    let event =
+        std::fs::read_to_string(app.path().join("events/hello.json")).expect("hello-api event");
+    let local = invoke_latency(
+        fogbank.lambda,
+        "/2015-03-31/functions/HelloFunction/invocations",
+        &event,
+        rounds / 2,
+    )
+    .await;
+
+    let (credentials, settings) = relay.session();
+    let shutdown = CancellationToken::new();
+    let invoker = Arc::new(InvokeApi::new(
+        &format!("http://{}", fogbank.lambda),
+        "HelloFunction",
+    ));
+    tokio::spawn(serve_live(settings, invoker, |_| {}, shutdown.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let invoke_address = free_port();
+    let _rie = Killed(
+        Command::new(rie_binary())
+            .arg("--runtime-interface-emulator-address")
+            .arg(invoke_address.to_string())
+            .arg("--runtime-api-address")
+            .arg(free_port().to_string())
+            .arg(&agent)
+            .arg("--forward")
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env("AWS_LAMBDA_FUNCTION_TIMEOUT", "30")
+            .envs(relay.env(&credentials))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start RIE"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(invoke_address).is_err() {
+        assert!(Instant::now() < deadline, "RIE did not listen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let live = invoke_latency(
+        invoke_address,
+        "/2015-03-31/functions/function/invocations",
+        &event,
+        rounds / 2,
+    )
+    .await;
+    shutdown.cancel();
+
+    let mut table = Table::new(&format!(
+        "Cloud debugging relay, loopback, medians of {rounds} RSP round trips and {} invocations",
+        rounds / 2
+    ));
+    table.latency(
+        "RSP round trip (m, 8 bytes) through the relay",
+        relayed,
+        "direct TCP to the agent",
+        direct,
+    );
+    table.row(
+        "added by the relay per round trip",
+        fogbank_tests::bench::format_duration(relayed.saturating_sub(direct)),
+        "target",
+        "≤ 1 ms".into(),
+        String::new(),
+    );
+    table.latency(
+        "live-mode invocation (RIE → stub → relay → fogbank)",
+        live,
+        "local invoke (Invoke API)",
+        local,
+    );
+    table.row(
+        "added by live mode per invocation",
+        fogbank_tests::bench::format_duration(live.saturating_sub(local)),
+        "target",
+        "≤ 5 ms".into(),
+        String::new(),
+    );
+    println!("{}", table.render());
+}

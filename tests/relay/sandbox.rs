@@ -1,0 +1,373 @@
+//! The cloud sandbox: AWS's Runtime Interface Emulator in its own
+//! host-network container, running `fogbank-agent --forward` as the
+//! function's bootstrap, exactly as a Lambda sandbox runs a custom runtime.
+//! An invocation sent to the sandbox's invoke endpoint is a cloud
+//! invocation; live mode answers it on the developer's side.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use fogbank_tests::http;
+use fogbank_tests::{Fogbank, example, workspace_binary};
+use serde_json::Value;
+
+use super::{Live, RelayProcess, Session};
+use crate::docker::{docker, require_docker};
+use crate::runtimes::rie::rie_binary;
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+}
+
+/// An image with nothing but the directories a sandbox has; the binaries
+/// and the host's libraries are mounted read-only (the test build of the
+/// agent is dynamically linked).
+fn sandbox_image() -> String {
+    static IMAGE: OnceLock<String> = OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let root = dir.path().join("rootfs");
+            for sub in ["tmp", "opt/bin", "var/task", "var/runtime", "etc"] {
+                std::fs::create_dir_all(root.join(sub)).expect("rootfs dir");
+            }
+            let tarball = dir.path().join("rootfs.tar");
+            let status = Command::new("tar")
+                .arg("-cf")
+                .arg(&tarball)
+                .arg("-C")
+                .arg(&root)
+                .arg(".")
+                .status()
+                .expect("run tar");
+            assert!(status.success(), "tar failed");
+            let image = format!("fogbank-relay-sandbox:{}", uuid::Uuid::new_v4().simple());
+            let imported = docker(&["import", tarball.to_str().expect("utf-8 path"), &image]);
+            assert!(
+                imported.status.success(),
+                "docker import failed: {}",
+                String::from_utf8_lossy(&imported.stderr)
+            );
+            image
+        })
+        .clone()
+}
+
+/// A running sandbox container, removed on drop.
+pub struct Sandbox {
+    name: String,
+    pub invoke: SocketAddr,
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.name]);
+    }
+}
+
+/// What the sandbox's invoke endpoint answered.
+#[derive(Debug)]
+pub struct CloudAnswer {
+    pub status: u16,
+    pub body: String,
+    pub took: Duration,
+}
+
+impl CloudAnswer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.body))
+    }
+}
+
+impl Sandbox {
+    /// Starts the sandbox with the session's variables (`relay` overrides
+    /// the relay address, e.g. to go through a recording proxy).
+    pub fn start(relay: &RelayProcess, session: &Session, relay_url: &str) -> Sandbox {
+        require_docker();
+        let image = sandbox_image();
+        let agent = workspace_binary("fogbank-agent", "fogbank-agent");
+        let rie = rie_binary();
+        let invoke = free_port();
+        let runtime_api = free_port();
+        let name = format!("fogbank-sandbox-{}", uuid::Uuid::new_v4().simple());
+        let mount = |from: &std::path::Path, to: &str| format!("{}:{to}:ro", from.display());
+        let mut command = Command::new("docker");
+        command.args(["run", "-d", "--name", &name, "--network", "host"]);
+        for dir in ["/lib", "/lib64", "/usr"] {
+            if std::path::Path::new(dir).exists() {
+                command.args(["-v", &format!("{dir}:{dir}:ro")]);
+            }
+        }
+        command
+            .args(["-v", &mount(&agent, "/opt/bin/fogbank-agent")])
+            .args(["-v", &mount(&rie, "/opt/aws-lambda-rie")])
+            .args(["-e", "AWS_LAMBDA_FUNCTION_NAME=hello-api-cloud"])
+            .args(["-e", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"])
+            .args(["-e", "AWS_REGION=eu-west-1"])
+            .args(["-e", "ORDERS_TABLE=orders-prod"])
+            .args(["-e", &format!("FOGBANK_RELAY={relay_url}")])
+            .args(["-e", &format!("FOGBANK_SESSION={}", session.ticket)])
+            .args(["-e", &format!("FOGBANK_SESSION_SECRET={}", session.secret)])
+            .args(["-e", &format!("FOGBANK_RELAY_CA={}", relay.certificate.pem)])
+            .arg(&image)
+            .args([
+                "/opt/aws-lambda-rie",
+                "--runtime-interface-emulator-address",
+            ])
+            .arg(invoke.to_string())
+            .arg("--runtime-api-address")
+            .arg(runtime_api.to_string())
+            .args(["/opt/bin/fogbank-agent", "--forward"]);
+        let output = command.output().expect("docker run");
+        assert!(
+            output.status.success(),
+            "docker run failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let sandbox = Sandbox { name, invoke };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(invoke).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the sandbox did not listen: {}",
+                sandbox.logs()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sandbox
+    }
+
+    pub fn logs(&self) -> String {
+        let output = docker(&["logs", &self.name]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    }
+
+    /// Invokes the function as the cloud would.
+    pub async fn invoke(&self, event: &str) -> CloudAnswer {
+        let started = Instant::now();
+        let response = tokio::time::timeout(
+            Duration::from_secs(30),
+            http::send(
+                self.invoke,
+                "POST",
+                "/2015-03-31/functions/function/invocations",
+                &[("content-type", "application/json")],
+                event.to_owned(),
+            ),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the sandbox did not answer within 30 s: {}", self.logs()));
+        CloudAnswer {
+            status: response.status,
+            body: response.text(),
+            took: started.elapsed(),
+        }
+    }
+}
+
+/// A plain TCP proxy in front of the relay that records every byte both
+/// ways: what anyone on the network path sees.
+pub struct Recorder {
+    pub address: SocketAddr,
+    pub bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    pub fn start(upstream: SocketAddr) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let log = bytes.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
+                    (server, client),
+                ] {
+                    let log = log.clone();
+                    std::thread::spawn(move || {
+                        let mut buffer = [0u8; 16 * 1024];
+                        loop {
+                            match from.read(&mut buffer) {
+                                Ok(0) | Err(_) => break,
+                                Ok(count) => {
+                                    log.lock()
+                                        .unwrap_or_else(|p| p.into_inner())
+                                        .extend_from_slice(&buffer[..count]);
+                                    if to.write_all(&buffer[..count]).is_err() {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        Recorder { address, bytes }
+    }
+
+    pub fn contains(&self, needle: &[u8]) -> bool {
+        let bytes = self.bytes.lock().unwrap_or_else(|p| p.into_inner());
+        bytes.windows(needle.len()).any(|window| window == needle)
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+/// hello-api's `GET /hello/{name}` event, for `name`.
+fn hello_event(name: &str) -> String {
+    let text = std::fs::read_to_string(example("hello-api").join("events/hello.json"))
+        .expect("hello.json");
+    let mut event: Value = serde_json::from_str(&text).expect("hello.json is JSON");
+    event["pathParameters"]["name"] = Value::String(name.to_owned());
+    event["rawPath"] = Value::String(format!("/hello/{name}"));
+    event.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_answers_a_cloud_invocation_through_the_relay() {
+    require_docker();
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let recorder = Recorder::start(relay.address);
+    let fogbank = Fogbank::start(&example("hello-api").join("template.yaml"));
+    // The reference: the same event invoked locally.
+    let marker = format!("Marker{}", uuid::Uuid::new_v4().simple());
+    let event = hello_event(&marker);
+    let local = http::send(
+        fogbank.lambda,
+        "POST",
+        "/2015-03-31/functions/HelloFunction/invocations",
+        &[],
+        event.clone(),
+    )
+    .await;
+    assert_eq!(local.status, 200, "{}", local.text());
+    assert!(local.text().contains(&marker), "{}", local.text());
+
+    let live = Live::start(&relay, &session, "HelloFunction", fogbank.lambda);
+    let relay_url = format!("https://127.0.0.1:{}", recorder.address.port());
+    let sandbox = Sandbox::start(&relay, &session, &relay_url);
+    let answer = sandbox.invoke(&event).await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{answer:?}\nsandbox: {}\nlive: {}",
+        sandbox.logs(),
+        live.output()
+    );
+    assert_eq!(
+        answer.json(),
+        local.json(),
+        "sandbox: {}\nlive: {}",
+        sandbox.logs(),
+        live.output()
+    );
+    // The channel is kept: a second invocation reuses it.
+    let second = sandbox.invoke(&hello_event("Grace")).await;
+    assert!(second.body.contains("Grace"), "{second:?}");
+    let output = live.output();
+    assert!(output.contains("a cloud sandbox connected"), "{output}");
+    assert_eq!(
+        output.matches("a cloud sandbox connected").count(),
+        1,
+        "{output}"
+    );
+    assert!(
+        output.contains("left before the cloud deadline"),
+        "{output}"
+    );
+
+    // Everything on the network path is TLS; inside it, Noise: no event,
+    // no response, no secret in the clear.
+    assert!(recorder.len() > 1000, "the recorder saw the traffic");
+    for needle in [
+        marker.as_bytes(),
+        b"Grace",
+        b"routeKey",
+        session.secret.as_bytes(),
+    ] {
+        assert!(
+            !recorder.contains(needle),
+            "{:?} crossed the network in plaintext",
+            String::from_utf8_lossy(needle)
+        );
+    }
+
+    // The developer leaves: the next cloud invocation is answered at once
+    // with a clear error, not after the function's timeout.
+    drop(live);
+    let answer = sandbox.invoke(&event).await;
+    let body = answer.json();
+    assert_eq!(body["errorType"], "Fogbank.NoDeveloper", "{answer:?}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no developer is connected"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.took < Duration::from_secs(3),
+        "took {:?}",
+        answer.took
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_with_a_wrong_or_expired_secret_still_answers_with_a_clear_error() {
+    require_docker();
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let mut wrong = session.clone();
+    wrong.secret = fogbank_relay::secret::SessionSecret::generate().to_text();
+    let expired = relay.mint("1s");
+    std::thread::sleep(Duration::from_millis(1100));
+    // A developer is attached with the right secret; the sandboxes hold a
+    // wrong one, and an expired session.
+    let invoke_api = free_port();
+    let live = Live::start(&relay, &session, "HelloFunction", invoke_api);
+    for (credentials, expected) in [
+        (&wrong, "the session token is not valid for this session"),
+        (&expired, "expired"),
+    ] {
+        let sandbox = Sandbox::start(&relay, credentials, &relay.url());
+        let answer = sandbox.invoke("{}").await;
+        let body = answer.json();
+        assert_eq!(body["errorType"], "Fogbank.NoDeveloper", "{answer:?}");
+        let message = body["errorMessage"].as_str().unwrap_or_default().to_owned();
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            answer.took < Duration::from_secs(3),
+            "took {:?}",
+            answer.took
+        );
+    }
+    assert!(
+        !live.output().contains("a cloud sandbox connected"),
+        "{}",
+        live.output()
+    );
+}
