@@ -30,9 +30,7 @@ use fogbank_relay::secret::{RelayKey, SessionCredentials, new_session};
 use fogbank_relay::server::{RelayConfig, run};
 use fogbank_relay::tls::RelayAddress;
 use fogbank_tests::bench::Table;
-use fogbank_tests::{
-    Fogbank, StartOptions, copy_dir, example, fogbank_binary, http, venv, workspace_binary,
-};
+use fogbank_tests::{Fogbank, StartOptions, example, fogbank_binary, http, venv, workspace_binary};
 use tokio_util::sync::CancellationToken;
 
 struct Killed(Child);
@@ -264,11 +262,11 @@ async fn main() {
     let direct = rsp_direct(&agent, rounds).await;
     let relayed = rsp_relayed(&agent, &relay, rounds).await;
 
-    let app = copy_dir(&example("hello-api"));
-    let template = app.path().join("template.yaml");
+    // The example in place: its build output is reused between runs.
+    let app = example("hello-api");
+    let template = app.join("template.yaml");
     let fogbank = Fogbank::start_with(StartOptions::new(&template).args(&["--warm"]));
-    let event =
-        std::fs::read_to_string(app.path().join("events/hello.json")).expect("hello-api event");
+    let event = std::fs::read_to_string(app.join("events/hello.json")).expect("hello-api event");
     let local = invoke_latency(
         fogbank.lambda,
         "/2015-03-31/functions/HelloFunction/invocations",
