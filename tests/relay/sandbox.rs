@@ -90,6 +90,24 @@ impl Sandbox {
     /// Starts the sandbox with the session's variables (`relay` overrides
     /// the relay address, e.g. to go through a recording proxy).
     pub fn start(relay: &RelayProcess, session: &Session, relay_url: &str) -> Sandbox {
+        Sandbox::start_command(
+            relay,
+            session,
+            relay_url,
+            &["/opt/bin/fogbank-agent", "--forward"],
+            &[],
+        )
+    }
+
+    /// Starts the sandbox with `bootstrap` as the function's command line
+    /// and extra read-only mounts (host path, container path).
+    pub fn start_command(
+        relay: &RelayProcess,
+        session: &Session,
+        relay_url: &str,
+        bootstrap: &[&str],
+        mounts: &[(&std::path::Path, &str)],
+    ) -> Sandbox {
         require_docker();
         let image = sandbox_image();
         let agent = workspace_binary("fogbank-agent", "fogbank-agent");
@@ -100,6 +118,10 @@ impl Sandbox {
         let mount = |from: &std::path::Path, to: &str| format!("{}:{to}:ro", from.display());
         let mut command = Command::new("docker");
         command.args(["run", "-d", "--name", &name, "--network", "host"]);
+        if bootstrap.contains(&"--relay") {
+            // In-place mode needs ptrace, as on ECS/Fargate with SYS_PTRACE.
+            command.args(["--cap-add", "SYS_PTRACE"]);
+        }
         for dir in ["/lib", "/lib64", "/usr"] {
             if std::path::Path::new(dir).exists() {
                 command.args(["-v", &format!("{dir}:{dir}:ro")]);
@@ -108,6 +130,11 @@ impl Sandbox {
         command
             .args(["-v", &mount(&agent, "/opt/bin/fogbank-agent")])
             .args(["-v", &mount(&rie, "/opt/aws-lambda-rie")])
+            .args(
+                mounts
+                    .iter()
+                    .flat_map(|(from, to)| ["-v".to_owned(), mount(from, to)]),
+            )
             .args(["-e", "AWS_LAMBDA_FUNCTION_NAME=hello-api-cloud"])
             .args(["-e", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"])
             .args(["-e", "AWS_REGION=eu-west-1"])
@@ -124,7 +151,7 @@ impl Sandbox {
             .arg(invoke.to_string())
             .arg("--runtime-api-address")
             .arg(runtime_api.to_string())
-            .args(["/opt/bin/fogbank-agent", "--forward"]);
+            .args(bootstrap);
         let output = command.output().expect("docker run");
         assert!(
             output.status.success(),
@@ -237,7 +264,7 @@ impl Recorder {
 }
 
 /// hello-api's `GET /hello/{name}` event, for `name`.
-fn hello_event(name: &str) -> String {
+pub fn hello_event(name: &str) -> String {
     let text = std::fs::read_to_string(example("hello-api").join("events/hello.json"))
         .expect("hello.json");
     let mut event: Value = serde_json::from_str(&text).expect("hello.json is JSON");
