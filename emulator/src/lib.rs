@@ -18,6 +18,7 @@ pub mod host;
 pub mod http_server;
 pub mod invoke;
 pub mod lambda_api;
+pub mod reload;
 pub mod runtime_api;
 pub mod runtimes;
 pub mod server;
