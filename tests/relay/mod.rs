@@ -10,6 +10,7 @@
 //! `debug-adapter/relay/src/server_tests.rs`; the frame parsers are fuzzed
 //! beside them.
 
+mod dap;
 mod in_place;
 mod sandbox;
 
