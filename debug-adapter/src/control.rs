@@ -207,6 +207,33 @@ pub enum ControlEvent {
         #[serde(default)]
         missed: u64,
     },
+    /// Hot reload rebuilt the function and serves the new version (it
+    /// follows the version's `redeployed` event).
+    #[serde(rename_all = "camelCase")]
+    Reload {
+        /// The function.
+        function: String,
+        /// The version number.
+        version: u64,
+        /// The directory the version runs from.
+        code_dir: PathBuf,
+        /// The rebuilt executable (for native functions, the program to
+        /// load symbols from).
+        #[serde(default)]
+        artifact: Option<PathBuf>,
+    },
+    /// Hot reload could not rebuild the function; the old version stays.
+    #[serde(rename_all = "camelCase")]
+    ReloadFailed {
+        /// The function.
+        function: String,
+        /// Why.
+        #[serde(default)]
+        error: String,
+    },
+    /// An event this adapter does not know (a newer emulator's).
+    #[serde(other)]
+    Unknown,
 }
 
 /// A decoded events line, or why it could not be decoded.
@@ -572,9 +599,20 @@ mod tests {
             expect!["Lagged { missed: 4 }"],
         );
         check(
-            r#"{"event":"somethingNew"}"#,
+            r#"{"artifact":"/app/.fogbank/build/Hello/bootstrap","buildMs":1840,"codeDir":"/app/.fogbank/build/Hello","event":"reload","function":"Hello","source":"/app","swapMs":12,"version":3}"#,
             expect![[
-                r#"error: an emulator event could not be read (unknown variant `somethingNew`, expected one of `instanceStarted`, `instanceStopped`, `invocationStarted`, `invocationFinished`, `redeployed`, `log`, `lagged` at line 1 column 23): {"event":"somethingNew"}"#
+                r#"Reload { function: "Hello", version: 3, code_dir: "/app/.fogbank/build/Hello", artifact: Some("/app/.fogbank/build/Hello/bootstrap") }"#
+            ]],
+        );
+        check(
+            r#"{"error":"cargo build failed","event":"reloadFailed","function":"Hello"}"#,
+            expect![[r#"ReloadFailed { function: "Hello", error: "cargo build failed" }"#]],
+        );
+        check(r#"{"event":"somethingNew","x":1}"#, expect!["Unknown"]);
+        check(
+            r#"{"event":"log"}"#,
+            expect![[
+                r#"error: an emulator event could not be read (missing field `function` at line 1 column 15): {"event":"log"}"#
             ]],
         );
     }

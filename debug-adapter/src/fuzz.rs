@@ -44,7 +44,8 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         ".{0,12}".prop_map(Value::from),
         Just(json!("x.y[2].z")),
         Just(json!(-1)),
@@ -284,9 +285,13 @@ proptest! {
 #[test]
 fn a_session_answers_garbage_with_console_messages() {
     let mut input = b"garbage\r\n".to_vec();
-    input.extend(encode(br#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"x"}}"#));
+    input.extend(encode(
+        br#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"x"}}"#,
+    ));
     input.extend(encode(b"not json"));
-    input.extend(encode(br#"{"seq":2,"type":"request","command":"threads","arguments":{}}"#));
+    input.extend(encode(
+        br#"{"seq":2,"type":"request","command":"threads","arguments":{}}"#,
+    ));
     let messages = run_session(input);
     let kinds: Vec<String> = messages
         .iter()

@@ -93,6 +93,9 @@ pub fn decode(body: &[u8]) -> Incoming {
     {
         object.insert("arguments".to_owned(), Value::Object(Map::new()));
     }
+    if command == "setBreakpoints" {
+        rename_source_breakpoint_fields(&mut value);
+    }
     match serde_json::from_value::<Request>(value) {
         Ok(request) => Incoming::Request(Box::new(request)),
         Err(error) => Incoming::BadRequest {
@@ -104,6 +107,28 @@ pub fn decode(body: &[u8]) -> Incoming {
             },
             command,
         },
+    }
+}
+
+/// The `dap` crate's `SourceBreakpoint` lacks serde's camelCase renaming,
+/// so it would drop `hitCondition` and `logMessage`: they are renamed to
+/// the field names it reads before decoding.
+fn rename_source_breakpoint_fields(request: &mut Value) {
+    let Some(breakpoints) = request
+        .pointer_mut("/arguments/breakpoints")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for breakpoint in breakpoints.iter_mut().filter_map(Value::as_object_mut) {
+        for (wire, field) in [
+            ("hitCondition", "hit_condition"),
+            ("logMessage", "log_message"),
+        ] {
+            if let Some(value) = breakpoint.remove(wire) {
+                breakpoint.insert(field.to_owned(), value);
+            }
+        }
     }
 }
 
@@ -301,6 +326,22 @@ mod tests {
             r#"{"seq":5,"type":"request","command":"launch","arguments":{"template":"t.yaml","function":"F","__restart":1}}"#,
             expect!["request 5 launch"],
         );
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used, clippy::panic)]
+    fn source_breakpoints_keep_hit_conditions_and_log_messages() {
+        let body = br#"{"seq":3,"type":"request","command":"setBreakpoints","arguments":{"source":{"path":"/a.rs"},"breakpoints":[{"line":4,"condition":"x == 1","hitCondition":">= 2","logMessage":"x is {x}"}]}}"#;
+        let Incoming::Request(request) = decode(body) else {
+            panic!("not decoded");
+        };
+        let Command::SetBreakpoints(arguments) = request.command else {
+            panic!("not setBreakpoints");
+        };
+        let breakpoint = &arguments.breakpoints.unwrap()[0];
+        assert_eq!(breakpoint.condition.as_deref(), Some("x == 1"));
+        assert_eq!(breakpoint.hit_condition.as_deref(), Some(">= 2"));
+        assert_eq!(breakpoint.log_message.as_deref(), Some("x is {x}"));
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct Observation {
     pub top_of_stack: Option<u64>,
     /// Whether the pc is in code with source the user can see.
     pub has_source: bool,
+    /// Whether any function level at the pc (the physical function or a
+    /// caller it inlined code into) has source the user can see: a callee
+    /// of ours whose first instructions are inlined library code.
+    pub function_has_source: bool,
 }
 
 /// The line ranges and function of a callee, for `stepIn`.
@@ -187,7 +191,7 @@ impl StepPlan {
     pub fn decide(
         &mut self,
         at: &Observation,
-        callee: impl FnOnce(u64) -> Option<CalleeLine>,
+        mut callee: impl FnMut(u64) -> Option<CalleeLine>,
     ) -> Next {
         self.moves += 1;
         if self.moves > MAX_MOVES || self.kind == StepKind::Instruction {
@@ -238,7 +242,7 @@ impl StepPlan {
             // where it is at the callee's first instruction.
             let callee_cfa = at.sp.saturating_add(8);
             if self.kind == StepKind::Into
-                && at.has_source
+                && at.function_has_source
                 && !self.entered
                 && let Some(line) = callee(at.pc)
             {
@@ -264,6 +268,16 @@ impl StepPlan {
             return Next::RunTo(return_address);
         }
         if in_function {
+            // Code inlined into our function from sources that are not on
+            // this machine (the standard library's iterators, `chars()`)
+            // is stepped over line by line, as a call to it would be, so
+            // the step ends on a line the user can see.
+            if !at.has_source
+                && let Some(line) = callee(at.pc)
+                && let Some(range) = line.ranges.iter().find(|range| range.contains(&at.pc))
+            {
+                return Next::RangeStep(range.clone());
+            }
             return Next::Report;
         }
         if at.has_source {
@@ -301,6 +315,7 @@ mod tests {
             sp,
             top_of_stack: top,
             has_source,
+            function_has_source: has_source,
         }
     }
 
@@ -399,11 +414,65 @@ mod tests {
     }
 
     #[test]
+    fn step_in_enters_callees_that_start_with_inlined_library_code() {
+        let mut step = plan(StepKind::Into);
+        let callee = |_: u64| {
+            Some(CalleeLine {
+                ranges: [0x5000..0x5004].to_vec(),
+                function: Some(0x5000..0x5100),
+            })
+        };
+        let mut entry = at(0x5000, 0x6ef8, Some(0x1015), false);
+        entry.function_has_source = true;
+        assert_eq!(step.decide(&entry, callee), Next::RangeStep(0x5000..0x5004));
+        // More inlined library code: stepped over.
+        assert_eq!(
+            step.decide(&at(0x5004, 0x6e00, None, false), |_| Some(CalleeLine {
+                ranges: [0x5004..0x5010].to_vec(),
+                function: Some(0x5000..0x5100),
+            })),
+            Next::RangeStep(0x5004..0x5010)
+        );
+        // The callee's own line.
+        assert_eq!(
+            step.decide(&at(0x5010, 0x6e00, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
     fn step_in_steps_over_callees_without_source() {
         let mut step = plan(StepKind::Into);
         assert_eq!(
             step.decide(&at(0x5000, 0x6ef8, Some(0x1015), false), no_callee),
             Next::RunTo(0x1015)
+        );
+    }
+
+    #[test]
+    fn inlined_code_without_source_is_stepped_over() {
+        let mut step = plan(StepKind::Over);
+        // Inlined library code inside our function: step over its line.
+        let inlined = |pc: u64| {
+            assert_eq!(pc, 0x1030);
+            Some(CalleeLine {
+                ranges: [0x1028..0x1038].to_vec(),
+                function: Some(0x1000..0x1100),
+            })
+        };
+        assert_eq!(
+            step.decide(&at(0x1030, 0x6f00, None, false), inlined),
+            Next::RangeStep(0x1028..0x1038)
+        );
+        // Without line information there, the step ends where it is.
+        assert_eq!(
+            step.decide(&at(0x1038, 0x6f00, None, false), no_callee),
+            Next::Report
+        );
+        // Back on a line with source.
+        assert_eq!(
+            step.decide(&at(0x1050, 0x6f00, None, true), no_callee),
+            Next::Report
         );
     }
 

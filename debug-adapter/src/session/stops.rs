@@ -650,11 +650,33 @@ impl<W: Write> Session<W> {
             .ok()
             .and_then(|bytes| Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)));
         let has_source = self.has_source(id, pc);
+        let function_has_source = has_source || self.function_has_source(id, pc);
         Ok(Observation {
             pc,
             sp,
             top_of_stack,
             has_source,
+            function_has_source,
+        })
+    }
+
+    /// Whether any function level at `pc` has a source position on this
+    /// machine (an outer level's position is its call site of the inner).
+    fn function_has_source(&mut self, id: u32, pc: u64) -> bool {
+        let paths: Vec<String> = self
+            .with_symbols(id, |info, _| info.frames_at(pc).ok())
+            .flatten()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|level| level.location)
+            .filter(|location| location.line != 0)
+            .map(|location| location.path)
+            .collect();
+        paths.into_iter().any(|path| {
+            *self
+                .source_exists
+                .entry(path.clone())
+                .or_insert_with(|| std::path::Path::new(&path).is_file())
         })
     }
 

@@ -256,9 +256,7 @@ impl<W: Write> Session<W> {
             } if function == ours => {
                 let label = format!("{function} instance {}", short(&instance));
                 let address = std::net::SocketAddr::from(([127, 0, 0, 1], endpoint.rsp_port));
-                let connected = self.runtime.block_on(async {
-                    tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect(address)).await
-                });
+                let connected = self.runtime.block_on(connect_agent(address));
                 match connected {
                     Ok(Ok(stream)) => {
                         let _ = stream.set_nodelay(true);
@@ -335,8 +333,21 @@ impl<W: Write> Session<W> {
                     )?;
                     return Ok(());
                 }
-                self.on_redeploy(&code_dir, version)
+                self.on_reload(&code_dir, None, version)
             }
+            ControlEvent::Reload {
+                function,
+                version,
+                code_dir,
+                artifact,
+            } if function == ours => {
+                self.console(&format!("{function} was reloaded (version {version}).\n"))?;
+                self.on_reload(&code_dir, artifact.as_deref(), version)
+            }
+            ControlEvent::ReloadFailed { function, error } if function == ours => self.output(
+                Category::Important,
+                &format!("Reloading {function} failed; the previous version keeps running: {error}\n"),
+            ),
             ControlEvent::Log { function, line } if function == ours => {
                 if self.recent_output.len() >= RECENT_OUTPUT {
                     self.recent_output.pop_front();
@@ -353,20 +364,29 @@ impl<W: Write> Session<W> {
 
     /// A new version of the function: loads its program, re-resolves the
     /// breakpoints against it and tells the client about moved lines.
-    fn on_redeploy(&mut self, code_dir: &std::path::Path, version: u64) -> io::Result<()> {
+    fn on_reload(
+        &mut self,
+        code_dir: &std::path::Path,
+        artifact: Option<&std::path::Path>,
+        version: u64,
+    ) -> io::Result<()> {
         let Some(emulator) = &self.emulator else {
             return Ok(());
         };
         let control = emulator.control;
         let logical_id = emulator.logical_id.clone();
-        // The status says where the new program is; the code directory's
-        // bootstrap is the convention when the status cannot be read.
-        let program = self
-            .runtime
-            .block_on(control.status())
-            .ok()
-            .and_then(|status| status.function(&logical_id).and_then(|f| f.program.clone()))
-            .unwrap_or_else(|| code_dir.join("bootstrap"));
+        // A reload names its artifact; otherwise the status says where the
+        // new program is, and the code directory's bootstrap is the
+        // convention when the status cannot be read.
+        let program = match artifact {
+            Some(artifact) => artifact.to_path_buf(),
+            None => self
+                .runtime
+                .block_on(control.status())
+                .ok()
+                .and_then(|status| status.function(&logical_id).and_then(|f| f.program.clone()))
+                .unwrap_or_else(|| code_dir.join("bootstrap")),
+        };
         let before = self.breakpoint_views();
         match self.load_program(&program) {
             Ok(index) if Some(index) == self.current_program => Ok(()),
@@ -394,6 +414,35 @@ impl<W: Write> Session<W> {
         }
     }
 }
+
+/// How long an instance's agent may take to listen after the emulator
+/// announced the instance.
+const AGENT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects to a new instance's agent. The emulator announces an instance
+/// as soon as its container or process starts, which can be before the
+/// agent inside listens, so refused connections are retried until
+/// [`AGENT_CONNECT_TIMEOUT`]. The outer error is the timeout; the inner
+/// one the last connection error.
+async fn connect_agent(
+    address: std::net::SocketAddr,
+) -> Result<io::Result<tokio::net::TcpStream>, tokio::time::error::Elapsed> {
+    let deadline = tokio::time::Instant::now() + AGENT_CONNECT_TIMEOUT;
+    loop {
+        let attempt =
+            tokio::time::timeout_at(deadline, tokio::net::TcpStream::connect(address)).await?;
+        match attempt {
+            Ok(stream) => return Ok(Ok(stream)),
+            Err(error) if tokio::time::Instant::now() + RETRY_PAUSE >= deadline => {
+                return Ok(Err(error));
+            }
+            Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
+        }
+    }
+}
+
+/// The pause between connection attempts to an agent.
+const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// The first characters of an instance id, enough to tell instances apart.
 fn short(instance: &str) -> &str {
