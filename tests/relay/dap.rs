@@ -218,3 +218,138 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_place_through_the_relay() {
     let _ = dap.request("disconnect", json!({}), STEP);
     drop(sandbox);
 }
+
+/// The 1-based number of the line of `path` whose trimmed text is `text`.
+fn line_of(path: &std::path::Path, text: &str) -> i64 {
+    let source = std::fs::read_to_string(path).expect("read source");
+    let index = source
+        .lines()
+        .position(|line| line.trim() == text)
+        .unwrap_or_else(|| panic!("{} has no line `{text}`", path.display()));
+    index as i64 + 1
+}
+
+/// Live mode under the debugger: fogbank-dap debugs HelloFunction of a local
+/// `fogbank start` (a copy of hello-api built with debug info), `fogbank
+/// live` forwards the sandbox's invocations to it, and a cloud invocation
+/// stops at a line breakpoint in the handler, where the `String` local
+/// `greeting` is read; after `continue` the sandbox's caller gets the
+/// answer.
+#[test]
+fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
+    require_docker();
+    let app = fogbank_tests::copy_dir(&example("hello-api"));
+    let template = app.path().join("template.yaml");
+    let source = app.path().join("src/main.rs");
+    let mut options = fogbank_tests::StartOptions::new(&template);
+    options.env.push((
+        "CARGO_TARGET_DIR".to_owned(),
+        fogbank_tests::target_dir()
+            .join("hello-api-debugger")
+            .to_string_lossy()
+            .into_owned(),
+    ));
+    let fogbank = fogbank_tests::Fogbank::start_with(options);
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+
+    let fogbank_bin = fogbank_binary().to_string_lossy().into_owned();
+    let mut dap = DapClient::spawn(
+        &workspace_binary("fogbank-dap", "fogbank-dap"),
+        &[],
+        app.path(),
+        &[("FOGBANK_BIN", fogbank_bin.as_str())],
+    );
+    dap.request(
+        "initialize",
+        json!({"clientID": "vscode", "adapterID": "fogbank", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true, "supportsVariableType": true}),
+        STEP,
+    );
+    let attach_seq = dap.send(
+        "attach",
+        json!({"type": "fogbank", "request": "attach", "function": "HelloFunction", "controlPort": fogbank.control.port()}),
+    );
+    let got = dap.wait_for("initialized", Duration::from_secs(600), |m| {
+        (m["type"] == "event" && m["event"] == "initialized")
+            || (m["type"] == "response" && m["request_seq"] == attach_seq && m["success"] == false)
+    });
+    assert_eq!(
+        got.message["event"], "initialized",
+        "attach failed: {}",
+        got.message
+    );
+    let line = line_of(
+        &source,
+        "let body = json!({ \"message\": greeting, \"length\": length });",
+    );
+    let set = dap.request(
+        "setBreakpoints",
+        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
+        STEP,
+    );
+    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
+    dap.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
+    dap.request("configurationDone", Value::Null, STEP);
+    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
+
+    let live = super::Live::start(&relay, &session, "HelloFunction", fogbank.lambda);
+    let sandbox = Sandbox::start(&relay, &session, &relay.url());
+    let marker = format!("Live{}", uuid::Uuid::new_v4().simple());
+    let event = hello_event(&marker);
+    let invocation = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let answer = runtime.block_on(sandbox.invoke(&event));
+        (sandbox, answer)
+    });
+
+    let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
+    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+    let thread = stopped["threadId"].as_i64().expect("threadId");
+    let stack = dap.request(
+        "stackTrace",
+        json!({ "threadId": thread, "startFrame": 0, "levels": 1 }),
+        STEP,
+    );
+    let top = &stack["stackFrames"][0];
+    assert_eq!(top["line"], line, "{top}");
+    let frame = top["id"].as_i64().expect("frame id");
+    let greeting = dap.request(
+        "evaluate",
+        json!({ "expression": "greeting", "frameId": frame, "context": "watch" }),
+        STEP,
+    );
+    assert!(
+        greeting["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&marker),
+        "{greeting}"
+    );
+    assert!(
+        greeting["type"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("String"),
+        "{greeting}"
+    );
+
+    dap.request("continue", json!({ "threadId": thread }), STEP);
+    let (sandbox, answer) = invocation.join().expect("the invocation thread");
+    assert_eq!(
+        answer.status,
+        200,
+        "{answer:?}\n{}\n{}",
+        sandbox.logs(),
+        live.output()
+    );
+    assert!(answer.body.contains(&marker), "{answer:?}");
+    assert!(
+        live.output().contains("left before the cloud deadline"),
+        "{}",
+        live.output()
+    );
+    let _ = dap.request("disconnect", json!({}), STEP);
+}
