@@ -31,8 +31,7 @@ mod gateway;
 
 // fogbank-dap as a DAP server: the acceptance test on hello-api in a
 // container (breakpoints, stepping, variables, conditions, logpoints, the
-// panic filter, hot reload), fogbank-dap against Debian's gdbserver, and
-// malformed DAP frames.
+// panic filter, hot reload) and fogbank-dap against Debian's gdbserver.
 mod debugger;
 
 // Hot reload through `fogbank start`: edits of each example's handler under

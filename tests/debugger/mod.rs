@@ -1,7 +1,7 @@
 //! fogbank-dap end to end: a DAP client (sending requests in the order VS
-//! Code does) on examples/hello-api in a container through the gateway,
-//! fogbank-dap against Debian's gdbserver, and malformed DAP frames sent
-//! to the real binary.
+//! Code does) on examples/hello-api in a container through the gateway, and
+//! fogbank-dap against Debian's gdbserver. (Malformed DAP frames are
+//! fuzzed in fogbank-dap's own suite: `debug-adapter/src/fuzz.rs`.)
 //!
 //! Prerequisites (the tests fail, naming what to install, when missing):
 //! docker (engine running), curl, gdbserver, gcc, and a cargo able to build
