@@ -20,6 +20,9 @@ use crate::live::{LiveDecoder, LiveMessage};
 use crate::noise::{ChannelMode, DeveloperHello};
 use crate::wire::ChannelId;
 
+/// How long before a cloud deadline the developer is warned, at most.
+const DEADLINE_WARNING: Duration = Duration::from_secs(5);
+
 /// One forwarded cloud invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardedInvocation {
@@ -105,6 +108,16 @@ pub enum LiveEvent {
         error: bool,
         /// Local run time.
         took: Duration,
+    },
+    /// An invocation is still running locally close to its cloud deadline
+    /// (the cloud's clock cannot be paused while a breakpoint holds it).
+    DeadlineNear {
+        /// Its channel.
+        channel: String,
+        /// The cloud request id.
+        request_id: String,
+        /// Time left until the cloud deadline.
+        remaining: Duration,
     },
     /// A channel ended or failed.
     SandboxLeft {
@@ -198,7 +211,27 @@ async fn serve_channel<I: InvokeLocally>(
                     remaining: invocation.remaining(),
                 });
                 let started = Instant::now();
-                let outcome = invoker.invoke(invocation).await;
+                let remaining = invocation.remaining();
+                let run = invoker.invoke(invocation);
+                tokio::pin!(run);
+                // Warn once when less than a fifth of the time (at most 5 s)
+                // is left, so the developer knows the cloud will give up.
+                let warn_after =
+                    remaining.map(|left| left.saturating_sub((left / 5).min(DEADLINE_WARNING)));
+                let outcome = match warn_after {
+                    Some(warn_after) => tokio::select! {
+                        outcome = &mut run => outcome,
+                        () = tokio::time::sleep(warn_after) => {
+                            events(LiveEvent::DeadlineNear {
+                                channel: name.clone(),
+                                request_id: request_id.clone(),
+                                remaining: remaining.unwrap_or_default().saturating_sub(warn_after),
+                            });
+                            run.await
+                        }
+                    },
+                    None => run.await,
+                };
                 let error = matches!(outcome, LocalOutcome::Error { .. });
                 let reply = match outcome {
                     LocalOutcome::Response(body) => LiveMessage::Response {

@@ -660,3 +660,97 @@ async fn a_hundred_sessions_at_once_without_cross_talk() {
         task.await.unwrap();
     }
 }
+
+/// Answers after `delay`, echoing the event.
+struct SlowEcho {
+    delay: Duration,
+}
+
+impl crate::developer::InvokeLocally for SlowEcho {
+    async fn invoke(
+        &self,
+        invocation: crate::developer::ForwardedInvocation,
+    ) -> crate::developer::LocalOutcome {
+        tokio::time::sleep(self.delay).await;
+        let mut body = format!("env={};", invocation.environment.len()).into_bytes();
+        body.extend_from_slice(&invocation.body);
+        crate::developer::LocalOutcome::Response(body)
+    }
+}
+
+#[tokio::test]
+async fn live_mode_answers_invocations_and_warns_near_the_deadline() {
+    use crate::developer::{LiveEvent, serve_live};
+    use crate::live::{LiveDecoder, LiveMessage};
+    let relay = start_relay(Limits::default()).await;
+    let settings = relay.settings(relay.session());
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(serve_live(
+        settings.clone(),
+        Arc::new(SlowEcho {
+            delay: Duration::from_millis(950),
+        }),
+        move |event| seen.lock().unwrap().push(event),
+        shutdown.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !events.lock().unwrap().contains(&LiveEvent::Attached) {
+        assert!(Instant::now() < deadline, "serve_live did not attach");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut agent = dial_agent(&settings, false, &live_hello(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let mut bytes = LiveMessage::Environment {
+        vars: vec![("TABLE".into(), "orders".into())],
+    }
+    .encode();
+    bytes.extend(
+        LiveMessage::Invoke {
+            request_id: "r-1".into(),
+            headers: vec![(
+                "Lambda-Runtime-Deadline-Ms".into(),
+                (now_ms + 1000).to_string(),
+            )],
+            body: b"{\"a\":1}".to_vec(),
+        }
+        .encode(),
+    );
+    agent.write_all(&bytes).await.unwrap();
+    let mut decoder = LiveDecoder::new();
+    let reply = loop {
+        if let Some(message) = decoder.next_message() {
+            break message.unwrap();
+        }
+        let mut buffer = [0u8; 1024];
+        let count = tokio::time::timeout(Duration::from_secs(10), agent.read(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(count > 0, "the channel closed");
+        decoder.push(&buffer[..count]);
+    };
+    assert_eq!(
+        reply,
+        LiveMessage::Response {
+            request_id: "r-1".into(),
+            body: b"env=1;{\"a\":1}".to_vec(),
+        }
+    );
+    let events = events.lock().unwrap().clone();
+    assert!(
+        events.iter().any(|event| matches!(event, LiveEvent::DeadlineNear { request_id, .. } if request_id == "r-1")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|event| matches!(event, LiveEvent::Answered { request_id, error: false, .. } if request_id == "r-1")),
+        "{events:?}"
+    );
+    shutdown.cancel();
+}

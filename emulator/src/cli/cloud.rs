@@ -223,7 +223,8 @@ async fn attach_in_place(args: AttachArgs) -> Result<ExitCode> {
             Some(error) => println!("in-place: [{channel}] the channel ended: {error}"),
             None => println!("in-place: [{channel}] the debugger left; the function runs on"),
         },
-        LiveEvent::Invoked { .. } | LiveEvent::Answered { .. } => {}
+        LiveEvent::Invoked { .. } | LiveEvent::Answered { .. } | LiveEvent::DeadlineNear { .. } => {
+        }
     };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -341,6 +342,14 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
             "live: [{channel}] {request_id} answered{} in {} ms",
             if error { " with an error" } else { "" },
             took.as_millis()
+        ),
+        LiveEvent::DeadlineNear {
+            channel,
+            request_id,
+            remaining,
+        } => println!(
+            "live: [{channel}] warning: {request_id} has {:.1} s left before the cloud's deadline; the cloud will answer it with a timeout error",
+            remaining.as_secs_f64()
         ),
         LiveEvent::SandboxLeft { channel, error } => match error {
             Some(error) => println!("live: [{channel}] the sandbox's channel ended: {error}"),
