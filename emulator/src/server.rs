@@ -251,7 +251,6 @@ pub async fn run(
     let invoker = Invoker::new(prepared.deployments.clone(), backend.clone(), settings);
 
     let control_address = listeners.control.local_addr().map_err(StartError::Serve)?;
-    let gateway_routes;
     let gateway = Gateway::new(
         &prepared.app,
         GatewayConfig {
@@ -261,7 +260,7 @@ pub async fn run(
             jwt,
         },
     );
-    gateway_routes = gateway.routes();
+    let gateway_routes = gateway.routes();
     print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
     let mappings = event_source::mappings(&prepared.app);
     for mapping in &mappings {

@@ -73,7 +73,8 @@ struct Round {
 /// The result of polling until the new version answers.
 struct Poll {
     elapsed: Duration,
-    failed: u32,
+    /// What each failed request got.
+    failures: Vec<String>,
 }
 
 /// Sends `request` on a new connection and returns (status, body).
@@ -89,7 +90,10 @@ fn exchange(address: SocketAddr, request: &[u8], timeout: Duration) -> Result<(u
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow!("not an HTTP response: {text:?}"))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((status, body))
 }
 
@@ -97,7 +101,7 @@ fn exchange(address: SocketAddr, request: &[u8], timeout: Duration) -> Result<(u
 /// error or non-200 answer on the way counts as a failed request.
 fn poll_until(address: SocketAddr, request: &[u8], marker: &str, within: Duration) -> Result<Poll> {
     let started = Instant::now();
-    let mut failed = 0;
+    let mut failures = Vec::new();
     loop {
         if started.elapsed() > within {
             bail!("no response with {marker} within {within:?}");
@@ -106,11 +110,15 @@ fn poll_until(address: SocketAddr, request: &[u8], marker: &str, within: Duratio
             Ok((200, body)) if body.contains(marker) => {
                 return Ok(Poll {
                     elapsed: started.elapsed(),
-                    failed,
+                    failures,
                 });
             }
             Ok((200, _)) => {}
-            Ok(_) | Err(_) => failed += 1,
+            Ok((status, body)) => failures.push(format!(
+                "{status} {}",
+                body.chars().take(200).collect::<String>()
+            )),
+            Err(error) => failures.push(format!("{error:#}")),
         }
     }
 }
@@ -122,7 +130,11 @@ fn get(address: SocketAddr, path: &str) -> Vec<u8> {
 /// Replaces the marker of version `from` with that of `to`.
 fn save(file: &Path, subject: &Subject, from: u32, to: u32) -> Result<()> {
     let text = std::fs::read_to_string(file)?;
-    let old = if from == 0 { subject.original.to_owned() } else { (subject.marker)(from) };
+    let old = if from == 0 {
+        subject.original.to_owned()
+    } else {
+        (subject.marker)(from)
+    };
     if !text.contains(&old) {
         bail!("{} does not contain {old}", file.display());
     }
@@ -155,26 +167,44 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 /// Runs `rounds` reloads of `subject` under fogbank.
-fn measure_fogbank(subject: &Subject, rounds: u32, env: &[(&str, String)]) -> Result<(Vec<Round>, u32)> {
+fn measure_fogbank(
+    subject: &Subject,
+    rounds: u32,
+    env: &[(&str, String)],
+) -> Result<(Vec<Round>, Vec<String>)> {
     let dir = copy_dir(&example(subject.example));
     let file = dir.path().join(subject.file);
     // Version 1 is served from the start.
     save(&file, subject, 0, 1)?;
     let template = dir.path().join("template.yaml");
     let mut options = StartOptions::new(&template);
-    options.env = env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    options.env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
     let fogbank = Fogbank::start_with(options);
     let gateway = fogbank.gateway.context("fogbank serves no gateway")?;
     let request = get(gateway, subject.path);
-    let mut failed = poll_until(gateway, &request, &format!("rv1x"), Duration::from_secs(60))?.failed;
+    // Requests before the first reload (the first cold start) are not
+    // reload failures; they are still reported.
+    let warmup = poll_until(gateway, &request, "rv1x", Duration::from_secs(60))?;
+    for failure in &warmup.failures {
+        eprintln!("{}: before any reload: {failure}", subject.example);
+    }
+    let mut failed = Vec::new();
     let mut results = Vec::new();
     for round in 0..rounds {
         let (from, to) = (round + 1, round + 2);
         // Quiet time between saves, as between a developer's edits.
         std::thread::sleep(Duration::from_millis(300));
         save(&file, subject, from, to)?;
-        let poll = poll_until(gateway, &request, &format!("rv{to}x"), Duration::from_secs(600))?;
-        failed += poll.failed;
+        let poll = poll_until(
+            gateway,
+            &request,
+            &format!("rv{to}x"),
+            Duration::from_secs(600),
+        )?;
+        failed.extend(poll.failures);
         // The reload line is printed right after the swap; give the
         // console a moment to flush it.
         let deadline = Instant::now() + Duration::from_secs(2);
@@ -196,25 +226,43 @@ struct KillOnDrop(Child);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         // The watcher runs the function as a child: stop the whole group.
-        let _ = Command::new("kill").arg("--").arg(format!("-{}", self.0.id())).status();
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.0.id()))
+            .status();
         let _ = self.0.wait();
     }
 }
 
 /// Runs `rounds` reloads of the Rust example under `cargo lambda watch
 /// --release`, through its Invoke API with the example's hello event.
-fn measure_cargo_lambda(subject: &Subject, rounds: u32, target_dir: &str) -> Result<(Vec<Duration>, u32)> {
+fn measure_cargo_lambda(
+    subject: &Subject,
+    rounds: u32,
+    target_dir: &str,
+) -> Result<(Vec<Duration>, usize)> {
     let cargo_lambda = std::env::var_os("HOME")
         .map(|home| PathBuf::from(home).join(".cargo/bin/cargo-lambda"))
         .filter(|p| p.is_file())
-        .ok_or_else(|| anyhow!("cargo-lambda is not installed (cargo install cargo-lambda --locked)"))?;
+        .ok_or_else(|| {
+            anyhow!("cargo-lambda is not installed (cargo install cargo-lambda --locked)")
+        })?;
     let dir = copy_dir(&example(subject.example));
     let file = dir.path().join(subject.file);
     save(&file, subject, 0, 1)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new(&cargo_lambda)
         .process_group(0)
-        .args(["lambda", "watch", "--release", "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .args([
+            "lambda",
+            "watch",
+            "--release",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
         .arg(port.to_string())
         .current_dir(dir.path())
         .env("CARGO_TARGET_DIR", target_dir)
@@ -246,8 +294,13 @@ fn measure_cargo_lambda(subject: &Subject, rounds: u32, target_dir: &str) -> Res
         let (from, to) = (round + 1, round + 2);
         std::thread::sleep(Duration::from_millis(300));
         save(&file, subject, from, to)?;
-        let poll = poll_until(address, &request, &format!("rv{to}x"), Duration::from_secs(600))?;
-        failed += poll.failed;
+        let poll = poll_until(
+            address,
+            &request,
+            &format!("rv{to}x"),
+            Duration::from_secs(600),
+        )?;
+        failed += poll.failures.len();
         totals.push(poll.elapsed);
     }
     Ok((totals, failed))
@@ -259,13 +312,21 @@ fn main() -> Result<()> {
     let rust_rounds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
     // Both tools build the Rust example into the example's own target
     // directory, so neither pays for compiling its dependencies.
-    let target_dir = repo_root().join("examples/hello-api/target").display().to_string();
+    let target_dir = repo_root()
+        .join("examples/hello-api/target")
+        .display()
+        .to_string();
 
     let mut table = Table::new("Hot reload: save to the first response of the new version (p50)");
-    let mut failures = 0;
+    let mut failures = Vec::new();
     for subject in [python(), node()] {
         let (results, failed) = measure_fogbank(&subject, rounds, &[])?;
-        failures += failed;
+        let failed_count = failed.len();
+        failures.extend(
+            failed
+                .into_iter()
+                .map(|f| format!("{}: {f}", subject.example)),
+        );
         let total = median(results.iter().map(|r| r.total).collect());
         let build = median(results.iter().filter_map(|r| r.build).collect());
         let overhead = median(
@@ -274,37 +335,115 @@ fn main() -> Result<()> {
                 .map(|r| r.total.saturating_sub(r.build.unwrap_or_default()))
                 .collect(),
         );
-        table.row(&format!("{}: save to new response", subject.example), format_duration(total), "", String::new(), String::new());
-        table.row(&format!("{}: build (syntax check, copy)", subject.example), format_duration(build), "", String::new(), String::new());
-        table.latency(&format!("{}: swap overhead (total - build)", subject.example), overhead, "target", Duration::from_millis(150));
-        table.row(&format!("{}: failed requests in {rounds} reloads", subject.example), failed.to_string(), "target", "0".to_owned(), String::new());
+        table.row(
+            &format!("{}: save to new response", subject.example),
+            format_duration(total),
+            "",
+            String::new(),
+            String::new(),
+        );
+        table.row(
+            &format!("{}: build (syntax check, copy)", subject.example),
+            format_duration(build),
+            "",
+            String::new(),
+            String::new(),
+        );
+        table.latency(
+            &format!("{}: swap overhead (total - build)", subject.example),
+            overhead,
+            "target",
+            Duration::from_millis(150),
+        );
+        table.row(
+            &format!("{}: failed requests in {rounds} reloads", subject.example),
+            failed_count.to_string(),
+            "target",
+            "0".to_owned(),
+            String::new(),
+        );
+    }
+    if rust_rounds == 0 {
+        println!("{}", table.render());
+        return report(&failures);
     }
     let subject = rust();
-    let (results, failed) = measure_fogbank(&subject, rust_rounds, &[("CARGO_TARGET_DIR", target_dir.clone())])?;
-    failures += failed;
+    let (results, failed) = measure_fogbank(
+        &subject,
+        rust_rounds,
+        &[("CARGO_TARGET_DIR", target_dir.clone())],
+    )?;
+    let failed_count = failed.len();
+    failures.extend(
+        failed
+            .into_iter()
+            .map(|f| format!("{}: {f}", subject.example)),
+    );
     let total = median(results.iter().map(|r| r.total).collect());
     let build = median(results.iter().filter_map(|r| r.build).collect());
-    let overhead = median(results.iter().map(|r| r.total.saturating_sub(r.build.unwrap_or_default())).collect());
-    match measure_cargo_lambda(&subject, rust_rounds, &target_dir) {
+    let overhead = median(
+        results
+            .iter()
+            .map(|r| r.total.saturating_sub(r.build.unwrap_or_default()))
+            .collect(),
+    );
+    let skip_cargo_lambda = std::env::var_os("RELOAD_BENCH_SKIP_CARGO_LAMBDA").is_some();
+    let cargo_lambda = if skip_cargo_lambda {
+        Err(anyhow!("skipped (RELOAD_BENCH_SKIP_CARGO_LAMBDA)"))
+    } else {
+        measure_cargo_lambda(&subject, rust_rounds, &target_dir)
+    };
+    match cargo_lambda {
         Ok((theirs, their_failed)) => {
-            table.latency("hello-api: save to new response", total, "cargo lambda watch --release", median(theirs));
+            table.latency(
+                "hello-api: save to new response",
+                total,
+                "cargo lambda watch --release",
+                median(theirs),
+            );
             table.row(
                 &format!("hello-api: failed requests in {rust_rounds} reloads"),
-                failed.to_string(),
+                failed_count.to_string(),
                 "cargo lambda watch --release",
                 their_failed.to_string(),
                 String::new(),
             );
         }
         Err(error) => {
-            table.row("hello-api: save to new response", format_duration(total), "cargo lambda watch (not run)", error.to_string(), String::new());
+            table.row(
+                "hello-api: save to new response",
+                format_duration(total),
+                "cargo lambda watch (not run)",
+                error.to_string(),
+                String::new(),
+            );
         }
     }
-    table.row("hello-api: build (cargo build --release)", format_duration(build), "", String::new(), String::new());
-    table.row("hello-api: swap overhead (total - build)", format_duration(overhead), "", String::new(), String::new());
+    table.row(
+        "hello-api: build (cargo build --release)",
+        format_duration(build),
+        "",
+        String::new(),
+        String::new(),
+    );
+    table.row(
+        "hello-api: swap overhead (total - build)",
+        format_duration(overhead),
+        "",
+        String::new(),
+        String::new(),
+    );
     println!("{}", table.render());
-    if failures > 0 {
-        bail!("{failures} requests failed during reloads");
+    report(&failures)
+}
+
+/// Lists the requests that failed during reloads; any is an error.
+fn report(failures: &[String]) -> Result<()> {
+    for failure in failures {
+        println!("failed during a reload: {failure}");
+    }
+    if !failures.is_empty() {
+        bail!("{} requests failed during reloads", failures.len());
     }
     Ok(())
 }
@@ -316,8 +455,14 @@ mod tests {
     #[test]
     fn reload_lines_are_read() {
         let output = "x\nreloaded HelloFunction (build 1.84 s, swap 12 ms)\nreloaded HelloFunction (build 84 ms, swap 1 ms)\n";
-        assert_eq!(build_time(output, "HelloFunction", 0), Some(Duration::from_millis(1840)));
-        assert_eq!(build_time(output, "HelloFunction", 1), Some(Duration::from_millis(84)));
+        assert_eq!(
+            build_time(output, "HelloFunction", 0),
+            Some(Duration::from_millis(1840))
+        );
+        assert_eq!(
+            build_time(output, "HelloFunction", 1),
+            Some(Duration::from_millis(84))
+        );
         assert_eq!(build_time(output, "HelloFunction", 2), None);
         assert_eq!(build_time(output, "Other", 0), None);
     }

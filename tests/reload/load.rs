@@ -48,7 +48,9 @@ pub struct LoadLoop {
 }
 
 async fn get(address: SocketAddr, path: &str) -> Result<(u16, String), String> {
-    let stream = tokio::net::TcpStream::connect(address).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = tokio::net::TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
@@ -57,7 +59,10 @@ async fn get(address: SocketAddr, path: &str) -> Result<(u16, String), String> {
         .header("host", address.to_string())
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -97,7 +102,11 @@ impl LoadLoop {
                 })
             })
             .collect();
-        LoadLoop { samples, stop, workers }
+        LoadLoop {
+            samples,
+            stop,
+            workers,
+        }
     }
 
     /// How many responses carried `message` so far.
@@ -181,7 +190,10 @@ pub fn check(samples: &[Sample], versions: &Versions) -> Report {
         .iter()
         .filter(|s| s.started > first_new && matches!(&s.outcome, Ok((_, m)) if *m == versions.old))
         .count();
-    assert_eq!(late_old, 0, "requests started after the new version answered got the old one");
+    assert_eq!(
+        late_old, 0,
+        "requests started after the new version answered got the old one"
+    );
     assert!(old > 0 && new > 0, "old {old}, new {new}");
     Report { old, new, slowest }
 }
@@ -202,20 +214,29 @@ mod tests {
     #[test]
     fn the_checker_accepts_a_clean_switch() {
         let versions = Versions::new("a", "b", &["ab"]);
-        let report = check(&[sample(0, "a"), sample(10, "a"), sample(20, "b")], &versions);
+        let report = check(
+            &[sample(0, "a"), sample(10, "a"), sample(20, "b")],
+            &versions,
+        );
         assert_eq!((report.old, report.new), (2, 1));
     }
 
     #[test]
     #[should_panic(expected = "mixed two versions")]
     fn the_checker_catches_mixed_versions() {
-        check(&[sample(0, "a"), sample(10, "ab"), sample(20, "b")], &Versions::new("a", "b", &["ab"]));
+        check(
+            &[sample(0, "a"), sample(10, "ab"), sample(20, "b")],
+            &Versions::new("a", "b", &["ab"]),
+        );
     }
 
     #[test]
     #[should_panic(expected = "got the old one")]
     fn the_checker_catches_a_late_old_version() {
-        check(&[sample(0, "a"), sample(10, "b"), sample(20, "a")], &Versions::new("a", "b", &[]));
+        check(
+            &[sample(0, "a"), sample(10, "b"), sample(20, "a")],
+            &Versions::new("a", "b", &[]),
+        );
     }
 
     #[test]
@@ -223,6 +244,9 @@ mod tests {
     fn the_checker_catches_failures() {
         let mut failed = sample(5, "a");
         failed.outcome = Err("connect: refused".into());
-        check(&[sample(0, "a"), failed, sample(20, "b")], &Versions::new("a", "b", &[]));
+        check(
+            &[sample(0, "a"), failed, sample(20, "b")],
+            &Versions::new("a", "b", &[]),
+        );
     }
 }

@@ -11,9 +11,15 @@ use super::{BuildError, install_file};
 use crate::app::Function;
 use crate::console::{Console, Prefix};
 
-pub(super) async fn build(function: &Function, output: &Path, console: &Console, prefix: &Prefix) -> Result<(), BuildError> {
+pub(super) async fn build(
+    function: &Function,
+    output: &Path,
+    console: &Console,
+    prefix: &Prefix,
+) -> Result<(), BuildError> {
     let binary = function.build.properties.get("Binary").cloned();
-    let mut command = tokio::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let mut command =
+        tokio::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     command
         .arg("build")
         .arg("--release")
@@ -28,7 +34,10 @@ pub(super) async fn build(function: &Function, output: &Path, console: &Console,
     }
     let rendered = format!(
         "cargo build --release{}",
-        binary.as_deref().map(|b| format!(" --bin {b}")).unwrap_or_default()
+        binary
+            .as_deref()
+            .map(|b| format!(" --bin {b}"))
+            .unwrap_or_default()
     );
     let mut child = command.spawn().map_err(|source| BuildError::Spawn {
         function: function.logical_id.clone(),
@@ -80,9 +89,11 @@ pub(super) async fn build(function: &Function, output: &Path, console: &Console,
         });
     }
 
-    let built = choose_executable(&executables, binary.as_deref()).map_err(|message| BuildError::Output {
-        function: function.logical_id.clone(),
-        message,
+    let built = choose_executable(&executables, binary.as_deref()).map_err(|message| {
+        BuildError::Output {
+            function: function.logical_id.clone(),
+            message,
+        }
     })?;
     install_file(function, &built, &output.join("bootstrap"))
 }
@@ -98,13 +109,18 @@ fn executable_of(message: &serde_json::Value) -> Option<(String, PathBuf)> {
     Some((name.to_owned(), PathBuf::from(executable)))
 }
 
-fn choose_executable(executables: &[(String, PathBuf)], wanted: Option<&str>) -> Result<PathBuf, String> {
+fn choose_executable(
+    executables: &[(String, PathBuf)],
+    wanted: Option<&str>,
+) -> Result<PathBuf, String> {
     if let Some(wanted) = wanted {
         return executables
             .iter()
             .find(|(name, _)| name == wanted)
             .map(|(_, path)| path.clone())
-            .ok_or_else(|| format!("cargo built no binary named `{wanted}` (Metadata.BuildProperties.Binary)"));
+            .ok_or_else(|| {
+                format!("cargo built no binary named `{wanted}` (Metadata.BuildProperties.Binary)")
+            });
     }
     match executables {
         [] => Err("cargo built no binary; the package needs a [[bin]] target".to_owned()),
@@ -125,6 +141,8 @@ fn choose_executable(executables: &[(String, PathBuf)], wanted: Option<&str>) ->
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     fn check(executables: &[(&str, &str)], wanted: Option<&str>, expected: Result<&str, &str>) {
@@ -143,8 +161,16 @@ mod tests {
     #[test]
     fn the_right_binary_is_chosen() {
         check(&[("hello", "/t/hello")], None, Ok("/t/hello"));
-        check(&[("a", "/t/a"), ("bootstrap", "/t/bootstrap")], None, Ok("/t/bootstrap"));
-        check(&[("a", "/t/a"), ("b", "/t/b")], None, Err("several binaries (a, b)"));
+        check(
+            &[("a", "/t/a"), ("bootstrap", "/t/bootstrap")],
+            None,
+            Ok("/t/bootstrap"),
+        );
+        check(
+            &[("a", "/t/a"), ("b", "/t/b")],
+            None,
+            Err("several binaries (a, b)"),
+        );
         check(&[("a", "/t/a"), ("b", "/t/b")], Some("b"), Ok("/t/b"));
         check(&[("a", "/t/a")], Some("c"), Err("no binary named `c`"));
         check(&[], None, Err("[[bin]]"));
@@ -157,7 +183,10 @@ mod tests {
             "target": {"name": "hello", "kind": ["bin"]},
             "executable": "/x/target/release/hello",
         });
-        assert_eq!(executable_of(&message), Some(("hello".into(), PathBuf::from("/x/target/release/hello"))));
+        assert_eq!(
+            executable_of(&message),
+            Some(("hello".into(), PathBuf::from("/x/target/release/hello")))
+        );
         let library = serde_json::json!({"reason": "compiler-artifact", "target": {"name": "lib"}, "executable": null});
         assert_eq!(executable_of(&library), None);
     }

@@ -13,7 +13,12 @@ use crate::reload::ignore::is_ignored;
 /// `python -m py_compile` over every `.py` file of the version, with the
 /// interpreter the function runs with. The compiled files stay, so the
 /// first import of the new version is faster.
-pub(super) async fn python(function: &Function, version: &Path, console: &Console, prefix: &Prefix) -> Result<(), BuildError> {
+pub(super) async fn python(
+    function: &Function,
+    version: &Path,
+    console: &Console,
+    prefix: &Prefix,
+) -> Result<(), BuildError> {
     let Runtime::Python { minor, id } = &function.runtime else {
         return Ok(());
     };
@@ -26,12 +31,27 @@ pub(super) async fn python(function: &Function, version: &Path, console: &Consol
         return Ok(());
     }
     let mut command = tokio::process::Command::new(&interpreter);
-    command.args(["-m", "py_compile"]).args(&files).current_dir(version);
-    run(function, command, "python -m py_compile".to_owned(), console, prefix).await
+    command
+        .args(["-m", "py_compile"])
+        .args(&files)
+        .current_dir(version);
+    run(
+        function,
+        command,
+        "python -m py_compile".to_owned(),
+        console,
+        prefix,
+    )
+    .await
 }
 
 /// `node --check` on every JavaScript file of the version, several at once.
-pub(super) async fn node(function: &Function, version: &Path, console: &Console, prefix: &Prefix) -> Result<(), BuildError> {
+pub(super) async fn node(
+    function: &Function,
+    version: &Path,
+    console: &Console,
+    prefix: &Prefix,
+) -> Result<(), BuildError> {
     let node = crate::host::node().ok_or_else(|| BuildError::Output {
         function: function.logical_id.clone(),
         message: format!("checking {} code needs node on PATH", function.runtime.id()),
@@ -40,7 +60,13 @@ pub(super) async fn node(function: &Function, version: &Path, console: &Console,
     let checks = files.iter().map(|file| {
         let mut command = tokio::process::Command::new(&node);
         command.arg("--check").arg(file).current_dir(version);
-        run(function, command, format!("node --check {}", file.display()), console, prefix)
+        run(
+            function,
+            command,
+            format!("node --check {}", file.display()),
+            console,
+            prefix,
+        )
     });
     for result in futures::future::join_all(checks).await {
         result?;
@@ -87,12 +113,21 @@ fn sources(dir: &Path, extensions: &[&str]) -> Vec<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     #[test]
     fn sources_are_found_outside_dependencies() {
         let dir = tempfile::tempdir().unwrap();
-        for file in ["app.mjs", "items.js", "lib/x.cjs", "node_modules/a/index.js", "README.md", "app.py"] {
+        for file in [
+            "app.mjs",
+            "items.js",
+            "lib/x.cjs",
+            "node_modules/a/index.js",
+            "README.md",
+            "app.py",
+        ] {
             let path = dir.path().join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, "").unwrap();
@@ -102,7 +137,10 @@ mod tests {
             .map(|p| p.display().to_string())
             .collect();
         assert_eq!(found, vec!["app.mjs", "items.js", "lib/x.cjs"]);
-        let found: Vec<String> = sources(dir.path(), &["py"]).iter().map(|p| p.display().to_string()).collect();
+        let found: Vec<String> = sources(dir.path(), &["py"])
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
         assert_eq!(found, vec!["app.py"]);
     }
 }

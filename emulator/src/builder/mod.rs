@@ -43,7 +43,9 @@ pub const STAMP: &str = ".fogbank-inputs";
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{function}: BuildMethod `{method}` is not supported for {runtime}; supported: rust-cargolambda (provided.*), makefile, esbuild (nodejs), or none")]
+    #[error(
+        "{function}: BuildMethod `{method}` is not supported for {runtime}; supported: rust-cargolambda (provided.*), makefile, esbuild (nodejs), or none"
+    )]
     UnsupportedMethod {
         function: String,
         method: String,
@@ -111,7 +113,9 @@ pub fn kind_of(function: &Function) -> Result<BuildKind, BuildError> {
         (None, Runtime::Python { .. }) if is_dir => Ok(BuildKind::Python),
         (None, Runtime::Node { .. }) if is_dir => Ok(BuildKind::Node),
         // SAM's default builders for managed runtimes go by runtime name.
-        (Some(method), Runtime::Python { id, .. }) if method == id && is_dir => Ok(BuildKind::Python),
+        (Some(method), Runtime::Python { id, .. }) if method == id && is_dir => {
+            Ok(BuildKind::Python)
+        }
         (Some(method), Runtime::Node { id, .. }) if method == id && is_dir => Ok(BuildKind::Node),
         (None, _) => Ok(BuildKind::None),
         (Some(method), runtime) => Err(BuildError::UnsupportedMethod {
@@ -149,7 +153,11 @@ impl BuildUnit {
 
     /// `HelloFunction` or `HelloFunction, ItemsFunction`.
     pub fn names(&self) -> String {
-        let names: Vec<&str> = self.functions.iter().map(|f| f.logical_id.as_str()).collect();
+        let names: Vec<&str> = self
+            .functions
+            .iter()
+            .map(|f| f.logical_id.as_str())
+            .collect();
         names.join(", ")
     }
 
@@ -162,7 +170,12 @@ impl BuildUnit {
     /// changing them changes the output.
     pub fn settings(&self) -> String {
         let owner = self.owner();
-        let mut text = format!("{:?} {} {:?}", self.kind, owner.runtime.id(), owner.build.properties);
+        let mut text = format!(
+            "{:?} {} {:?}",
+            self.kind,
+            owner.runtime.id(),
+            owner.build.properties
+        );
         if matches!(self.kind, BuildKind::Makefile | BuildKind::Esbuild) {
             text.push_str(&owner.logical_id);
         }
@@ -173,13 +186,18 @@ impl BuildUnit {
 /// Groups functions into build units. Makefile and esbuild builds are per
 /// function (SAM runs one make target per function); the others are shared
 /// by every function with the same CodeUri and settings.
-pub fn units<'a>(functions: impl IntoIterator<Item = &'a Arc<Function>>) -> Result<Vec<BuildUnit>, BuildError> {
+pub fn units<'a>(
+    functions: impl IntoIterator<Item = &'a Arc<Function>>,
+) -> Result<Vec<BuildUnit>, BuildError> {
     let mut functions: Vec<&Arc<Function>> = functions.into_iter().collect();
     functions.sort_by(|a, b| a.logical_id.cmp(&b.logical_id));
     let mut units: Vec<BuildUnit> = Vec::new();
     for function in functions {
         let kind = kind_of(function)?;
-        let shared = !matches!(kind, BuildKind::Makefile | BuildKind::Esbuild | BuildKind::None);
+        let shared = !matches!(
+            kind,
+            BuildKind::Makefile | BuildKind::Esbuild | BuildKind::None
+        );
         let candidate = BuildUnit {
             kind,
             functions: vec![function.clone()],
@@ -228,7 +246,8 @@ pub async fn build_unit(
     let (code_dir, ran) = match unit.kind {
         BuildKind::None => (owner.code_uri.clone(), false),
         BuildKind::Cargo => {
-            let current = read_stamp(&output).as_deref() == Some(fingerprint) && output.join("bootstrap").is_file();
+            let current = read_stamp(&output).as_deref() == Some(fingerprint)
+                && output.join("bootstrap").is_file();
             if !current {
                 cargo::build(owner, &output, console, &prefix).await?;
                 write_stamp(owner, &output, fingerprint)?;
@@ -293,7 +312,8 @@ pub fn is_current(unit: &BuildUnit, dirs: &BuildDirs, fingerprint: &str) -> bool
     match unit.kind {
         BuildKind::None => true,
         BuildKind::Cargo => {
-            read_stamp(&output).as_deref() == Some(fingerprint) && output.join("bootstrap").is_file()
+            read_stamp(&output).as_deref() == Some(fingerprint)
+                && output.join("bootstrap").is_file()
         }
         _ => snapshot::current(&output, fingerprint).is_some(),
     }
@@ -359,17 +379,23 @@ pub(crate) fn install_file(function: &Function, from: &Path, to: &Path) -> Resul
     std::fs::rename(&temporary, to).map_err(io_error)
 }
 
-
 /// A function for unit tests of the builder and the reloader.
 #[cfg(test)]
 pub(crate) mod test_support {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use std::collections::BTreeMap;
     use std::path::Path;
     use std::sync::Arc;
 
     use crate::app::{Function, Runtime};
 
-    pub(crate) fn function(id: &str, runtime: Runtime, code_uri: &Path, method: Option<&str>) -> Arc<Function> {
+    pub(crate) fn function(
+        id: &str,
+        runtime: Runtime,
+        code_uri: &Path,
+        method: Option<&str>,
+    ) -> Arc<Function> {
         Arc::new(Function {
             logical_id: id.to_owned(),
             name: id.to_owned(),
@@ -392,11 +418,12 @@ pub(crate) mod test_support {
             function_url: None,
         })
     }
-
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::test_support::function;
     use super::*;
 
@@ -439,7 +466,12 @@ mod tests {
                 function("Py12", python(12), &src, None),
                 function("Py13", python(13), &src, None),
             ],
-            &["Node: Hello, Items", "Node: Other", "Python: Py12", "Python: Py13"],
+            &[
+                "Node: Hello, Items",
+                "Node: Other",
+                "Python: Py12",
+                "Python: Py13",
+            ],
         );
         check(
             &[
@@ -450,7 +482,10 @@ mod tests {
         );
         let zip = dir.path().join("code.zip");
         std::fs::write(&zip, b"PK").unwrap();
-        check(&[function("Zipped", python(12), &zip, None)], &["None: Zipped"]);
+        check(
+            &[function("Zipped", python(12), &zip, None)],
+            &["None: Zipped"],
+        );
     }
 
     #[test]
@@ -459,13 +494,24 @@ mod tests {
         let provided = Runtime::Provided {
             id: "provided.al2023".into(),
         };
-        let kind = |method: Option<&str>, runtime: Runtime| kind_of(&function("F", runtime, dir.path(), method));
-        assert_eq!(kind(Some("rust-cargolambda"), provided.clone()).unwrap(), BuildKind::Cargo);
+        let kind = |method: Option<&str>, runtime: Runtime| {
+            kind_of(&function("F", runtime, dir.path(), method))
+        };
+        assert_eq!(
+            kind(Some("rust-cargolambda"), provided.clone()).unwrap(),
+            BuildKind::Cargo
+        );
         assert_eq!(kind(None, provided.clone()).unwrap(), BuildKind::None);
         assert_eq!(kind(Some("esbuild"), node()).unwrap(), BuildKind::Esbuild);
-        assert_eq!(kind(Some("python3.12"), python(12)).unwrap(), BuildKind::Python);
+        assert_eq!(
+            kind(Some("python3.12"), python(12)).unwrap(),
+            BuildKind::Python
+        );
         let error = kind(Some("esbuild"), python(12)).unwrap_err().to_string();
-        assert!(error.contains("F: BuildMethod `esbuild` is not supported for python3.12"), "{error}");
+        assert!(
+            error.contains("F: BuildMethod `esbuild` is not supported for python3.12"),
+            "{error}"
+        );
         let error = kind(Some("dotnet7"), provided).unwrap_err().to_string();
         assert!(error.contains("`dotnet7`"), "{error}");
     }

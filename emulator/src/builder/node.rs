@@ -29,10 +29,11 @@ pub(super) async fn dependencies(
         return Ok(local_modules.is_dir().then_some(local_modules));
     };
     let bundling = function.build.method.as_deref() == Some("esbuild");
-    let parsed: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| BuildError::Output {
-        function: function.logical_id.clone(),
-        message: format!("{} is not valid JSON: {e}", manifest_path.display()),
-    })?;
+    let parsed: serde_json::Value =
+        serde_json::from_slice(&manifest).map_err(|e| BuildError::Output {
+            function: function.logical_id.clone(),
+            message: format!("{} is not valid JSON: {e}", manifest_path.display()),
+        })?;
     if !declares_dependencies(&parsed, bundling) {
         return Ok(local_modules.is_dir().then_some(local_modules));
     }
@@ -42,7 +43,12 @@ pub(super) async fn dependencies(
     hasher.update(&manifest);
     hasher.update(lock.as_deref().unwrap_or_default());
     hasher.update([u8::from(bundling)]);
-    let digest: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let installed = build_root.join("node-deps").join(&digest);
     if installed.join("node_modules").is_dir() {
         return Ok(Some(installed.join("node_modules")));
@@ -57,9 +63,11 @@ pub(super) async fn dependencies(
         .join(format!("{digest}.staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(|cause| io_error(&staging, cause))?;
-    std::fs::write(staging.join("package.json"), &manifest).map_err(|cause| io_error(&staging, cause))?;
+    std::fs::write(staging.join("package.json"), &manifest)
+        .map_err(|cause| io_error(&staging, cause))?;
     if let Some(lock) = &lock {
-        std::fs::write(staging.join("package-lock.json"), lock).map_err(|cause| io_error(&staging, cause))?;
+        std::fs::write(staging.join("package-lock.json"), lock)
+            .map_err(|cause| io_error(&staging, cause))?;
     }
     let verb = if lock.is_some() { "ci" } else { "install" };
     let mut command = tokio::process::Command::new("npm");
@@ -85,7 +93,12 @@ pub(super) async fn dependencies(
 }
 
 fn declares_dependencies(manifest: &serde_json::Value, with_dev: bool) -> bool {
-    let non_empty = |key: &str| manifest.get(key).and_then(|v| v.as_object()).is_some_and(|m| !m.is_empty());
+    let non_empty = |key: &str| {
+        manifest
+            .get(key)
+            .and_then(|v| v.as_object())
+            .is_some_and(|m| !m.is_empty())
+    };
     non_empty("dependencies") || (with_dev && non_empty("devDependencies"))
 }
 
@@ -113,7 +126,14 @@ pub(super) async fn esbuild(
     })?;
     let mut command = tokio::process::Command::new(&binary);
     command.args(&arguments).current_dir(&function.code_uri);
-    run(function, command, format!("esbuild {}", arguments.join(" ")), console, prefix).await
+    run(
+        function,
+        command,
+        format!("esbuild {}", arguments.join(" ")),
+        console,
+        prefix,
+    )
+    .await
 }
 
 /// esbuild's command line from SAM's BuildProperties (`EntryPoints`,
@@ -128,15 +148,25 @@ fn esbuild_arguments(function: &Function, out: &Path) -> Result<Vec<String>, Str
             Some(text) => Ok(vec![text.clone()]),
         }
     };
-    let flag = |key: &str| properties.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let flag = |key: &str| {
+        properties
+            .get(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    };
     let entry_points = list("EntryPoints")?;
     if entry_points.is_empty() {
-        return Err("BuildMethod esbuild needs Metadata.BuildProperties.EntryPoints (for example [app.ts])".to_owned());
+        return Err(
+            "BuildMethod esbuild needs Metadata.BuildProperties.EntryPoints (for example [app.ts])"
+                .to_owned(),
+        );
     }
     let mut arguments = entry_points;
     arguments.extend(["--bundle".to_owned(), "--platform=node".to_owned()]);
     arguments.push(format!("--outdir={}", out.display()));
-    arguments.push(format!("--format={}", properties.get("Format").map_or("cjs", String::as_str)));
+    arguments.push(format!(
+        "--format={}",
+        properties.get("Format").map_or("cjs", String::as_str)
+    ));
     let target = match (&function.runtime, properties.get("Target")) {
         (_, Some(target)) => target.clone(),
         (Runtime::Node { major, .. }, None) => format!("node{major}"),
@@ -157,6 +187,8 @@ fn esbuild_arguments(function: &Function, out: &Path) -> Result<Vec<String>, Str
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::super::test_support::function;
     use super::*;
 
@@ -172,7 +204,10 @@ mod tests {
         );
         let mut function = Function::clone(&base);
         for (key, value) in properties {
-            function.build.properties.insert((*key).to_owned(), (*value).to_owned());
+            function
+                .build
+                .properties
+                .insert((*key).to_owned(), (*value).to_owned());
         }
         match (esbuild_arguments(&function, Path::new("/out/v1")), expected) {
             (Ok(arguments), Ok(expected)) => assert_eq!(arguments.join(" "), expected),
@@ -196,7 +231,9 @@ mod tests {
                 ("Sourcemap", "true"),
                 ("External", r#"["@aws-sdk/*"]"#),
             ],
-            Ok("app.ts worker.ts --bundle --platform=node --outdir=/out/v1 --format=esm --target=es2020 --minify --sourcemap --external:@aws-sdk/*"),
+            Ok(
+                "app.ts worker.ts --bundle --platform=node --outdir=/out/v1 --format=esm --target=es2020 --minify --sourcemap --external:@aws-sdk/*",
+            ),
         );
         check(&[], Err("needs Metadata.BuildProperties.EntryPoints"));
         check(&[("EntryPoints", "[1, 2]")], Err("list of strings"));
@@ -205,12 +242,28 @@ mod tests {
     #[test]
     fn dependencies_are_installed_only_when_declared() {
         let check = |manifest: serde_json::Value, with_dev: bool, expected: bool| {
-            assert_eq!(declares_dependencies(&manifest, with_dev), expected, "{manifest}");
+            assert_eq!(
+                declares_dependencies(&manifest, with_dev),
+                expected,
+                "{manifest}"
+            );
         };
         check(serde_json::json!({"name": "x"}), false, false);
         check(serde_json::json!({"dependencies": {}}), false, false);
-        check(serde_json::json!({"dependencies": {"uuid": "^9"}}), false, true);
-        check(serde_json::json!({"devDependencies": {"esbuild": "^0.20"}}), false, false);
-        check(serde_json::json!({"devDependencies": {"esbuild": "^0.20"}}), true, true);
+        check(
+            serde_json::json!({"dependencies": {"uuid": "^9"}}),
+            false,
+            true,
+        );
+        check(
+            serde_json::json!({"devDependencies": {"esbuild": "^0.20"}}),
+            false,
+            false,
+        );
+        check(
+            serde_json::json!({"devDependencies": {"esbuild": "^0.20"}}),
+            true,
+            true,
+        );
     }
 }

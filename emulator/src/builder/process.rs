@@ -31,10 +31,18 @@ pub(super) async fn run(
     })?;
     let mut streams = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        streams.push(tokio::spawn(forward(BufReader::new(stdout), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(forward(
+            BufReader::new(stdout),
+            console.clone(),
+            prefix.clone(),
+        )));
     }
     if let Some(stderr) = child.stderr.take() {
-        streams.push(tokio::spawn(forward(BufReader::new(stderr), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(forward(
+            BufReader::new(stderr),
+            console.clone(),
+            prefix.clone(),
+        )));
     }
     let status = child.wait().await.map_err(|cause| BuildError::Spawn {
         function: function.logical_id.clone(),
@@ -55,7 +63,11 @@ pub(super) async fn run(
     }
 }
 
-pub(super) async fn forward<R: tokio::io::AsyncBufRead + Unpin>(reader: R, console: Console, prefix: Prefix) {
+pub(super) async fn forward<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: R,
+    console: Console,
+    prefix: Prefix,
+) {
     let mut lines = reader.lines();
     while let Ok(Some(line)) = lines.next_line().await {
         console.prefixed(&prefix, line.as_bytes());

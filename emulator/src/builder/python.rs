@@ -27,14 +27,24 @@ pub(super) async fn dependencies(
     console: &Console,
     prefix: &Prefix,
 ) -> Result<Vec<PathBuf>, BuildError> {
-    let (Some(requirements), Runtime::Python { minor, id }) = (requirements(function), &function.runtime) else {
+    let (Some(requirements), Runtime::Python { minor, id }) =
+        (requirements(function), &function.runtime)
+    else {
         return Ok(Vec::new());
     };
     let interpreter = crate::host::python(*minor).ok_or_else(|| BuildError::Output {
         function: function.logical_id.clone(),
         message: format!("installing requirements.txt for {id} needs python3 with pip on PATH"),
     })?;
-    let layer = install(function, &interpreter, &requirements, build_root, console, prefix).await?;
+    let layer = install(
+        function,
+        &interpreter,
+        &requirements,
+        build_root,
+        console,
+        prefix,
+    )
+    .await?;
     Ok(vec![layer])
 }
 
@@ -64,17 +74,28 @@ pub(super) async fn install(
     let mut hasher = Sha256::new();
     hasher.update(&wanted);
     hasher.update(python.as_os_str().as_encoded_bytes());
-    let digest: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let digest: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let layer = build_root.join("python-deps").join(&digest);
     if layer.join("python").is_dir() {
         return Ok(layer);
     }
     // Install into a fresh directory and rename it into place, so an
     // instance never sees a half-installed set of packages.
-    let staging = build_root.join("python-deps").join(format!("{digest}.staging-{}", std::process::id()));
+    let staging = build_root
+        .join("python-deps")
+        .join(format!("{digest}.staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(staging.join("python")).map_err(|cause| io_error(&staging, cause))?;
-    let rendered = format!("pip install -r {} -t {}", requirements.display(), layer.join("python").display());
+    let rendered = format!(
+        "pip install -r {} -t {}",
+        requirements.display(),
+        layer.join("python").display()
+    );
     let mut child = tokio::process::Command::new(python)
         .args([
             "-m",
@@ -102,10 +123,18 @@ pub(super) async fn install(
         })?;
     let mut streams = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        streams.push(tokio::spawn(super::process::forward(BufReader::new(stdout), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(super::process::forward(
+            BufReader::new(stdout),
+            console.clone(),
+            prefix.clone(),
+        )));
     }
     if let Some(stderr) = child.stderr.take() {
-        streams.push(tokio::spawn(super::process::forward(BufReader::new(stderr), console.clone(), prefix.clone())));
+        streams.push(tokio::spawn(super::process::forward(
+            BufReader::new(stderr),
+            console.clone(),
+            prefix.clone(),
+        )));
     }
     let status = child.wait().await.map_err(|cause| BuildError::Spawn {
         function: function.logical_id.clone(),
@@ -127,7 +156,10 @@ pub(super) async fn install(
         // Another build installed the same requirements first; use theirs.
         let _ = std::fs::remove_dir_all(&staging);
         if !layer.join("python").is_dir() {
-            return Err(io_error(&layer, std::io::Error::other("the dependency directory could not be created")));
+            return Err(io_error(
+                &layer,
+                std::io::Error::other("the dependency directory could not be created"),
+            ));
         }
     }
     Ok(layer)

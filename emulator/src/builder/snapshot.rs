@@ -126,7 +126,11 @@ fn copy_tree(root: &Path, from: &Path, to: &Path) -> Result<(), (PathBuf, std::i
 }
 
 /// Makes `node_modules` in the version point at installed dependencies.
-pub(super) fn link_node_modules(function: &Function, modules: &Path, version: &Path) -> Result<(), BuildError> {
+pub(super) fn link_node_modules(
+    function: &Function,
+    modules: &Path,
+    version: &Path,
+) -> Result<(), BuildError> {
     let link = version.join("node_modules");
     std::os::unix::fs::symlink(modules, &link).map_err(|cause| BuildError::Io {
         function: function.logical_id.clone(),
@@ -137,6 +141,8 @@ pub(super) fn link_node_modules(function: &Function, modules: &Path, version: &P
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::super::test_support::function;
     use super::*;
 
@@ -171,7 +177,13 @@ mod tests {
     fn sources_are_copied_without_noise() {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("src");
-        for file in ["app.py", "lib/util.py", "__pycache__/app.pyc", "node_modules/x/index.js", ".app.py.swp"] {
+        for file in [
+            "app.py",
+            "lib/util.py",
+            "__pycache__/app.pyc",
+            "node_modules/x/index.js",
+            ".app.py.swp",
+        ] {
             let path = source.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, file).unwrap();

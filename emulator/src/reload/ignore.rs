@@ -67,6 +67,8 @@ fn is_scratch_file(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     fn check(path: &str, expected: bool) {

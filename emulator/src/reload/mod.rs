@@ -101,7 +101,10 @@ pub async fn build_functions(
     console: &Console,
 ) -> Result<Vec<Deployment>, BuildError> {
     let builds = build_units(builder::units(functions)?, dirs, template, console).await?;
-    Ok(builds.into_iter().flat_map(|b| b.built.deployments).collect())
+    Ok(builds
+        .into_iter()
+        .flat_map(|b| b.built.deployments)
+        .collect())
 }
 
 /// What the reloader needs to know besides what it reconfigures.
@@ -144,7 +147,8 @@ pub fn start(
 ) -> Result<tokio::task::JoinHandle<()>, ReloadError> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let watcher = watcher::Watcher::new(sender)?;
-    let template = std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone());
+    let template =
+        std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone());
     let mut reloader = Reloader {
         template,
         config,
@@ -249,7 +253,11 @@ impl Reloader {
             .units
             .iter()
             .enumerate()
-            .filter(|(_, state)| batch.iter().any(|path| path.starts_with(state.unit.source())))
+            .filter(|(_, state)| {
+                batch
+                    .iter()
+                    .any(|path| path.starts_with(state.unit.source()))
+            })
             .map(|(index, _)| index)
             .collect();
         let this = &*self;
@@ -284,25 +292,31 @@ impl Reloader {
     /// Builds `unit` and swaps `functions` (a subset of its functions) to
     /// the result. Returns false when the build failed; then nothing
     /// changed and the error has been printed.
-    async fn rebuild(&self, unit: &BuildUnit, fingerprint: &Fingerprint, functions: &[Arc<Function>]) -> bool {
+    async fn rebuild(
+        &self,
+        unit: &BuildUnit,
+        fingerprint: &Fingerprint,
+        functions: &[Arc<Function>],
+    ) -> bool {
         let console = &self.served.console;
         let started = Instant::now();
-        let built = match builder::build_unit(unit, &self.config.dirs, console, &fingerprint.0).await {
-            Ok(built) => built,
-            Err(error) => {
-                console.line(&format!(
-                    "reload of {} failed; still serving the previous version: {error}",
-                    unit.names()
-                ));
-                for function in &unit.functions {
-                    self.served.invoker.publish(InstanceEvent::ReloadFailed {
-                        function: Arc::from(function.logical_id.as_str()),
-                        error: error.to_string(),
-                    });
+        let built =
+            match builder::build_unit(unit, &self.config.dirs, console, &fingerprint.0).await {
+                Ok(built) => built,
+                Err(error) => {
+                    console.line(&format!(
+                        "reload of {} failed; still serving the previous version: {error}",
+                        unit.names()
+                    ));
+                    for function in &unit.functions {
+                        self.served.invoker.publish(InstanceEvent::ReloadFailed {
+                            function: Arc::from(function.logical_id.as_str()),
+                            error: error.to_string(),
+                        });
+                    }
+                    return false;
                 }
-                return false;
-            }
-        };
+            };
         let build_time = started.elapsed();
         self.swap(unit, &built, functions, build_time);
         true
@@ -310,7 +324,13 @@ impl Reloader {
 
     /// Serves `built` for `functions`, prints the reload line and
     /// publishes a reload event per function.
-    fn swap(&self, unit: &BuildUnit, built: &Built, functions: &[Arc<Function>], build_time: Duration) {
+    fn swap(
+        &self,
+        unit: &BuildUnit,
+        built: &Built,
+        functions: &[Arc<Function>],
+        build_time: Duration,
+    ) {
         let invoker = &self.served.invoker;
         let swap_started = Instant::now();
         let mut versions = Vec::new();
@@ -374,7 +394,9 @@ impl Reloader {
         let units = match builder::units(new_app.functions.values()) {
             Ok(units) => units,
             Err(error) => {
-                console.line(&format!("template reload failed; still serving the previous template: {error}"));
+                console.line(&format!(
+                    "template reload failed; still serving the previous template: {error}"
+                ));
                 return;
             }
         };
@@ -384,7 +406,18 @@ impl Reloader {
         let mut states = Vec::new();
         for unit in units {
             let fingerprint = unit_fingerprint(&unit, &self.template);
-            let previous = self.units.iter().find(|s| s.unit.owner().logical_id == unit.owner().logical_id);
+            // The same unit as before: same kind and source, sharing a
+            // function (a function added to a shared CodeUri may become
+            // the unit's first function without changing its inputs).
+            let previous = self.units.iter().find(|s| {
+                s.unit.kind == unit.kind
+                    && s.unit.source() == unit.source()
+                    && s.unit.functions.iter().any(|old| {
+                        unit.functions
+                            .iter()
+                            .any(|f| f.logical_id == old.logical_id)
+                    })
+            });
             let source_changed = previous.is_none_or(|s| s.serving != fingerprint);
             let affected: Vec<Arc<Function>> = unit
                 .functions
@@ -393,7 +426,12 @@ impl Reloader {
                     source_changed
                         || changes.added.contains(&f.logical_id)
                         || changes.changed.contains(&f.logical_id)
-                        || previous.is_none_or(|s| !s.unit.functions.iter().any(|o| o.logical_id == f.logical_id))
+                        || previous.is_none_or(|s| {
+                            !s.unit
+                                .functions
+                                .iter()
+                                .any(|o| o.logical_id == f.logical_id)
+                        })
                 })
                 .cloned()
                 .collect();
@@ -449,11 +487,15 @@ impl Reloader {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     #[test]
     fn build_times_read_naturally() {
-        let check = |ms: u64, expected: &str| assert_eq!(format_build_time(Duration::from_millis(ms)), expected);
+        let check = |ms: u64, expected: &str| {
+            assert_eq!(format_build_time(Duration::from_millis(ms)), expected)
+        };
         check(0, "0 ms");
         check(84, "84 ms");
         check(999, "999 ms");

@@ -1,6 +1,6 @@
 //! Staleness: a build unit's inputs hashed into a fingerprint. A unit is
 //! rebuilt only when its fingerprint differs from the one its output was
-//! built from, so a save that changes nothing (or touches an ignored file)
+//! built from (the builder keeps that one in a stamp beside the output), so a save that changes nothing (or touches an ignored file)
 //! rebuilds nothing, and `fogbank start` skips builds that are current.
 
 use std::path::{Path, PathBuf};
@@ -35,7 +35,13 @@ pub fn fingerprint(root: &Path, config: &str, exclude: &[PathBuf]) -> Fingerprin
         hasher.update((content.len() as u64).to_le_bytes());
         hasher.update(&content);
     }
-    Fingerprint(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Fingerprint(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 fn collect(root: &Path, dir: &Path, exclude: &[PathBuf], files: &mut Vec<PathBuf>) {
@@ -60,23 +66,10 @@ fn collect(root: &Path, dir: &Path, exclude: &[PathBuf], files: &mut Vec<PathBuf
     }
 }
 
-/// The fingerprint an output was built from, stored beside it.
-pub fn read_stamp(output: &Path) -> Option<Fingerprint> {
-    std::fs::read_to_string(output.join(STAMP))
-        .ok()
-        .map(|text| Fingerprint(text.trim().to_owned()))
-}
-
-/// Records that `output` was built from `fingerprint`.
-pub fn write_stamp(output: &Path, fingerprint: &Fingerprint) -> std::io::Result<()> {
-    std::fs::write(output.join(STAMP), &fingerprint.0)
-}
-
-/// The stamp's file name inside a build output directory.
-pub const STAMP: &str = ".fogbank-inputs";
-
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     fn write(root: &Path, relative: &str, text: &str) {
@@ -103,8 +96,14 @@ mod tests {
     fn content_changes_make_a_unit_stale() {
         check(|root| write(root, "src/main.rs", "fn main() { 1; }"), true);
         check(|root| write(root, "src/lib.rs", ""), true);
-        check(|root| std::fs::remove_file(root.join("Cargo.toml")).unwrap(), true);
-        check(|root| std::fs::rename(root.join("src/main.rs"), root.join("src/bin.rs")).unwrap(), true);
+        check(
+            |root| std::fs::remove_file(root.join("Cargo.toml")).unwrap(),
+            true,
+        );
+        check(
+            |root| std::fs::rename(root.join("src/main.rs"), root.join("src/bin.rs")).unwrap(),
+            true,
+        );
     }
 
     #[test]
@@ -114,22 +113,19 @@ mod tests {
         check(|root| write(root, "target/release/hello", "binary"), false);
         check(|root| write(root, "src/.main.rs.swp", "swap"), false);
         check(|root| write(root, ".fogbank/build/H/bootstrap", "x"), false);
-        check(|root| write(root, "template.yaml", "Resources: {X: 1}"), false);
+        check(
+            |root| write(root, "template.yaml", "Resources: {X: 1}"),
+            false,
+        );
     }
 
     #[test]
     fn build_settings_are_inputs() {
         let dir = tempfile::tempdir().unwrap();
         write(dir.path(), "app.py", "x = 1");
-        assert_ne!(fingerprint(dir.path(), "python3.12", &[]), fingerprint(dir.path(), "python3.13", &[]));
-    }
-
-    #[test]
-    fn stamps_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(read_stamp(dir.path()), None);
-        let stamp = Fingerprint("abc".into());
-        write_stamp(dir.path(), &stamp).unwrap();
-        assert_eq!(read_stamp(dir.path()), Some(stamp));
+        assert_ne!(
+            fingerprint(dir.path(), "python3.12", &[]),
+            fingerprint(dir.path(), "python3.13", &[])
+        );
     }
 }

@@ -109,7 +109,9 @@ impl Watcher {
 fn watches_for(roots: &[Root]) -> BTreeMap<PathBuf, RecursiveMode> {
     let mut watches = BTreeMap::new();
     for root in roots {
-        watches.entry(root.dir.clone()).or_insert(RecursiveMode::NonRecursive);
+        watches
+            .entry(root.dir.clone())
+            .or_insert(RecursiveMode::NonRecursive);
         if !root.recursive {
             continue;
         }
@@ -143,6 +145,8 @@ pub fn relevant(roots: &[Root], path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
     use super::*;
 
     fn check(path: &str, expected: bool) {
