@@ -14,6 +14,9 @@
 //! Medians of sequential requests; targets: the relay adds at most 1 ms per
 //! round trip, live mode at most 5 ms per invocation.
 
+// A benchmark stops at the first failure with a message, like a test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
