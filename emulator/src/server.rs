@@ -302,13 +302,15 @@ pub async fn run(
             event_sources: event_sources.clone(),
             console: console.clone(),
         };
-        Some(crate::reload::start(
-            reload_config,
-            prepared.app.clone(),
-            &prepared.builds,
-            served,
-            shutdown.clone(),
-        )?)
+        // Serving matters more than reloading: without a watcher (inotify
+        // limits reached, say) the app is served as built, with a warning.
+        match crate::reload::start(reload_config, prepared.app.clone(), &prepared.builds, served, shutdown.clone()) {
+            Ok(reloader) => Some(reloader),
+            Err(error) => {
+                console.line(&format!("warning: hot reload is off: {error}"));
+                None
+            }
+        }
     } else {
         None
     };

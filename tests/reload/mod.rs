@@ -583,3 +583,59 @@ impl ControlEvents {
         }
     }
 }
+
+/// `BuildMethod: makefile`: `make build-<LogicalId>` with `ARTIFACTS_DIR`,
+/// at start and again on a save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn makefile_builds_run_at_start_and_on_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("fn");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(
+        code.join("Makefile"),
+        "build-MadeFunction:\n\tsed 's/MARK/made/' handler.py.in > $(ARTIFACTS_DIR)/handler.py\n",
+    )
+    .unwrap();
+    std::fs::write(
+        code.join("handler.py.in"),
+        "import json\n\ndef handler(event, context):\n    return {\"statusCode\": 200, \"body\": json.dumps({\"message\": \"MARK one\"})}\n",
+    )
+    .unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  MadeFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: makefile\n    Properties:\n      CodeUri: fn/\n      Handler: handler.handler\n      Runtime: python3.12\n      Events:\n        Get:\n          Type: HttpApi\n          Properties: {Path: /made, Method: GET}\n",
+    )
+    .unwrap();
+    let fogbank = start(&template, &[]);
+    let gateway = fogbank.gateway.unwrap();
+    let response = http::send(gateway, "GET", "/made", &[], "").await;
+    assert_eq!(
+        message(&response).as_deref(),
+        Some("made one"),
+        "{}",
+        response.text()
+    );
+    edit(&code.join("handler.py.in"), "MARK one", "MARK two");
+    expect_output(
+        &fogbank,
+        "reloaded MadeFunction (build ",
+        Duration::from_secs(30),
+    );
+    let response = http::send(gateway, "GET", "/made", &[], "").await;
+    assert_eq!(
+        message(&response).as_deref(),
+        Some("made two"),
+        "{}",
+        response.text()
+    );
+    // A failing target keeps version two.
+    std::fs::write(code.join("Makefile"), "build-MadeFunction:\n\tfalse\n").unwrap();
+    expect_output(
+        &fogbank,
+        "reload of MadeFunction failed",
+        Duration::from_secs(30),
+    );
+    let response = http::send(gateway, "GET", "/made", &[], "").await;
+    assert_eq!(message(&response).as_deref(), Some("made two"));
+}
