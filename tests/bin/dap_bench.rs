@@ -67,7 +67,15 @@ impl Adapter {
     }
 
     fn launch_arguments(&self, program: &Path, runtime_api: SocketAddr) -> Value {
-        let api = format!("127.0.0.1:{}", runtime_api.port());
+        // What the lambda_runtime crate reads at start-up.
+        let env = [
+            ("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", runtime_api.port())),
+            ("AWS_LAMBDA_FUNCTION_NAME", "HelloFunction".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/HelloFunction".to_owned()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_owned()),
+        ];
         match self {
             Adapter::Fogbank { agent, .. } => json!({
                 "type": "fogbank",
@@ -75,14 +83,14 @@ impl Adapter {
                 "name": "bench",
                 "program": program,
                 "agent": agent,
-                "env": { "AWS_LAMBDA_RUNTIME_API": api, "AWS_LAMBDA_FUNCTION_NAME": "HelloFunction" },
+                "env": env.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             }),
             Adapter::Lldb { .. } => json!({
                 "type": "lldb-dap",
                 "request": "launch",
                 "name": "bench",
                 "program": program,
-                "env": [format!("AWS_LAMBDA_RUNTIME_API={api}"), "AWS_LAMBDA_FUNCTION_NAME=HelloFunction"],
+                "env": env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
             }),
         }
     }
