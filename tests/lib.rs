@@ -62,14 +62,18 @@ pub fn target_dir() -> PathBuf {
     profile_dir().parent().expect("target directory").to_path_buf()
 }
 
-/// A binary of this workspace, built with the same profile as the tests
-/// (cargo builds every member's binaries for `cargo test --workspace`; a
-/// single-package run builds it here).
+/// A binary of this workspace, built with the same profile as the tests.
+///
+/// `cargo test` builds another package's binaries only when that package
+/// has integration tests, so a binary in the target directory may be older
+/// than the sources. Each binary is therefore built once per test process
+/// (a no-op of well under a second when it is current), never trusted as
+/// found.
 pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
-    static LOCK: Mutex<()> = Mutex::new(());
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let path = profile_dir().join(binary);
-    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    if !path.is_file() {
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if !built.iter().any(|b| b == binary) {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = profile_dir().file_name().is_some_and(|n| n == "release");
         let mut command = Command::new(cargo);
@@ -82,6 +86,7 @@ pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
         }
         let status = command.status().expect("run cargo build");
         assert!(status.success(), "building {binary} failed");
+        built.push(binary.to_owned());
     }
     path
 }

@@ -418,13 +418,16 @@ def cli(*args):
     return json.loads(proc.stdout) if proc.stdout.strip() else {}
 
 
-cq = cli("create-queue", "--queue-name", name("cli"), "--attributes", "VisibilityTimeout=20", "--tags", "k=v")
+# Each CLI call starts a Python interpreter, which takes seconds on a loaded
+# machine; the visibility timeout leaves room for several of them between
+# the receive and the calls that use its receipt handles.
+cq = cli("create-queue", "--queue-name", name("cli"), "--attributes", "VisibilityTimeout=300", "--tags", "k=v")
 curl = cq.get("QueueUrl", "")
 check("cli create-queue", curl.endswith(name("cli")), cq)
 check("cli get-queue-url", cli("get-queue-url", "--queue-name", name("cli")).get("QueueUrl") == curl)
 check("cli list-queues", curl in cli("list-queues", "--queue-name-prefix", name("cli")).get("QueueUrls", []))
 check("cli get-queue-attributes", cli("get-queue-attributes", "--queue-url", curl, "--attribute-names", "VisibilityTimeout")
-      .get("Attributes") == {"VisibilityTimeout": "20"})
+      .get("Attributes") == {"VisibilityTimeout": "300"})
 check("cli set-queue-attributes", "__error__" not in cli("set-queue-attributes", "--queue-url", curl, "--attributes", "DelaySeconds=0"))
 check("cli tag-queue", "__error__" not in cli("tag-queue", "--queue-url", curl, "--tags", "a=b"))
 check("cli untag-queue", "__error__" not in cli("untag-queue", "--queue-url", curl, "--tag-keys", "k"))
@@ -441,8 +444,9 @@ check("cli receive-message", len(cm) == 3, r)
 if cm:
     check("cli change-message-visibility", "__error__" not in cli("change-message-visibility", "--queue-url", curl,
           "--receipt-handle", cm[0]["ReceiptHandle"], "--visibility-timeout", "30"))
-    check("cli change-message-visibility-batch", len(cli("change-message-visibility-batch", "--queue-url", curl, "--entries",
-          json.dumps([{"Id": "x", "ReceiptHandle": cm[1]["ReceiptHandle"], "VisibilityTimeout": 30}])).get("Successful", [])) == 1)
+    cvb = cli("change-message-visibility-batch", "--queue-url", curl, "--entries",
+              json.dumps([{"Id": "x", "ReceiptHandle": cm[1]["ReceiptHandle"], "VisibilityTimeout": 30}]))
+    check("cli change-message-visibility-batch", len(cvb.get("Successful", [])) == 1, cvb)
     check("cli delete-message", "__error__" not in cli("delete-message", "--queue-url", curl, "--receipt-handle", cm[0]["ReceiptHandle"]))
     check("cli delete-message-batch", len(cli("delete-message-batch", "--queue-url", curl, "--entries",
           json.dumps([{"Id": f"x{i}", "ReceiptHandle": m_["ReceiptHandle"]} for i, m_ in enumerate(cm[1:])])).get("Successful", [])) == len(cm) - 1)
