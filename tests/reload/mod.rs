@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use fogbank_tests::{Fogbank, StartOptions, copy_dir, example, http, repo_root};
+use fogbank_tests::{Fogbank, StartOptions, copy_dir, example, http};
 use load::{LoadLoop, Versions};
 
 /// Replaces `from` with `to` in a file, failing if `from` is absent.
@@ -201,11 +201,13 @@ async fn node_edit_under_load() {
     );
 }
 
-/// The target directory the Rust example builds into: the example's own,
-/// so its dependencies are compiled once for every test that builds it.
+/// The target directory the edited copies of the Rust example build into:
+/// shared by this module's tests, so hello-api's dependencies compile once,
+/// but not the example's own `target/`, which other tests run in place and
+/// must not find replaced by an edited version.
 fn rust_target_dir() -> String {
-    repo_root()
-        .join("examples/hello-api/target")
+    fogbank_tests::target_dir()
+        .join("hello-api-reload")
         .display()
         .to_string()
 }
