@@ -93,6 +93,9 @@ pub struct Observation {
     /// caller it inlined code into) has source the user can see: a callee
     /// of ours whose first instructions are inlined library code.
     pub function_has_source: bool,
+    /// When the pc is in library code inlined into code with source: the
+    /// address range of that inlined call, stepped over in one move.
+    pub inlined_range: Option<Range<u64>>,
 }
 
 /// The line ranges and function of a callee, for `stepIn`.
@@ -272,6 +275,11 @@ impl StepPlan {
             // this machine (the standard library's iterators, `chars()`)
             // is stepped over line by line, as a call to it would be, so
             // the step ends on a line the user can see.
+            if let Some(range) = at.inlined_range.as_ref().filter(|r| r.contains(&at.pc))
+                && !at.has_source
+            {
+                return Next::RangeStep(range.clone());
+            }
             if !at.has_source
                 && let Some(line) = callee(at.pc)
                 && let Some(range) = line.ranges.iter().find(|range| range.contains(&at.pc))
@@ -316,6 +324,7 @@ mod tests {
             top_of_stack: top,
             has_source,
             function_has_source: has_source,
+            inlined_range: None,
         }
     }
 
@@ -463,6 +472,13 @@ mod tests {
         assert_eq!(
             step.decide(&at(0x1030, 0x6f00, None, false), inlined),
             Next::RangeStep(0x1028..0x1038)
+        );
+        // A whole inlined call, when the session knows its range.
+        let mut inside = at(0x1030, 0x6f00, None, false);
+        inside.inlined_range = Some(0x1020..0x1040);
+        assert_eq!(
+            step.decide(&inside, no_callee),
+            Next::RangeStep(0x1020..0x1040)
         );
         // Without line information there, the step ends where it is.
         assert_eq!(

@@ -651,13 +651,47 @@ impl<W: Write> Session<W> {
             .and_then(|bytes| Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)));
         let has_source = self.has_source(id, pc);
         let function_has_source = has_source || self.function_has_source(id, pc);
+        let inlined_range = if has_source {
+            None
+        } else {
+            self.inlined_library_range(id, pc)
+        };
         Ok(Observation {
             pc,
             sp,
             top_of_stack,
             has_source,
             function_has_source,
+            inlined_range,
         })
+    }
+
+    /// The range of the inlined call that holds `pc` and was made from code
+    /// with source on this machine (library code inlined into the user's),
+    /// so a step can leave it in one move.
+    fn inlined_library_range(&mut self, id: u32, pc: u64) -> Option<std::ops::Range<u64>> {
+        let levels = self
+            .with_symbols(id, |info, _| info.frames_at(pc).ok())
+            .flatten()?;
+        for (depth, pair) in levels.windows(2).enumerate() {
+            if !pair[0].inlined {
+                return None;
+            }
+            let Some(call_site) = pair[1].location.as_ref().filter(|l| l.line != 0) else {
+                continue;
+            };
+            let path = call_site.path.clone();
+            let local = *self
+                .source_exists
+                .entry(path.clone())
+                .or_insert_with(|| std::path::Path::new(&path).is_file());
+            if local {
+                return self
+                    .with_symbols(id, |info, _| info.function_level_range(pc, depth))
+                    .flatten();
+            }
+        }
+        None
     }
 
     /// Whether any function level at `pc` has a source position on this
