@@ -298,6 +298,8 @@ impl StepPlan {
 
 #[cfg(test)]
 mod tests {
+    // Line ranges are lists of address ranges; one-range lists are normal.
+    #![allow(clippy::single_range_in_vec_init)]
     use super::*;
 
     const THREAD: ThreadId = ThreadId {
