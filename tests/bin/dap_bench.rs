@@ -20,6 +20,9 @@
 //! - `next`: the p50 of `next` request to `stopped` event, over three
 //!   `next`s per handler run and five handler runs per session.
 
+// A benchmark command: failing loudly on a broken setup is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
