@@ -10,10 +10,8 @@
 //! and an unchanged file is never installed again.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use sha2::{Digest, Sha256};
-use tokio::io::BufReader;
 
 use super::BuildError;
 use crate::app::{Function, Runtime};
@@ -96,7 +94,8 @@ pub(super) async fn install(
         requirements.display(),
         layer.join("python").display()
     );
-    let mut child = tokio::process::Command::new(python)
+    let mut command = tokio::process::Command::new(python);
+    command
         .args([
             "-m",
             "pip",
@@ -110,47 +109,10 @@ pub(super) async fn install(
         ])
         .arg(requirements)
         .arg("-t")
-        .arg(staging.join("python"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|cause| BuildError::Spawn {
-            function: function.logical_id.clone(),
-            command: rendered.clone(),
-            cause,
-        })?;
-    let mut streams = Vec::new();
-    if let Some(stdout) = child.stdout.take() {
-        streams.push(tokio::spawn(super::process::forward(
-            BufReader::new(stdout),
-            console.clone(),
-            prefix.clone(),
-        )));
-    }
-    if let Some(stderr) = child.stderr.take() {
-        streams.push(tokio::spawn(super::process::forward(
-            BufReader::new(stderr),
-            console.clone(),
-            prefix.clone(),
-        )));
-    }
-    let status = child.wait().await.map_err(|cause| BuildError::Spawn {
-        function: function.logical_id.clone(),
-        command: rendered.clone(),
-        cause,
-    })?;
-    for stream in streams {
-        let _ = stream.await;
-    }
-    if !status.success() {
+        .arg(staging.join("python"));
+    if let Err(error) = super::process::run(function, command, rendered, console, prefix).await {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(BuildError::Failed {
-            function: function.logical_id.clone(),
-            command: rendered,
-            status: status.to_string(),
-        });
+        return Err(error);
     }
     if std::fs::rename(&staging, &layer).is_err() {
         // Another build installed the same requirements first; use theirs.
