@@ -66,28 +66,30 @@ pub fn target_dir() -> PathBuf {
 ///
 /// `cargo test` builds another package's binaries only when that package
 /// has integration tests, so a binary in the target directory may be older
-/// than the sources. Each binary is therefore built once per test process
-/// (a no-op of well under a second when it is current), never trusted as
-/// found.
+/// than the sources. The workspace's binaries are therefore built once per
+/// test process, never trusted as found: all of them together, so that
+/// features resolve as in `cargo build --workspace --bins` (which
+/// tests/run-all runs first, making this a no-op there).
 pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
-    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static BUILT: Mutex<bool> = Mutex::new(false);
     let path = profile_dir().join(binary);
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if !built.iter().any(|b| b == binary) {
+    if !*built {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let release = profile_dir().file_name().is_some_and(|n| n == "release");
         let mut command = Command::new(cargo);
         command
             .current_dir(repo_root())
-            .args(["build", "-p", package, "--bin", binary])
+            .args(["build", "--workspace", "--bins"])
             .env("CARGO_TARGET_DIR", target_dir());
         if release {
             command.arg("--release");
         }
         let status = command.status().expect("run cargo build");
-        assert!(status.success(), "building {binary} failed");
-        built.push(binary.to_owned());
+        assert!(status.success(), "building the workspace's binaries failed");
+        *built = true;
     }
+    assert!(path.is_file(), "{} is not a binary of package {package}", path.display());
     path
 }
 
