@@ -32,6 +32,13 @@ fn sandbox_image() -> String {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE
         .get_or_init(|| {
+            // The image is the same empty directory tree every time, so one
+            // fixed tag is imported once and reused by later runs rather
+            // than leaving an image behind per run.
+            let image = "fogbank-relay-sandbox:1".to_owned();
+            if docker(&["image", "inspect", &image]).status.success() {
+                return image;
+            }
             let dir = tempfile::tempdir().expect("temp dir");
             let root = dir.path().join("rootfs");
             for sub in ["tmp", "opt/bin", "var/task", "var/runtime", "etc"] {
@@ -47,7 +54,6 @@ fn sandbox_image() -> String {
                 .status()
                 .expect("run tar");
             assert!(status.success(), "tar failed");
-            let image = format!("fogbank-relay-sandbox:{}", uuid::Uuid::new_v4().simple());
             let imported = docker(&["import", tarball.to_str().expect("utf-8 path"), &image]);
             assert!(
                 imported.status.success(),
