@@ -120,6 +120,13 @@ async fn reload_under_load(
     load.wait_for(&versions.new, 50, Duration::from_secs(30))
         .await;
     let samples = load.stop().await;
+    // A failed request is explained by what fogbank printed around it.
+    let failed = samples
+        .iter()
+        .any(|s| !matches!(&s.outcome, Ok((200, m)) if *m == versions.old || *m == versions.new));
+    if failed {
+        eprintln!("fogbank's output:\n{}", fogbank.output());
+    }
     let report = load::check(&samples, &versions);
     eprintln!(
         "{} requests, save to new response {save_to_new:?}, slowest {:?}: {report:?}",
