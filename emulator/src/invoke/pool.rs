@@ -58,7 +58,8 @@ struct PoolState {
 
 /// What `acquire` lends an invocation.
 enum Lease {
-    Warm(Arc<Instance>),
+    /// An idle instance of the current version, with that version.
+    Warm(Arc<Instance>, Arc<Versioned>),
     /// A slot under the limit, to be filled by starting an instance.
     Cold(Arc<Versioned>),
     /// No slot now, but one will free up (debug mode queues invocations).
@@ -109,14 +110,16 @@ impl FunctionPool {
     }
 
     pub async fn invoke(&self, invocation: Invocation) -> Result<Completed, InvokeError> {
-        let instance = loop {
+        // The version is taken with the instance: a swap in between must not
+        // hand an old instance the new version's settings.
+        let (instance, deployment) = loop {
             // Register interest before looking, so a slot freed in between
             // is not missed.
             let freed = self.slot_freed.notified();
             match self.acquire()? {
-                Lease::Warm(instance) => break instance,
+                Lease::Warm(instance, deployment) => break (instance, deployment),
                 Lease::Cold(deployment) => match self.start(&deployment).await {
-                    Ok(instance) => break instance,
+                    Ok(instance) => break (instance, deployment),
                     Err(failure) => {
                         self.free_slot();
                         return Ok(failure.for_invocation(&invocation));
@@ -125,7 +128,6 @@ impl FunctionPool {
                 Lease::Wait => freed.await,
             }
         };
-        let deployment = self.deployment();
         let RunResult { completed, reusable } = instance.run(invocation, &deployment.function).await;
         self.release(instance, reusable);
         Ok(completed)
@@ -137,7 +139,7 @@ impl FunctionPool {
         let mut state = self.state();
         while let Some((instance, _)) = state.idle.pop() {
             if instance.is_alive() && instance.version() == deployment.version {
-                return Ok(Lease::Warm(instance));
+                return Ok(Lease::Warm(instance, deployment));
             }
             // A dead or outdated idle instance frees its slot.
             Self::forget(&mut state, &instance);
