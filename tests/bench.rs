@@ -50,12 +50,23 @@ impl LoadRequest<'_> {
 
 /// Runs wrk against `address` with `connections` connections (one thread
 /// per two connections, at most two) for `duration`.
-pub fn wrk(address: SocketAddr, request: &LoadRequest<'_>, connections: u32, duration: Duration) -> LoadResult {
+pub fn wrk(
+    address: SocketAddr,
+    request: &LoadRequest<'_>,
+    connections: u32,
+    duration: Duration,
+) -> LoadResult {
     let mut script = tempfile::NamedTempFile::new().expect("wrk script file");
     let headers: String = request
         .headers
         .iter()
-        .map(|(name, value)| format!("wrk.headers[{}] = {}\n", lua_string(name), lua_string(value)))
+        .map(|(name, value)| {
+            format!(
+                "wrk.headers[{}] = {}\n",
+                lua_string(name),
+                lua_string(value)
+            )
+        })
         .collect();
     write!(
         script,
@@ -76,7 +87,11 @@ pub fn wrk(address: SocketAddr, request: &LoadRequest<'_>, connections: u32, dur
         .output()
         .unwrap_or_else(|e| panic!("wrk is needed for benchmarks ({e}): apt-get install wrk"));
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed: {text}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "wrk failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     parse_wrk(&text).unwrap_or_else(|| panic!("unexpected wrk output:\n{text}"))
 }
 
@@ -108,7 +123,13 @@ pub fn parse_wrk(text: &str) -> Option<LoadResult> {
             Some("50%") => p50 = words.next().and_then(parse_duration),
             Some("99%") => p99 = words.next().and_then(parse_duration),
             Some("Requests/sec:") => rps = words.next().and_then(|w| w.parse().ok()),
-            Some("Non-2xx") => errors += line.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()).unwrap_or(0),
+            Some("Non-2xx") => {
+                errors += line
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0)
+            }
             Some("Socket") => {
                 // "Socket errors: connect 0, read 0, write 0, timeout 0"
                 errors += line
@@ -118,7 +139,11 @@ pub fn parse_wrk(text: &str) -> Option<LoadResult> {
             }
             _ => {}
         }
-        if let Some(count) = line.split(" requests in ").next().filter(|_| line.contains(" requests in ")) {
+        if let Some(count) = line
+            .split(" requests in ")
+            .next()
+            .filter(|_| line.contains(" requests in "))
+        {
             requests = count.trim().parse().ok();
         }
     }
@@ -162,13 +187,19 @@ pub fn spawn_bare_hyper_server() -> SocketAddr {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(async move {
                     let service = service_fn(|_request: Request<hyper::body::Incoming>| async {
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"{\"ok\":true}"))))
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
+                            b"{\"ok\":true}",
+                        ))))
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         });
@@ -208,20 +239,42 @@ impl Table {
             format_duration(ours),
             baseline_name.to_owned(),
             format_duration(baseline),
-            format!("{:.2}x", ours.as_secs_f64() / baseline.as_secs_f64().max(1e-9)),
+            format!(
+                "{:.2}x",
+                ours.as_secs_f64() / baseline.as_secs_f64().max(1e-9)
+            ),
         ]);
     }
 
     /// A row with a figure and a free-form comparison.
-    pub fn row(&mut self, what: &str, ours: String, baseline_name: &str, baseline: String, ratio: String) {
-        self.rows.push([what.to_owned(), ours, baseline_name.to_owned(), baseline, ratio]);
+    pub fn row(
+        &mut self,
+        what: &str,
+        ours: String,
+        baseline_name: &str,
+        baseline: String,
+        ratio: String,
+    ) {
+        self.rows.push([
+            what.to_owned(),
+            ours,
+            baseline_name.to_owned(),
+            baseline,
+            ratio,
+        ]);
     }
 
     /// The table as Markdown.
     pub fn render(&self) -> String {
-        let mut out = format!("### {}\n\n| measure | fogbank | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|\n", self.title);
+        let mut out = format!(
+            "### {}\n\n| measure | fogbank | baseline | baseline figure | ratio |\n|---|---:|---|---:|---:|\n",
+            self.title
+        );
         for row in &self.rows {
-            out.push_str(&format!("| {} | {} | {} | {} | {} |\n", row[0], row[1], row[2], row[3], row[4]));
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                row[0], row[1], row[2], row[3], row[4]
+            ));
         }
         out
     }

@@ -63,8 +63,16 @@ impl DapClient {
                 decoder.push(&buffer[..count]);
                 while let Some(item) = decoder.next_item() {
                     let Decoded::Frame(body) = item else { continue };
-                    let Ok(message) = serde_json::from_slice::<Value>(&body) else { continue };
-                    if sender.send(Received { message, at: Instant::now() }).is_err() {
+                    let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+                        continue;
+                    };
+                    if sender
+                        .send(Received {
+                            message,
+                            at: Instant::now(),
+                        })
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -140,7 +148,12 @@ impl DapClient {
 
     /// Waits for the first message (pending or new) that `wanted` accepts
     /// and removes it; other messages stay pending.
-    pub fn wait_for(&mut self, what: &str, within: Duration, wanted: impl Fn(&Value) -> bool) -> Received {
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Received {
         self.try_wait_for(within, wanted).unwrap_or_else(|| {
             panic!(
                 "timed out after {within:?} waiting for {what}; pending messages: {:#?}\nadapter stderr:\n{}",
@@ -151,7 +164,11 @@ impl DapClient {
     }
 
     /// Like [`DapClient::wait_for`], returning `None` on timeout.
-    pub fn try_wait_for(&mut self, within: Duration, wanted: impl Fn(&Value) -> bool) -> Option<Received> {
+    pub fn try_wait_for(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Received> {
         if let Some(index) = self.pending.iter().position(|r| wanted(&r.message)) {
             return self.pending.remove(index);
         }
@@ -178,7 +195,8 @@ impl DapClient {
         let seq = self.send(command, arguments);
         let response = self.response(seq, within).message;
         assert_eq!(
-            response["success"], true,
+            response["success"],
+            true,
             "{command} failed: {response}\nadapter stderr:\n{}",
             self.stderr()
         );
@@ -187,13 +205,18 @@ impl DapClient {
 
     /// Waits for an event named `event`.
     pub fn event(&mut self, event: &str, within: Duration) -> Received {
-        self.wait_for(&format!("a `{event}` event"), within, |m| m["type"] == "event" && m["event"] == event)
+        self.wait_for(&format!("a `{event}` event"), within, |m| {
+            m["type"] == "event" && m["event"] == event
+        })
     }
 
     /// Waits for an `output` event whose text contains `needle`.
     pub fn output_containing(&mut self, needle: &str, within: Duration) -> Received {
         self.wait_for(&format!("output containing {needle:?}"), within, |m| {
-            m["event"] == "output" && m["body"]["output"].as_str().is_some_and(|text| text.contains(needle))
+            m["event"] == "output"
+                && m["body"]["output"]
+                    .as_str()
+                    .is_some_and(|text| text.contains(needle))
         })
     }
 

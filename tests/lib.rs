@@ -59,7 +59,10 @@ fn profile_dir() -> PathBuf {
 
 /// The target directory this executable was built into.
 pub fn target_dir() -> PathBuf {
-    profile_dir().parent().expect("target directory").to_path_buf()
+    profile_dir()
+        .parent()
+        .expect("target directory")
+        .to_path_buf()
 }
 
 /// A binary of this workspace, built with the same profile as the tests.
@@ -89,14 +92,19 @@ pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
         assert!(status.success(), "building the workspace's binaries failed");
         *built = true;
     }
-    assert!(path.is_file(), "{} is not a binary of package {package}", path.display());
+    assert!(
+        path.is_file(),
+        "{} is not a binary of package {package}",
+        path.display()
+    );
     path
 }
 
 /// The `fogbank` binary.
 pub fn fogbank_binary() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| workspace_binary("fogbank", "fogbank")).clone()
+    PATH.get_or_init(|| workspace_binary("fogbank", "fogbank"))
+        .clone()
 }
 
 /// A copy of an example (or any directory) in a fresh temporary directory,
@@ -112,7 +120,8 @@ fn copy_tree(from: &Path, to: &Path) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if name == "target" || name == ".fogbank" || name == "node_modules" || name == "__pycache__" {
+        if name == "target" || name == ".fogbank" || name == "node_modules" || name == "__pycache__"
+        {
             continue;
         }
         let path = entry.path();
@@ -177,7 +186,16 @@ impl Fogbank {
             .arg("start")
             .arg("--template")
             .arg(options.template)
-            .args(["--lambda-port", "0", "--sqs-port", "0", "--port", "0", "--control-port", "0"])
+            .args([
+                "--lambda-port",
+                "0",
+                "--sqs-port",
+                "0",
+                "--port",
+                "0",
+                "--control-port",
+                "0",
+            ])
             .args(&options.extra_args)
             .env("NO_COLOR", "1")
             // Tests run the process runtime unless they ask for another with
@@ -242,7 +260,10 @@ impl Fogbank {
                     } else if let Some(address) = trimmed.strip_prefix("SQS API     http://") {
                         sqs = address.parse().ok();
                     } else if let Some(address) = trimmed.strip_prefix("API Gateway http://") {
-                        gateway = address.split_whitespace().next().and_then(|a| a.parse().ok());
+                        gateway = address
+                            .split_whitespace()
+                            .next()
+                            .and_then(|a| a.parse().ok());
                     } else if let Some(address) = trimmed.strip_prefix("Control     http://") {
                         control = address.parse().ok();
                     } else if trimmed.starts_with("Press Ctrl-C") {
@@ -302,7 +323,10 @@ impl Fogbank {
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("fogbank is running");
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -310,7 +334,10 @@ impl Fogbank {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("fogbank did not stop within 20 s of SIGTERM:\n{}", self.output());
+                panic!(
+                    "fogbank did not stop within 20 s of SIGTERM:\n{}",
+                    self.output()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -328,7 +355,10 @@ impl Fogbank {
 impl Drop for Fogbank {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -344,7 +374,9 @@ impl Drop for Fogbank {
 
 /// Runs a command to completion, returning (status, stdout, stderr).
 pub fn run(command: &mut Command) -> (std::process::ExitStatus, String, String) {
-    let output = command.output().unwrap_or_else(|e| panic!("running {command:?}: {e}"));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     (
         output.status,
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -364,7 +396,10 @@ pub fn python(script: &str, args: &[&str]) -> String {
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env_remove("AWS_PROFILE"));
-    assert!(status.success(), "python failed ({status}):\n{stderr}\nstdout:\n{stdout}");
+    assert!(
+        status.success(),
+        "python failed ({status}):\n{stderr}\nstdout:\n{stdout}"
+    );
     stdout
 }
 
@@ -410,7 +445,9 @@ pub mod http {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Response {
-        let stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("http handshake");
@@ -428,9 +465,23 @@ pub mod http {
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
-        Response { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 }

@@ -611,7 +611,9 @@ mod tests {
         check(r#"{"event":"somethingNew","x":1}"#, expect!["Unknown"]);
         check(
             r#"{"event":"log"}"#,
-            expect![[r#"error: an emulator event could not be read (missing field `function`): {"event":"log"}"#]],
+            expect![[
+                r#"error: an emulator event could not be read (missing field `function`): {"event":"log"}"#
+            ]],
         );
     }
 

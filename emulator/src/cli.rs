@@ -56,7 +56,12 @@ enum Command {
 #[derive(Debug, Args)]
 struct TemplateArgs {
     /// The SAM template.
-    #[arg(long, short = 't', default_value = "template.yaml", value_name = "PATH")]
+    #[arg(
+        long,
+        short = 't',
+        default_value = "template.yaml",
+        value_name = "PATH"
+    )]
     template: PathBuf,
     /// Template parameter values: `Key=Value` or SAM's
     /// `ParameterKey=Key,ParameterValue=Value`.
@@ -131,7 +136,12 @@ struct RuntimeArgs {
     /// `docker` runs each instance in a container, `process` as a host
     /// process; by default Docker when an engine answers at DOCKER_HOST or
     /// /var/run/docker.sock, else the process runtime.
-    #[arg(long, env = "FOGBANK_RUNTIME", default_value = "auto", value_name = "docker|process|auto")]
+    #[arg(
+        long,
+        env = "FOGBANK_RUNTIME",
+        default_value = "auto",
+        value_name = "docker|process|auto"
+    )]
     runtime: RuntimeRequest,
     /// The container image for every function of a runtime, e.g.
     /// `python3.12=my/python:dev` (a function's Metadata.DockerImage wins).
@@ -157,7 +167,8 @@ impl RuntimeArgs {
 struct IdleTimeout(Option<std::time::Duration>);
 
 fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
-    let error = || format!("`{text}` is not a duration; use for example 90s, 10m or 1h (0 for never)");
+    let error =
+        || format!("`{text}` is not a duration; use for example 90s, 10m or 1h (0 for never)");
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(split) => text.split_at(split),
         None => (text, "s"),
@@ -169,7 +180,9 @@ fn parse_idle_timeout(text: &str) -> Result<IdleTimeout, String> {
         "h" => value * 3600,
         _ => return Err(error()),
     };
-    Ok(IdleTimeout((seconds > 0).then(|| std::time::Duration::from_secs(seconds))))
+    Ok(IdleTimeout(
+        (seconds > 0).then(|| std::time::Duration::from_secs(seconds)),
+    ))
 }
 
 #[derive(Debug, Args)]
@@ -206,7 +219,10 @@ const EXIT_TEMPLATE: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: starting the async runtime: {error}");
@@ -256,7 +272,15 @@ async fn start(args: StartArgs) -> Result<ExitCode> {
         idle_timeout: args.idle_timeout.0,
         watch: !args.no_watch,
     };
-    let listeners = match Listeners::bind(args.host, args.lambda_port, args.sqs_port, args.control_port, args.port).await {
+    let listeners = match Listeners::bind(
+        args.host,
+        args.lambda_port,
+        args.sqs_port,
+        args.control_port,
+        args.port,
+    )
+    .await
+    {
         Ok(listeners) => listeners,
         Err(error) => return Err(anyhow!(error)),
     };
@@ -319,15 +343,25 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
 
     // Logs go to stderr so that stdout carries only the result, which
     // scripts can pipe into jq.
-    let console = Console::spawn(Box::new(std::io::stderr()), std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let console = Console::spawn(
+        Box::new(std::io::stderr()),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let state_dir = server::state_dir(&args.template.template, args.state_dir.as_deref());
-    let dirs = BuildDirs { root: state_dir.join("build") };
-    let deployment = crate::reload::build_functions(std::slice::from_ref(&function), &dirs, &args.template.template, &console)
-        .await
-        .context("building the function")?
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow!("building {} produced nothing to run", function.logical_id))?;
+    let dirs = BuildDirs {
+        root: state_dir.join("build"),
+    };
+    let deployment = crate::reload::build_functions(
+        std::slice::from_ref(&function),
+        &dirs,
+        &args.template.template,
+        &console,
+    )
+    .await
+    .context("building the function")?
+    .into_iter()
+    .next()
+    .ok_or_else(|| anyhow!("building {} produced nothing to run", function.logical_id))?;
     let runtime_files = RuntimeFiles::install(&state_dir.join("runtime"))
         .with_context(|| format!("writing runtime files under {}", state_dir.display()))?;
     let identity = options.identity.clone();
@@ -336,7 +370,8 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
         sqs: options.sqs_endpoint.clone(),
         identity,
     };
-    let app_label = std::path::absolute(&args.template.template).unwrap_or_else(|_| args.template.template.clone());
+    let app_label = std::path::absolute(&args.template.template)
+        .unwrap_or_else(|_| args.template.template.clone());
     let backend = docker::select(
         &args.runtime.options(),
         runtime_files,
@@ -357,7 +392,9 @@ async fn invoke(args: InvokeArgs) -> Result<ExitCode> {
         backend,
         InvokerSettings::new(console.clone(), endpoints),
     );
-    let result = invoker.invoke(&function.logical_id, Invocation::new(payload)).await;
+    let result = invoker
+        .invoke(&function.logical_id, Invocation::new(payload))
+        .await;
     invoker.shutdown().await;
     console.flush();
     let completed = result.map_err(|error| anyhow!("{error}"))?;
@@ -383,7 +420,8 @@ fn read_event(event: Option<&str>) -> Result<Bytes> {
                 .context("reading the event from standard input")?;
             text
         }
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading the event file {path}"))?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the event file {path}"))?,
     };
     if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
         bail!(
@@ -415,7 +453,11 @@ fn validate(args: &TemplateArgs) -> Result<ExitCode> {
         }
         Err(diagnostics) => {
             print_diagnostics(&diagnostics.0);
-            let errors = diagnostics.0.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diagnostics
+                .0
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             eprintln!("{} is invalid: {errors} error(s)", args.template.display());
             Ok(ExitCode::from(EXIT_TEMPLATE))
         }
@@ -437,7 +479,10 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
     };
     for name in &args.functions {
         if loaded.app.function(name).is_none() {
-            bail!("no function named `{name}` in {}", args.template.template.display());
+            bail!(
+                "no function named `{name}` in {}",
+                args.template.template.display()
+            );
         }
     }
     let console = Console::stdout();
@@ -451,10 +496,11 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
         .filter(|unit| builder::needs_build(unit.owner()))
         .filter(|unit| {
             args.functions.is_empty()
-                || unit
-                    .functions
-                    .iter()
-                    .any(|f| args.functions.iter().any(|n| *n == f.logical_id || *n == f.name))
+                || unit.functions.iter().any(|f| {
+                    args.functions
+                        .iter()
+                        .any(|n| *n == f.logical_id || *n == f.name)
+                })
         })
         .collect();
     let builds = crate::reload::build_units(units, &dirs, &args.template.template, &console).await;
@@ -466,7 +512,11 @@ async fn build(args: BuildArgs) -> Result<ExitCode> {
         }
     };
     for build in builds {
-        let verb = if build.built.ran { "built" } else { "up to date:" };
+        let verb = if build.built.ran {
+            "built"
+        } else {
+            "up to date:"
+        };
         console.line(&format!(
             "{verb} {} in {:.2} s -> {}",
             build.unit.names(),
@@ -489,9 +539,11 @@ fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>> {
     let mut overrides = BTreeMap::new();
     for value in values.iter().flat_map(|v| v.split_whitespace()) {
         if let Some(rest) = value.strip_prefix("ParameterKey=") {
-            let (key, parameter_value) = rest
-                .split_once(",ParameterValue=")
-                .ok_or_else(|| anyhow!("--parameter-overrides: `{value}` should be ParameterKey=K,ParameterValue=V"))?;
+            let (key, parameter_value) = rest.split_once(",ParameterValue=").ok_or_else(|| {
+                anyhow!(
+                    "--parameter-overrides: `{value}` should be ParameterKey=K,ParameterValue=V"
+                )
+            })?;
             overrides.insert(key.to_owned(), parameter_value.to_owned());
         } else {
             let (key, parameter_value) = value
@@ -514,8 +566,10 @@ mod tests {
         let input: Vec<String> = input.iter().map(|s| s.to_string()).collect();
         match (parse_overrides(&input), expected) {
             (Ok(map), Ok(pairs)) => {
-                let expected: BTreeMap<String, String> =
-                    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                let expected: BTreeMap<String, String> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
                 assert_eq!(map, expected);
             }
             (Err(error), Err(fragment)) => assert!(error.to_string().contains(fragment), "{error}"),
@@ -525,21 +579,32 @@ mod tests {
 
     #[test]
     fn parameter_overrides() {
-        check(&["Stage=dev", "Table=t=1"], Ok(&[("Stage", "dev"), ("Table", "t=1")]));
-        check(&["Stage=dev Table=x"], Ok(&[("Stage", "dev"), ("Table", "x")]));
+        check(
+            &["Stage=dev", "Table=t=1"],
+            Ok(&[("Stage", "dev"), ("Table", "t=1")]),
+        );
+        check(
+            &["Stage=dev Table=x"],
+            Ok(&[("Stage", "dev"), ("Table", "x")]),
+        );
         check(
             &["ParameterKey=Stage,ParameterValue=prod"],
             Ok(&[("Stage", "prod")]),
         );
         check(&["Stage"], Err("should be Key=Value"));
         check(&["=x"], Err("empty parameter name"));
-        check(&["ParameterKey=Stage"], Err("ParameterKey=K,ParameterValue=V"));
+        check(
+            &["ParameterKey=Stage"],
+            Err("ParameterKey=K,ParameterValue=V"),
+        );
     }
 
     #[test]
     fn idle_timeouts_are_parsed() {
         let check = |text: &str, expected: Option<Option<u64>>| {
-            let parsed = parse_idle_timeout(text).ok().map(|t| t.0.map(|d| d.as_secs()));
+            let parsed = parse_idle_timeout(text)
+                .ok()
+                .map(|t| t.0.map(|d| d.as_secs()));
             assert_eq!(parsed, expected, "{text}");
         };
         check("10m", Some(Some(600)));

@@ -90,7 +90,10 @@ impl Console {
                 loop {
                     let (closed, upto) = {
                         let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
-                        if state.pending.len() < HIGH_WATER && !state.flush_requested && !state.closed {
+                        if state.pending.len() < HIGH_WATER
+                            && !state.flush_requested
+                            && !state.closed
+                        {
                             state = shared
                                 .wake
                                 .wait_timeout(state, INTERVAL)
@@ -211,9 +214,9 @@ pub struct Prefix {
 
 fn palette_index(name: &str) -> usize {
     // A stable hash, so a function keeps its colour across runs.
-    let sum = name
-        .bytes()
-        .fold(0usize, |acc, b| acc.wrapping_mul(31).wrapping_add(b as usize));
+    let sum = name.bytes().fold(0usize, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(b as usize)
+    });
     sum % PALETTE.len()
 }
 

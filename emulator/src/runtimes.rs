@@ -51,7 +51,9 @@ fn write_if_changed(path: &Path, content: &str) -> io::Result<()> {
     std::fs::create_dir_all(parent)?;
     let temporary = parent.join(format!(
         ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("bootstrap"),
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("bootstrap"),
         std::process::id()
     ));
     std::fs::write(&temporary, content)?;
@@ -67,9 +69,15 @@ mod tests {
     fn install_writes_and_rewrites_bootstraps() {
         let dir = tempfile::tempdir().unwrap();
         let files = RuntimeFiles::install(dir.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(files.python_bootstrap()).unwrap(), PYTHON_BOOTSTRAP);
+        assert_eq!(
+            std::fs::read_to_string(files.python_bootstrap()).unwrap(),
+            PYTHON_BOOTSTRAP
+        );
         std::fs::write(files.node_bootstrap(), "stale").unwrap();
         let files = RuntimeFiles::install(dir.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(files.node_bootstrap()).unwrap(), NODE_BOOTSTRAP);
+        assert_eq!(
+            std::fs::read_to_string(files.node_bootstrap()).unwrap(),
+            NODE_BOOTSTRAP
+        );
     }
 }

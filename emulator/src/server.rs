@@ -10,13 +10,13 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{self, App, Identity, LoadOptions};
-use crate::backend::environment::Endpoints;
 use crate::backend::docker::{self, DockerError, RuntimeOptions};
+use crate::backend::environment::Endpoints;
 use crate::builder::{self, BuildDirs};
 use crate::console::Console;
+use crate::control::{self, ControlInfo, Ports};
 use crate::event_source::{self, EventSources};
 use crate::gateway::{self, Gateway, GatewayConfig, JwtVerifier};
-use crate::control::{self, ControlInfo, Ports};
 use crate::invoke::{Deployment, Invoker, InvokerSettings};
 use crate::lambda_api;
 use crate::runtimes::RuntimeFiles;
@@ -123,7 +123,11 @@ async fn bind_loopback(port: u16, what: &'static str) -> Result<TcpListener, Sta
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     TcpListener::bind(address)
         .await
-        .map_err(|cause| StartError::Bind { what, address, cause })
+        .map_err(|cause| StartError::Bind {
+            what,
+            address,
+            cause,
+        })
 }
 
 /// Why the emulator could not start.
@@ -133,14 +137,19 @@ pub enum StartError {
     Template(app::Diagnostics),
     // Messages carry their cause as text rather than as a `source`, so a
     // chain printer never says the same thing twice.
-    #[error("cannot listen for the {what} on {address}: {cause}; is another emulator running? Pick another port")]
+    #[error(
+        "cannot listen for the {what} on {address}: {cause}; is another emulator running? Pick another port"
+    )]
     Bind {
         what: &'static str,
         address: SocketAddr,
         cause: std::io::Error,
     },
     #[error("preparing the state directory {}: {cause}", path.display())]
-    StateDir { path: PathBuf, cause: std::io::Error },
+    StateDir {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error(transparent)]
     Build(#[from] builder::BuildError),
     #[error(transparent)]
@@ -169,7 +178,11 @@ pub struct Prepared {
 }
 
 /// Loads the template and builds what needs building.
-pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console) -> Result<Prepared, StartError> {
+pub async fn prepare(
+    config: &StartConfig,
+    sqs_endpoint: &str,
+    console: &Console,
+) -> Result<Prepared, StartError> {
     let options = LoadOptions {
         parameter_overrides: config.parameter_overrides.clone(),
         sqs_endpoint: sqs_endpoint.to_owned(),
@@ -178,10 +191,11 @@ pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console
     let loaded = app::load(&config.template, &options).map_err(StartError::Template)?;
     let state_dir = config.state_dir();
     let runtime_dir = state_dir.join("runtime");
-    let runtime_files = RuntimeFiles::install(&runtime_dir).map_err(|source| StartError::StateDir {
-        path: runtime_dir.clone(),
-        cause: source,
-    })?;
+    let runtime_files =
+        RuntimeFiles::install(&runtime_dir).map_err(|source| StartError::StateDir {
+            path: runtime_dir.clone(),
+            cause: source,
+        })?;
     let dirs = BuildDirs {
         root: state_dir.join("build"),
     };
@@ -189,7 +203,10 @@ pub async fn prepare(config: &StartConfig, sqs_endpoint: &str, console: &Console
     // outputs of the last run at once.
     let units = builder::units(loaded.app.functions.values())?;
     let builds = crate::reload::build_units(units, &dirs, &config.template, console).await?;
-    let deployments = builds.iter().flat_map(|b| b.built.deployments.iter().cloned()).collect();
+    let deployments = builds
+        .iter()
+        .flat_map(|b| b.built.deployments.iter().cloned())
+        .collect();
     Ok(Prepared {
         app: loaded.app,
         warnings: loaded.warnings,
@@ -236,8 +253,13 @@ pub async fn run(
         sqs: sqs_endpoint.clone(),
         identity: config.identity.clone(),
     };
-    let functions: Vec<_> = prepared.deployments.iter().map(|d| d.function.clone()).collect();
-    let app_label = std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone());
+    let functions: Vec<_> = prepared
+        .deployments
+        .iter()
+        .map(|d| d.function.clone())
+        .collect();
+    let app_label =
+        std::path::absolute(&config.template).unwrap_or_else(|_| config.template.clone());
     let backend = docker::select(
         &config.runtime,
         prepared.runtime_files.clone(),
@@ -261,7 +283,14 @@ pub async fn run(
         },
     );
     let gateway_routes = gateway.routes();
-    print_banner(&console, &config, &prepared.app, backend.name(), lambda_address, &sqs_endpoint);
+    print_banner(
+        &console,
+        &config,
+        &prepared.app,
+        backend.name(),
+        lambda_address,
+        &sqs_endpoint,
+    );
     let mappings = event_source::mappings(&prepared.app);
     for mapping in &mappings {
         console.line(&format!(
@@ -269,7 +298,11 @@ pub async fn run(
             mapping.queue_name,
             mapping.function,
             mapping.config.batch_size,
-            if mapping.config.enabled { "" } else { ", disabled" }
+            if mapping.config.enabled {
+                ""
+            } else {
+                ", disabled"
+            }
         ));
     }
     print_gateway(&console, &gateway, gateway_address);
@@ -304,7 +337,13 @@ pub async fn run(
         };
         // Serving matters more than reloading: without a watcher (inotify
         // limits reached, say) the app is served as built, with a warning.
-        match crate::reload::start(reload_config, prepared.app.clone(), &prepared.builds, served, shutdown.clone()) {
+        match crate::reload::start(
+            reload_config,
+            prepared.app.clone(),
+            &prepared.builds,
+            served,
+            shutdown.clone(),
+        ) {
             Ok(reloader) => Some(reloader),
             Err(error) => {
                 console.line(&format!("warning: hot reload is off: {error}"));
@@ -334,7 +373,12 @@ pub async fn run(
             control: control_address.port(),
         },
     };
-    servers.spawn(control::run(listeners.control, invoker.clone(), control_info, shutdown.clone()));
+    servers.spawn(control::run(
+        listeners.control,
+        invoker.clone(),
+        control_info,
+        shutdown.clone(),
+    ));
 
     // A server that fails stops the whole emulator: serving half an app
     // would only hide the problem.
@@ -390,7 +434,10 @@ fn print_banner(
     }
     console.line(&format!("  SQS API     {sqs_endpoint}"));
     for queue in app.queues.values() {
-        console.line(&format!("    {}  {sqs_endpoint}/{}/{}", queue.logical_id, config.identity.account_id, queue.name));
+        console.line(&format!(
+            "    {}  {sqs_endpoint}/{}/{}",
+            queue.logical_id, config.identity.account_id, queue.name
+        ));
     }
 }
 

@@ -72,11 +72,17 @@ impl Adapter {
     fn launch_arguments(&self, program: &Path, runtime_api: SocketAddr) -> Value {
         // What the lambda_runtime crate reads at start-up.
         let env = [
-            ("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{}", runtime_api.port())),
+            (
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("127.0.0.1:{}", runtime_api.port()),
+            ),
             ("AWS_LAMBDA_FUNCTION_NAME", "HelloFunction".to_owned()),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/HelloFunction".to_owned()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/HelloFunction".to_owned(),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".to_owned()),
         ];
         match self {
@@ -100,9 +106,16 @@ impl Adapter {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(5).max(1);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
     let lldb = PathBuf::from("/usr/bin/lldb-dap-19");
-    assert!(lldb.is_file(), "lldb-dap-19 is missing; install it: apt-get install lldb-19");
+    assert!(
+        lldb.is_file(),
+        "lldb-dap-19 is missing; install it: apt-get install lldb-19"
+    );
 
     // Build everything before measuring anything.
     // FOGBANK_DAP and FOGBANK_AGENT name other builds (a release build
@@ -130,7 +143,14 @@ fn main() {
     }
     for round in 0..rounds {
         for (index, adapter) in adapters.iter().enumerate() {
-            samples[index].push(session(adapter, app.path(), &program, &source, line, runtime_api));
+            samples[index].push(session(
+                adapter,
+                app.path(),
+                &program,
+                &source,
+                line,
+                runtime_api,
+            ));
         }
         eprintln!("dap-bench: round {} of {rounds} done", round + 1);
     }
@@ -138,7 +158,12 @@ fn main() {
     let summary = |samples: &[Sample]| {
         let breakpoint = median(samples.iter().map(|s| s.breakpoint).collect());
         let first_stop = median(samples.iter().map(|s| s.first_stop).collect());
-        let nexts = median(samples.iter().flat_map(|s| s.nexts.iter().copied()).collect());
+        let nexts = median(
+            samples
+                .iter()
+                .flat_map(|s| s.nexts.iter().copied())
+                .collect(),
+        );
         (breakpoint, first_stop, nexts)
     };
     let ours = summary(&samples[0]);
@@ -148,10 +173,18 @@ fn main() {
         "Debugging hello-api (release with debug info, {:.1} MB), median of {rounds} sessions",
         size as f64 / 1e6
     ));
-    table.latency("launch to verified breakpoint (symbols + resolve)", ours.0, "lldb-dap-19", theirs.0);
+    table.latency(
+        "launch to verified breakpoint (symbols + resolve)",
+        ours.0,
+        "lldb-dap-19",
+        theirs.0,
+    );
     table.latency("launch to first stop", ours.1, "lldb-dap-19", theirs.1);
     table.latency(
-        &format!("`next` p50 ({} steps per session)", RUNS_PER_SESSION * NEXTS_PER_RUN),
+        &format!(
+            "`next` p50 ({} steps per session)",
+            RUNS_PER_SESSION * NEXTS_PER_RUN
+        ),
         ours.2,
         "lldb-dap-19",
         theirs.2,
@@ -162,7 +195,14 @@ fn main() {
 
 /// One debug session: launch, breakpoint, first stop, then handler runs
 /// with `next`s and a `continue` each.
-fn session(adapter: &Adapter, cwd: &Path, program: &Path, source: &Path, line: i64, runtime_api: SocketAddr) -> Sample {
+fn session(
+    adapter: &Adapter,
+    cwd: &Path,
+    program: &Path,
+    source: &Path,
+    line: i64,
+    runtime_api: SocketAddr,
+) -> Sample {
     let mut client = adapter.spawn(cwd);
     client.request(
         "initialize",
@@ -188,7 +228,12 @@ fn session(adapter: &Adapter, cwd: &Path, program: &Path, source: &Path, line: i
         STEP,
     );
     let breakpoint = started.elapsed();
-    assert_eq!(set["breakpoints"][0]["verified"], true, "{}: {set}", adapter.name());
+    assert_eq!(
+        set["breakpoints"][0]["verified"],
+        true,
+        "{}: {set}",
+        adapter.name()
+    );
     client.request("configurationDone", Value::Null, STEP);
     let launched = client.response(launch, STEP).message;
     assert_eq!(launched["success"], true, "{}: {launched}", adapter.name());
@@ -207,17 +252,32 @@ fn session(adapter: &Adapter, cwd: &Path, program: &Path, source: &Path, line: i
             client.send("next", json!({ "threadId": thread }));
             let stop = client.event("stopped", STEP);
             nexts.push(stop.at.duration_since(sent));
-            assert_eq!(stop.message["body"]["reason"], "step", "{}: {}", adapter.name(), stop.message);
+            assert_eq!(
+                stop.message["body"]["reason"],
+                "step",
+                "{}: {}",
+                adapter.name(),
+                stop.message
+            );
         }
     }
     client.send("disconnect", json!({ "terminateDebuggee": true }));
     let _ = client.wait_exit(Duration::from_secs(10));
-    Sample { breakpoint, first_stop, nexts }
+    Sample {
+        breakpoint,
+        first_stop,
+        nexts,
+    }
 }
 
 fn stopped_at_breakpoint(client: &mut DapClient, adapter: &Adapter) -> Value {
     let stopped = client.event("stopped", STEP).message;
-    assert_eq!(stopped["body"]["reason"], "breakpoint", "{}: {stopped}", adapter.name());
+    assert_eq!(
+        stopped["body"]["reason"],
+        "breakpoint",
+        "{}: {stopped}",
+        adapter.name()
+    );
     stopped
 }
 
@@ -314,7 +374,9 @@ fn serve_runtime_api(stream: TcpStream) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let answer = if request_line.starts_with("GET ") && request_line.contains("/invocation/next") {
+        let answer = if request_line.starts_with("GET ")
+            && request_line.contains("/invocation/next")
+        {
             count += 1;
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -35,14 +35,23 @@ use tokio::sync::mpsc;
 const COLD_ROUNDS: usize = 7;
 
 fn main() {
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let duration = Duration::from_secs(seconds);
-    let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+    let info = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output();
     assert!(
         info.is_ok_and(|o| o.status.success()),
         "the benchmark needs a Docker engine: run .ci/docker-up"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
 
     // Build everything before measuring anything: the binary, the example
     // (through a process-runtime start) and the base image (through a
@@ -82,7 +91,9 @@ fn main() {
     let mut warm = Vec::new();
     for runtime_name in ["process", "docker"] {
         let fogbank = start(&template, runtime_name, &["--state-dir", &state_arg]);
-        let gateway = fogbank.gateway.expect("fogbank printed its API Gateway address");
+        let gateway = fogbank
+            .gateway
+            .expect("fogbank printed its API Gateway address");
         // Grow the pool to eight warm instances first.
         let _ = wrk(gateway, &hello, 8, Duration::from_secs(3));
         warm.push(wrk(gateway, &hello, 8, duration));
@@ -101,7 +112,12 @@ fn main() {
     let mut table = Table::new(&format!(
         "Docker runtime, hello-api (lambda_runtime), {COLD_ROUNDS} cold starts (median), {seconds} s load runs"
     ));
-    table.latency("cold start: first invoke after fogbank start", first_invoke, "raw docker run, same bootstrap", raw);
+    table.latency(
+        "cold start: first invoke after fogbank start",
+        first_invoke,
+        "raw docker run, same bootstrap",
+        raw,
+    );
     table.row(
         "cold-start overhead over docker run",
         format_signed(first_invoke, raw),
@@ -109,14 +125,24 @@ fn main() {
         "<= 50 ms".to_owned(),
         "-".to_owned(),
     );
-    table.latency("spawning fogbank start to first answer", start_to_answer, "raw docker run, same bootstrap", raw);
+    table.latency(
+        "spawning fogbank start to first answer",
+        start_to_answer,
+        "raw docker run, same bootstrap",
+        raw,
+    );
     table.throughput(
         "warm req/s via gateway, 8 connections",
         warm[1].requests_per_second,
         "process runtime",
         warm[0].requests_per_second,
     );
-    table.latency("warm p50 via gateway, 8 connections", warm[1].p50, "process runtime", warm[0].p50);
+    table.latency(
+        "warm p50 via gateway, 8 connections",
+        warm[1].p50,
+        "process runtime",
+        warm[0].p50,
+    );
     table.row(
         "fogbank RSS, 10 warm instances",
         format!("{:.1} MB ({} containers)", rss[1].0, rss[1].1),
@@ -177,7 +203,12 @@ fn find_bootstrap(dir: &Path) -> Option<PathBuf> {
 /// Fogbank's base image, as the Docker start built it.
 fn base_image() -> String {
     let output = Command::new("docker")
-        .args(["images", "fogbank-base", "--format", "{{.Repository}}:{{.Tag}}"])
+        .args([
+            "images",
+            "fogbank-base",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&output.stdout)
@@ -195,15 +226,42 @@ async fn raw_docker_run(image: &str, bootstrap: &Path) -> Duration {
     let code = bootstrap.parent().unwrap().display().to_string();
     let name = format!("fogbank-bench-{}", uuid::Uuid::new_v4().simple());
     let mut args: Vec<String> = [
-        "run", "--rm", "--name", &name, "--network", "host", "--init", "--read-only", "--user", "993:990",
-        "--memory", "128m", "--memory-swap", "128m", "--pids-limit", "1024", "--ulimit", "nofile=1024:1024",
-        "--tmpfs", "/tmp:rw,exec,size=512m,mode=1777", "--workdir", "/var/task",
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        "--init",
+        "--read-only",
+        "--user",
+        "993:990",
+        "--memory",
+        "128m",
+        "--memory-swap",
+        "128m",
+        "--pids-limit",
+        "1024",
+        "--ulimit",
+        "nofile=1024:1024",
+        "--tmpfs",
+        "/tmp:rw,exec,size=512m,mode=1777",
+        "--workdir",
+        "/var/task",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     args.extend(["-v".into(), format!("{code}:/var/task:ro")]);
-    for path in ["/usr", "/bin", "/lib", "/lib64", "/etc/ld.so.cache", "/etc/alternatives", "/etc/ssl"] {
+    for path in [
+        "/usr",
+        "/bin",
+        "/lib",
+        "/lib64",
+        "/etc/ld.so.cache",
+        "/etc/alternatives",
+        "/etc/ssl",
+    ] {
         if Path::new(path).exists() {
             args.extend(["-v".into(), format!("{path}:{path}:ro")]);
         }
@@ -213,7 +271,10 @@ async fn raw_docker_run(image: &str, bootstrap: &Path) -> Duration {
         ("AWS_LAMBDA_FUNCTION_NAME", "HelloFunction".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/HelloFunction".into()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/HelloFunction".into(),
+        ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
     ] {
         args.extend(["-e".into(), format!("{key}={value}")]);
@@ -228,7 +289,10 @@ async fn raw_docker_run(image: &str, bootstrap: &Path) -> Duration {
         .unwrap();
     let answered = tokio::time::timeout(Duration::from_secs(30), answered_rx.recv()).await;
     let elapsed = started.elapsed();
-    assert!(matches!(answered, Ok(Some(()))), "the raw container never answered");
+    assert!(
+        matches!(answered, Ok(Some(()))),
+        "the raw container never answered"
+    );
     let _ = Command::new("docker").args(["rm", "-f", &name]).output();
     let _ = child.wait();
     elapsed
@@ -241,7 +305,9 @@ async fn serve_runtime_api(answered: mpsc::UnboundedSender<()>) -> SocketAddr {
     tokio::spawn(async move {
         let served = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let answered = answered.clone();
             let served = served.clone();
             tokio::spawn(async move {
@@ -266,19 +332,29 @@ async fn serve_runtime_api(answered: mpsc::UnboundedSender<()>) -> SocketAddr {
                                     "Lambda-Runtime-Invoked-Function-Arn",
                                     "arn:aws:lambda:us-east-1:123456789012:function:HelloFunction",
                                 )
-                                .header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                                .body(Full::new(Bytes::from_static(br#"{"pathParameters":{"name":"Ada"}}"#)))
+                                .header(
+                                    "Lambda-Runtime-Trace-Id",
+                                    "Root=1-00000000-000000000000000000000000",
+                                )
+                                .body(Full::new(Bytes::from_static(
+                                    br#"{"pathParameters":{"name":"Ada"}}"#,
+                                )))
                                 .unwrap();
                             Ok::<_, Infallible>(response)
                         } else {
                             if path.ends_with("/response") {
                                 let _ = answered.send(());
                             }
-                            Ok(Response::builder().status(202).body(Full::new(Bytes::new())).unwrap())
+                            Ok(Response::builder()
+                                .status(202)
+                                .body(Full::new(Bytes::new()))
+                                .unwrap())
                         }
                     }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
@@ -304,5 +380,8 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn format_signed(ours: Duration, baseline: Duration) -> String {
     let difference = ours.as_secs_f64() - baseline.as_secs_f64();
     let sign = if difference < 0.0 { "-" } else { "+" };
-    format!("{sign}{}", format_duration(Duration::from_secs_f64(difference.abs())))
+    format!(
+        "{sign}{}",
+        format_duration(Duration::from_secs_f64(difference.abs()))
+    )
 }

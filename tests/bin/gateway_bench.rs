@@ -8,8 +8,8 @@
 //! `cargo lambda watch` serving the same function through its function URL
 //! when cargo-lambda is installed. wrk is the load generator for all.
 
-use std::net::{SocketAddr, TcpStream};
 use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,14 +18,19 @@ use fogbank_tests::bench::{LoadRequest, LoadResult, Table, spawn_bare_hyper_serv
 use fogbank_tests::{Fogbank, StartOptions, copy_dir, example, fogbank_binary};
 
 fn main() {
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let duration = Duration::from_secs(seconds);
     // Build everything before measuring anything.
     let _ = fogbank_binary();
     let app = copy_dir(&example("hello-api"));
     let template = app.path().join("template.yaml");
     let fogbank = Fogbank::start_with(StartOptions::new(&template).args(&["--warm"]));
-    let gateway = fogbank.gateway.expect("fogbank printed its API Gateway address");
+    let gateway = fogbank
+        .gateway
+        .expect("fogbank printed its API Gateway address");
     let bare = spawn_bare_hyper_server();
 
     let hello = LoadRequest::get("/hello/Ada");
@@ -44,11 +49,36 @@ fn main() {
     let mut table = Table::new(&format!(
         "GET /hello/{{name}} on hello-api through the API Gateway, process runtime, {seconds} s per run"
     ));
-    table.throughput("req/s, 8 connections", ours_8.requests_per_second, "bare hyper, fixed 200", bare_8.requests_per_second);
-    table.throughput("req/s, 1 connection", ours_1.requests_per_second, "bare hyper, fixed 200", bare_1.requests_per_second);
-    table.latency("p50, 1 connection", ours_1.p50, "bare hyper, fixed 200", bare_1.p50);
-    table.latency("p99, 1 connection", ours_1.p99, "bare hyper, fixed 200", bare_1.p99);
-    table.latency("p50, 8 connections", ours_8.p50, "bare hyper, fixed 200", bare_8.p50);
+    table.throughput(
+        "req/s, 8 connections",
+        ours_8.requests_per_second,
+        "bare hyper, fixed 200",
+        bare_8.requests_per_second,
+    );
+    table.throughput(
+        "req/s, 1 connection",
+        ours_1.requests_per_second,
+        "bare hyper, fixed 200",
+        bare_1.requests_per_second,
+    );
+    table.latency(
+        "p50, 1 connection",
+        ours_1.p50,
+        "bare hyper, fixed 200",
+        bare_1.p50,
+    );
+    table.latency(
+        "p99, 1 connection",
+        ours_1.p99,
+        "bare hyper, fixed 200",
+        bare_1.p99,
+    );
+    table.latency(
+        "p50, 8 connections",
+        ours_8.p50,
+        "bare hyper, fixed 200",
+        bare_8.p50,
+    );
     table.row(
         "errors (fogbank runs)",
         (ours_1.errors + ours_8.errors).to_string(),
@@ -58,9 +88,24 @@ fn main() {
     );
     match &cargo_lambda {
         Ok((lambda_8, lambda_1)) => {
-            table.throughput("req/s, 8 connections", ours_8.requests_per_second, "cargo lambda watch --release, function URL", lambda_8.requests_per_second);
-            table.throughput("req/s, 1 connection", ours_1.requests_per_second, "cargo lambda watch --release, function URL", lambda_1.requests_per_second);
-            table.latency("p50, 1 connection", ours_1.p50, "cargo lambda watch --release, function URL", lambda_1.p50);
+            table.throughput(
+                "req/s, 8 connections",
+                ours_8.requests_per_second,
+                "cargo lambda watch --release, function URL",
+                lambda_8.requests_per_second,
+            );
+            table.throughput(
+                "req/s, 1 connection",
+                ours_1.requests_per_second,
+                "cargo lambda watch --release, function URL",
+                lambda_1.requests_per_second,
+            );
+            table.latency(
+                "p50, 1 connection",
+                ours_1.p50,
+                "cargo lambda watch --release, function URL",
+                lambda_1.p50,
+            );
         }
         Err(reason) => println!("cargo-lambda comparison skipped: {reason}"),
     }
@@ -81,7 +126,10 @@ fn main() {
 
 /// The same function under `cargo lambda watch --release`, through its
 /// function URL (`/lambda-url/<binary>/...`), at 8 and 1 connections.
-fn measure_cargo_lambda(app: &std::path::Path, duration: Duration) -> Result<(LoadResult, LoadResult), String> {
+fn measure_cargo_lambda(
+    app: &std::path::Path,
+    duration: Duration,
+) -> Result<(LoadResult, LoadResult), String> {
     let cargo_lambda = std::env::var_os("HOME")
         .map(|home| std::path::PathBuf::from(home).join(".cargo/bin/cargo-lambda"))
         .filter(|p| p.is_file())
@@ -93,7 +141,14 @@ fn measure_cargo_lambda(app: &std::path::Path, duration: Duration) -> Result<(Lo
     let child = Command::new(&cargo_lambda)
         // Its own process group, so stopping it stops the function too.
         .process_group(0)
-        .args(["lambda", "watch", "--release", "--invoke-address", "127.0.0.1", "--invoke-port"])
+        .args([
+            "lambda",
+            "watch",
+            "--release",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
         .arg(port.to_string())
         .current_dir(app)
         .stdin(Stdio::null())
@@ -123,8 +178,14 @@ fn measure_cargo_lambda(app: &std::path::Path, duration: Duration) -> Result<(Lo
 /// Waits for one answer, however long the build behind it takes.
 fn first_answer(address: SocketAddr, path: &str) -> Result<(), String> {
     let mut stream = TcpStream::connect(address).map_err(|e| e.to_string())?;
-    stream.set_read_timeout(Some(Duration::from_secs(900))).map_err(|e| e.to_string())?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(900)))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut answer = String::new();
     stream
         .read_to_string(&mut answer)
@@ -132,7 +193,9 @@ fn first_answer(address: SocketAddr, path: &str) -> Result<(), String> {
     if answer.starts_with("HTTP/1.1") {
         Ok(())
     } else {
-        Err(format!("unexpected answer from cargo lambda watch: {answer:?}"))
+        Err(format!(
+            "unexpected answer from cargo lambda watch: {answer:?}"
+        ))
     }
 }
 
@@ -140,7 +203,10 @@ struct KillOnDrop(Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(format!("-{}", self.0.id())).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(format!("-{}", self.0.id()))
+            .status();
         std::thread::sleep(Duration::from_millis(500));
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -12,7 +12,10 @@ use fogbank_tests::bench::{LoadRequest, Table, spawn_bare_hyper_server, wrk};
 use fogbank_tests::{Fogbank, StartOptions, copy_dir, example, fogbank_binary};
 
 fn main() {
-    let seconds: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let seconds: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let duration = Duration::from_secs(seconds);
     // Build everything before measuring anything.
     let _ = fogbank_binary();
@@ -21,7 +24,8 @@ fn main() {
     let fogbank = Fogbank::start_with(StartOptions::new(&template).args(&["--warm"]));
     let bare = spawn_bare_hyper_server();
 
-    let event = std::fs::read_to_string(app.path().join("events/hello.json")).expect("hello-api event");
+    let event =
+        std::fs::read_to_string(app.path().join("events/hello.json")).expect("hello-api event");
     let invoke = LoadRequest {
         method: "POST",
         path: "/2015-03-31/functions/HelloFunction/invocations",
@@ -40,11 +44,36 @@ fn main() {
     let mut table = Table::new(&format!(
         "Warm invokes of hello-api through the Invoke API, process runtime, {seconds} s per run"
     ));
-    table.throughput("invokes/s, 8 connections", ours_8.requests_per_second, "bare hyper, fixed 200", bare_8.requests_per_second);
-    table.throughput("invokes/s, 1 connection", ours_1.requests_per_second, "bare hyper, fixed 200", bare_1.requests_per_second);
-    table.latency("p50, 1 connection", ours_1.p50, "bare hyper, fixed 200", bare_1.p50);
-    table.latency("p99, 1 connection", ours_1.p99, "bare hyper, fixed 200", bare_1.p99);
-    table.latency("p50, 8 connections", ours_8.p50, "bare hyper, fixed 200", bare_8.p50);
+    table.throughput(
+        "invokes/s, 8 connections",
+        ours_8.requests_per_second,
+        "bare hyper, fixed 200",
+        bare_8.requests_per_second,
+    );
+    table.throughput(
+        "invokes/s, 1 connection",
+        ours_1.requests_per_second,
+        "bare hyper, fixed 200",
+        bare_1.requests_per_second,
+    );
+    table.latency(
+        "p50, 1 connection",
+        ours_1.p50,
+        "bare hyper, fixed 200",
+        bare_1.p50,
+    );
+    table.latency(
+        "p99, 1 connection",
+        ours_1.p99,
+        "bare hyper, fixed 200",
+        bare_1.p99,
+    );
+    table.latency(
+        "p50, 8 connections",
+        ours_8.p50,
+        "bare hyper, fixed 200",
+        bare_8.p50,
+    );
     table.row(
         "errors (fogbank runs)",
         (ours_1.errors + ours_8.errors).to_string(),

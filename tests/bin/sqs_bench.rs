@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use fogbank::sqs::{SqsConfig, SqsService};
+use fogbank_tests::{Fogbank, StartOptions};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use fogbank_tests::{Fogbank, StartOptions};
 use tokio_util::sync::CancellationToken;
 
 const CONNECTIONS: usize = 8;
@@ -376,7 +376,10 @@ fn wait_for_samples(fogbank: &Fogbank, marker: &str, count: usize) -> Result<Vec
             return Ok(found);
         }
         if Instant::now() > deadline {
-            bail!("the handler printed {} of {count} `{marker}` samples within 30 s", found.len());
+            bail!(
+                "the handler printed {} of {count} `{marker}` samples within 30 s",
+                found.len()
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -387,9 +390,8 @@ fn esm_latency() -> Result<EsmLatency> {
     std::fs::create_dir(app.path().join("src"))?;
     std::fs::write(app.path().join("template.yaml"), ESM_TEMPLATE)?;
     std::fs::write(app.path().join("src/app.py"), ESM_HANDLER)?;
-    let fogbank = Fogbank::start_with(
-        StartOptions::new(&app.path().join("template.yaml")).args(&["--warm"]),
-    );
+    let fogbank =
+        Fogbank::start_with(StartOptions::new(&app.path().join("template.yaml")).args(&["--warm"]));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -403,11 +405,17 @@ fn esm_latency() -> Result<EsmLatency> {
         .to_owned();
 
     // A warm-up message and invocation, so that neither path pays a cold start.
-    runtime.block_on(conn.call("SendMessage", &json!({"QueueUrl": queue_url, "MessageBody": now_nanos()?.to_string()})))?;
+    runtime.block_on(conn.call(
+        "SendMessage",
+        &json!({"QueueUrl": queue_url, "MessageBody": now_nanos()?.to_string()}),
+    ))?;
     wait_for_samples(&fogbank, "esm-latency-us", 1)?;
     for sample in 1..=ESM_SAMPLES {
         let body = now_nanos()?.to_string();
-        runtime.block_on(conn.call("SendMessage", &json!({"QueueUrl": queue_url, "MessageBody": body})))?;
+        runtime.block_on(conn.call(
+            "SendMessage",
+            &json!({"QueueUrl": queue_url, "MessageBody": body}),
+        ))?;
         wait_for_samples(&fogbank, "esm-latency-us", sample + 1)?;
     }
     for sample in 1..=ESM_SAMPLES + 1 {
@@ -420,14 +428,24 @@ fn esm_latency() -> Result<EsmLatency> {
             payload,
         ));
         if response.status != 200 {
-            bail!("direct invoke failed with {}: {}", response.status, response.text());
+            bail!(
+                "direct invoke failed with {}: {}",
+                response.status,
+                response.text()
+            );
         }
         wait_for_samples(&fogbank, "invoke-latency-us", sample)?;
     }
     let output = fogbank.output();
     // The first sample of each path is the warm-up.
-    let mut esm: Vec<u64> = samples(&output, "esm-latency-us").into_iter().skip(1).collect();
-    let mut invoke: Vec<u64> = samples(&output, "invoke-latency-us").into_iter().skip(1).collect();
+    let mut esm: Vec<u64> = samples(&output, "esm-latency-us")
+        .into_iter()
+        .skip(1)
+        .collect();
+    let mut invoke: Vec<u64> = samples(&output, "invoke-latency-us")
+        .into_iter()
+        .skip(1)
+        .collect();
     esm.sort_unstable();
     invoke.sort_unstable();
     Ok(EsmLatency {

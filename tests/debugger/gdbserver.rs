@@ -19,7 +19,11 @@ fn fixture_source() -> PathBuf {
 fn marker_line(name: &str) -> i64 {
     let source = std::fs::read_to_string(fixture_source()).unwrap();
     let needle = format!("marker: {name} ");
-    source.lines().position(|line| line.contains(&needle)).unwrap() as i64 + 1
+    source
+        .lines()
+        .position(|line| line.contains(&needle))
+        .unwrap() as i64
+        + 1
 }
 
 fn build_fixture(dir: &Path) -> PathBuf {
@@ -29,15 +33,24 @@ fn build_fixture(dir: &Path) -> PathBuf {
         .arg(&output)
         .arg(fixture_source())
         .output()
-        .unwrap_or_else(|error| panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev"));
-    assert!(result.status.success(), "gcc: {}", String::from_utf8_lossy(&result.stderr));
+        .unwrap_or_else(|error| {
+            panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev")
+        });
+    assert!(
+        result.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     output
 }
 
 /// `gdbserver --once 127.0.0.1:0 program args`, and its port.
 fn gdbserver(program: &Path, args: &[&str]) -> (Child, u16) {
     let gdbserver = Path::new("/usr/bin/gdbserver");
-    assert!(gdbserver.exists(), "Debian's gdbserver is missing; install it: apt-get install gdbserver");
+    assert!(
+        gdbserver.exists(),
+        "Debian's gdbserver is missing; install it: apt-get install gdbserver"
+    );
     let mut child = Command::new(gdbserver)
         .args(["--once", "127.0.0.1:0"])
         .arg(program)
@@ -50,7 +63,10 @@ fn gdbserver(program: &Path, args: &[&str]) -> (Child, u16) {
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let port = loop {
-        let line = lines.next().expect("gdbserver output").expect("read gdbserver output");
+        let line = lines
+            .next()
+            .expect("gdbserver output")
+            .expect("read gdbserver output");
         if let Some(port) = line.strip_prefix("Listening on port ") {
             break port.trim().parse().unwrap();
         }
@@ -81,11 +97,14 @@ fn debugs_a_program_under_debians_gdbserver() {
     let set = dap.set_breakpoints(&source, json!([{ "line": add_line }]));
     assert_eq!(set[0]["verified"], true, "{set:?}");
     assert_eq!(set[0]["line"], add_line);
-    let functions = dap
-        .client
-        .request("setFunctionBreakpoints", json!({ "breakpoints": [{ "name": "middle" }] }), STEP);
+    let functions = dap.client.request(
+        "setFunctionBreakpoints",
+        json!({ "breakpoints": [{ "name": "middle" }] }),
+        STEP,
+    );
     assert_eq!(functions["breakpoints"][0]["verified"], true, "{functions}");
-    dap.client.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
+    dap.client
+        .request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
     dap.client.request("configurationDone", Value::Null, STEP);
     assert_eq!(dap.client.response(attach, STEP).message["success"], true);
 
@@ -99,7 +118,8 @@ fn debugs_a_program_under_debians_gdbserver() {
     assert_eq!(dap.evaluate(frame, "x")["result"], "40");
 
     // The line breakpoint in add(40, 2): three frames, arguments, a step.
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
     let stopped = dap.stopped(STEP);
     assert_eq!(stopped["reason"], "breakpoint");
     let frames = dap.stack(thread);
@@ -112,11 +132,18 @@ fn debugs_a_program_under_debians_gdbserver() {
     assert_eq!(variable(&arguments, "a")["value"], "40");
     assert_eq!(variable(&arguments, "b")["value"], "2");
     let main_locals = dap.scope_variables(frames[2]["id"].as_i64().unwrap(), "Locals");
-    assert!(main_locals.iter().any(|v| v["name"] == "mode"), "{main_locals:#?}");
+    assert!(
+        main_locals.iter().any(|v| v["name"] == "mode"),
+        "{main_locals:#?}"
+    );
     let registers = dap.scope_variables(frames[0]["id"].as_i64().unwrap(), "Registers");
-    assert!(registers.iter().any(|v| v["name"] == "rip"), "{registers:#?}");
+    assert!(
+        registers.iter().any(|v| v["name"] == "rip"),
+        "{registers:#?}"
+    );
 
-    dap.client.request("next", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("next", json!({ "threadId": thread }), STEP);
     assert_eq!(dap.stopped(STEP)["reason"], "step");
     let top = dap.stack(thread).remove(0);
     assert_eq!(top["line"], line_of(&source, "counter += sum;"));
@@ -125,12 +152,23 @@ fn debugs_a_program_under_debians_gdbserver() {
 
     // Memory and disassembly around the stop.
     let counter = dap.evaluate(frame, "counter");
-    let reference = counter["memoryReference"].as_str().expect("counter has an address").to_owned();
-    let memory = dap
-        .client
-        .request("readMemory", json!({ "memoryReference": reference, "count": 4 }), STEP);
-    assert!(memory["data"].as_str().is_some_and(|data| !data.is_empty()), "{memory}");
-    let pc = top["instructionPointerReference"].as_str().unwrap().to_owned();
+    let reference = counter["memoryReference"]
+        .as_str()
+        .expect("counter has an address")
+        .to_owned();
+    let memory = dap.client.request(
+        "readMemory",
+        json!({ "memoryReference": reference, "count": 4 }),
+        STEP,
+    );
+    assert!(
+        memory["data"].as_str().is_some_and(|data| !data.is_empty()),
+        "{memory}"
+    );
+    let pc = top["instructionPointerReference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let disassembly = dap.client.request(
         "disassemble",
         json!({ "memoryReference": pc, "instructionOffset": -4, "instructionCount": 10, "resolveSymbols": true }),
@@ -139,16 +177,21 @@ fn debugs_a_program_under_debians_gdbserver() {
     let instructions = disassembly["instructions"].as_array().unwrap();
     assert_eq!(instructions.len(), 10);
     assert_eq!(instructions[4]["address"], pc, "{disassembly}");
-    assert!(instructions.iter().any(|i| i["symbol"] == "add"), "{disassembly}");
+    assert!(
+        instructions.iter().any(|i| i["symbol"] == "add"),
+        "{disassembly}"
+    );
 
-    dap.client.request("stepOut", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("stepOut", json!({ "threadId": thread }), STEP);
     assert_eq!(dap.stopped(STEP)["reason"], "step");
     let caller = dap.stack(thread).remove(0);
     assert_eq!(caller["name"], "middle", "{caller}");
     assert_eq!(caller["line"], marker_line("middle-call"));
 
     // Run to the end.
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
     let exited = dap.client.event("exited", STEP).message;
     assert_eq!(exited["body"]["exitCode"], 7, "{exited}");
     dap.client.event("terminated", STEP);

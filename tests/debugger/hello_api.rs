@@ -11,7 +11,9 @@ use expect_test::expect;
 use fogbank_tests::{Fogbank, StartOptions};
 use serde_json::{Value, json};
 
-use super::support::{Dap, STEP, hello_api_copy, hello_api_target, line_of, redact, static_agent, variable};
+use super::support::{
+    Dap, STEP, hello_api_copy, hello_api_target, line_of, redact, static_agent, variable,
+};
 
 /// curl's answer: status line and body.
 struct Curl {
@@ -21,19 +23,40 @@ struct Curl {
 
 /// Runs curl against the gateway on a thread (the request blocks while the
 /// function is stopped).
-fn curl(gateway: std::net::SocketAddr, method: &str, path: &str, body: Option<&str>) -> JoinHandle<Curl> {
+fn curl(
+    gateway: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> JoinHandle<Curl> {
     let url = format!("http://{gateway}{path}");
     let method = method.to_owned();
     let body = body.map(str::to_owned);
     std::thread::spawn(move || {
         let mut command = Command::new("curl");
-        command.args(["-sS", "--max-time", "300", "-o", "-", "-w", "\n%{http_code}", "-X", &method, &url]);
+        command.args([
+            "-sS",
+            "--max-time",
+            "300",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            &method,
+            &url,
+        ]);
         if let Some(body) = &body {
-            command.args(["-H", "content-type: application/json", "--data-binary", body]);
+            command.args([
+                "-H",
+                "content-type: application/json",
+                "--data-binary",
+                body,
+            ]);
         }
-        let output = command
-            .output()
-            .unwrap_or_else(|error| panic!("cannot run curl ({error}); install it: apt-get install curl"));
+        let output = command.output().unwrap_or_else(|error| {
+            panic!("cannot run curl ({error}); install it: apt-get install curl")
+        });
         let text = String::from_utf8_lossy(&output.stdout).into_owned();
         let (body, status) = text.rsplit_once('\n').unwrap_or((&text, "0"));
         Curl {
@@ -82,7 +105,10 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     // statement row for it in main.rs: the breakpoint moves to the next
     // line with code, and says so in its verified line.
     let length_line = line_of(&source, "let length = greeting.chars().count();");
-    let hello_line = line_of(&source, "let body = json!({ \"message\": greeting, \"length\": length });");
+    let hello_line = line_of(
+        &source,
+        "let body = json!({ \"message\": greeting, \"length\": length });",
+    );
     let order_line = line_of(&source, "order.total = order_total(&order.items);");
     // The loop of order_total is unrolled in the release build, so the
     // conditional breakpoint and the logpoint sit on straight-line code:
@@ -97,11 +123,18 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
             { "line": log_line, "logMessage": "summing up {order.id}: second item {order.items[1].sku}" },
         ]),
     );
-    assert!(breakpoints.iter().all(|b| b["verified"] == true), "{breakpoints:#?}");
+    assert!(
+        breakpoints.iter().all(|b| b["verified"] == true),
+        "{breakpoints:#?}"
+    );
     assert_eq!(breakpoints[0]["line"], hello_line);
-    dap.client.request("setFunctionBreakpoints", json!({ "breakpoints": [] }), STEP);
     dap.client
-        .request("setExceptionBreakpoints", json!({ "filters": ["rust_panic"] }), STEP);
+        .request("setFunctionBreakpoints", json!({ "breakpoints": [] }), STEP);
+    dap.client.request(
+        "setExceptionBreakpoints",
+        json!({ "filters": ["rust_panic"] }),
+        STEP,
+    );
     dap.client.request("configurationDone", Value::Null, STEP);
     let launched = dap.client.response(launch, STEP);
     assert_eq!(launched.message["success"], true, "{}", launched.message);
@@ -121,11 +154,23 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
     let thread = stopped["threadId"].as_i64().unwrap();
     let threads = dap.client.request("threads", Value::Null, STEP);
-    let names: Vec<&str> = threads["threads"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
-    assert!(names.iter().any(|name| name.contains("HelloFunction")), "{names:?}");
+    let names: Vec<&str> = threads["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.iter().any(|name| name.contains("HelloFunction")),
+        "{names:?}"
+    );
     let frames = dap.stack(thread);
     let top = &frames[0];
-    assert_eq!(top["source"]["path"], source.to_string_lossy().as_ref(), "{top}");
+    assert_eq!(
+        top["source"]["path"],
+        source.to_string_lossy().as_ref(),
+        "{top}"
+    );
     assert_eq!(top["line"], hello_line, "{top}");
     assert!(top["name"].as_str().unwrap().ends_with("hello"), "{top}");
     let frame = top["id"].as_i64().unwrap();
@@ -205,29 +250,41 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     );
 
     // `next` moves to the following line, `stepOut` returns to the caller.
-    dap.client.request("next", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("next", json!({ "threadId": thread }), STEP);
     let stepped = dap.stopped(STEP);
     assert_eq!(stepped["reason"], "step");
     let next_top = top_frame(&mut dap, thread);
     assert_eq!(next_top["line"], hello_line + 1, "{next_top}");
     let greeting = dap.evaluate(next_top["id"].as_i64().unwrap(), "greeting");
     assert_eq!(greeting["result"], "\"Hello, Ada!\"");
-    dap.client.request("stepOut", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("stepOut", json!({ "threadId": thread }), STEP);
     let stepped = dap.stopped(STEP);
     assert_eq!(stepped["reason"], "step");
     let caller = top_frame(&mut dap, thread);
-    assert!(caller["name"].as_str().unwrap().ends_with("route"), "{caller}");
+    assert!(
+        caller["name"].as_str().unwrap().ends_with("route"),
+        "{caller}"
+    );
     // stepOut stops at the return address, in `route`. In the release
     // build the call is the last instruction of its line, so the return
     // address starts the row of the code after the `match` (moving the
     // result out): either line belongs to the caller.
     let call_line = line_of(&source, "hello(name)");
     // The closing brace of `route`, three lines after its last arm's body.
-    let route_end = line_of(&source, "&json!({ \"message\": format!(\"no route for {}\", other.unwrap_or(\"(none)\")) }),") + 3;
-    assert!((call_line..=route_end).contains(&caller["line"].as_i64().unwrap()), "{caller}");
+    let route_end = line_of(
+        &source,
+        "&json!({ \"message\": format!(\"no route for {}\", other.unwrap_or(\"(none)\")) }),",
+    ) + 3;
+    assert!(
+        (call_line..=route_end).contains(&caller["line"].as_i64().unwrap()),
+        "{caller}"
+    );
 
     // `continue`, and the HTTP response arrives intact.
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
     let answer = hello.join().unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(
@@ -245,21 +302,36 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     assert_eq!(top["line"], order_line, "{top}");
     let frame = top["id"].as_i64().unwrap();
     assert_eq!(dap.evaluate(frame, "order.id")["result"], "\"o-1001\"");
-    assert_eq!(dap.evaluate(frame, "order.items[1].sku")["result"], "\"pear\"");
+    assert_eq!(
+        dap.evaluate(frame, "order.items[1].sku")["result"],
+        "\"pear\""
+    );
     let locals = dap.scope_variables(frame, "Locals");
     let order_variable = variable(&locals, "order");
     let fields = dap.variables(order_variable["variablesReference"].as_i64().unwrap());
     assert_eq!(variable(&fields, "id")["value"], "\"o-1001\"");
     assert_eq!(variable(&fields, "total")["value"], "0");
-    dap.client.request("stepIn", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("stepIn", json!({ "threadId": thread }), STEP);
     assert_eq!(dap.stopped(STEP)["reason"], "step");
     let inside = top_frame(&mut dap, thread);
-    assert!(inside["name"].as_str().unwrap().ends_with("order_total"), "{inside}");
+    assert!(
+        inside["name"].as_str().unwrap().ends_with("order_total"),
+        "{inside}"
+    );
     // Optimised code starts order_total on the loop, not on `total = 0`.
-    let (first, last) = (line_of(&source, "let mut total = 0;"), line_of(&source, "total"));
-    assert!((first..=last).contains(&inside["line"].as_i64().unwrap()), "{inside}");
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
-    dap.client.output_containing("summing up \"o-1001\": second item \"pear\"", STEP);
+    let (first, last) = (
+        line_of(&source, "let mut total = 0;"),
+        line_of(&source, "total"),
+    );
+    assert!(
+        (first..=last).contains(&inside["line"].as_i64().unwrap()),
+        "{inside}"
+    );
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
+    dap.client
+        .output_containing("summing up \"o-1001\": second item \"pear\"", STEP);
     let answer = order.join().unwrap();
     assert_eq!(answer.status, 201, "{}", answer.body);
     assert_eq!(
@@ -275,16 +347,25 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     let thread = stopped["threadId"].as_i64().unwrap();
     let frames = dap.stack(thread);
     assert!(
-        frames.iter().any(|f| f["name"].as_str().is_some_and(|n| n.ends_with("panic_on_purpose"))),
+        frames.iter().any(|f| f["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("panic_on_purpose"))),
         "{frames:#?}"
     );
-    dap.client.output_containing("this route panics on purpose", STEP);
-    let info = dap.client.request("exceptionInfo", json!({ "threadId": thread }), STEP);
+    dap.client
+        .output_containing("this route panics on purpose", STEP);
+    let info = dap
+        .client
+        .request("exceptionInfo", json!({ "threadId": thread }), STEP);
     assert!(
-        info["description"].as_str().unwrap().contains("this route panics on purpose"),
+        info["description"]
+            .as_str()
+            .unwrap()
+            .contains("this route panics on purpose"),
         "{info}"
     );
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
     let answer = panic.join().unwrap();
     assert_eq!(answer.status, 500, "{}", answer.body);
 
@@ -300,14 +381,27 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
             "    let length = greeting.chars().count();\n    let body = json!({ \"message\": greeting, \"length\": length });",
             "    println!(\"greeting {greeting}\");\n    let body = json!({ \"message\": greeting, \"length\": greeting.chars().count() });",
         );
-    assert!(edited.contains("Hi, {name}!") && edited.contains("println!(\"greeting {greeting}\");"));
+    assert!(
+        edited.contains("Hi, {name}!") && edited.contains("println!(\"greeting {greeting}\");")
+    );
     std::fs::write(&source, edited).unwrap();
-    let moved = dap.client.wait_for("a `breakpoint` event after the reload", Duration::from_secs(900), |m| {
-        m["event"] == "breakpoint" && m["body"]["breakpoint"]["line"] == length_line
-    });
-    assert_eq!(moved.message["body"]["reason"], "changed", "{}", moved.message);
-    assert_eq!(moved.message["body"]["breakpoint"]["verified"], true, "{}", moved.message);
-    dap.client.output_containing("HelloFunction was reloaded", STEP);
+    let moved = dap.client.wait_for(
+        "a `breakpoint` event after the reload",
+        Duration::from_secs(900),
+        |m| m["event"] == "breakpoint" && m["body"]["breakpoint"]["line"] == length_line,
+    );
+    assert_eq!(
+        moved.message["body"]["reason"], "changed",
+        "{}",
+        moved.message
+    );
+    assert_eq!(
+        moved.message["body"]["breakpoint"]["verified"], true,
+        "{}",
+        moved.message
+    );
+    dap.client
+        .output_containing("HelloFunction was reloaded", STEP);
     let reloaded = curl(gateway, "GET", "/hello/Ada", None);
     let stopped = dap.stopped(Duration::from_secs(120));
     assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
@@ -315,8 +409,12 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     let top = top_frame(&mut dap, thread);
     assert_eq!(top["line"], length_line, "{top}");
     assert!(top["name"].as_str().unwrap().ends_with("hello"), "{top}");
-    assert_eq!(dap.evaluate(top["id"].as_i64().unwrap(), "greeting")["result"], "\"Hi, Ada!\"");
-    dap.client.request("continue", json!({ "threadId": thread }), STEP);
+    assert_eq!(
+        dap.evaluate(top["id"].as_i64().unwrap(), "greeting")["result"],
+        "\"Hi, Ada!\""
+    );
+    dap.client
+        .request("continue", json!({ "threadId": thread }), STEP);
     dap.client.output_containing("greeting Hi, Ada!", STEP);
     let answer = reloaded.join().unwrap();
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -326,8 +424,13 @@ fn debugs_hello_api_in_a_container_through_the_gateway() {
     );
 
     // Disconnecting leaves the emulator running and the function usable.
-    dap.client.request("disconnect", json!({ "restart": false }), STEP);
-    assert!(dap.client.wait_exit(Duration::from_secs(20)).is_some_and(|s| s.success()));
+    dap.client
+        .request("disconnect", json!({ "restart": false }), STEP);
+    assert!(
+        dap.client
+            .wait_exit(Duration::from_secs(20))
+            .is_some_and(|s| s.success())
+    );
     let after = curl(gateway, "GET", "/hello/Bob", None).join().unwrap();
     assert_eq!(after.status, 200, "{}", after.body);
     assert!(after.body.contains("Hi, Bob!"), "{}", after.body);

@@ -18,7 +18,8 @@ pub const STEP: Duration = Duration::from_secs(60);
 /// The fogbank-dap binary of this build.
 pub fn fogbank_dap() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| fogbank_tests::workspace_binary("fogbank-dap", "fogbank-dap")).clone()
+    PATH.get_or_init(|| fogbank_tests::workspace_binary("fogbank-dap", "fogbank-dap"))
+        .clone()
 }
 
 /// The static fogbank-agent, built as its README says, into this test
@@ -34,7 +35,14 @@ pub fn static_agent() -> PathBuf {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let output = Command::new(cargo)
                 .current_dir(fogbank_tests::repo_root())
-                .args(["build", "-p", "fogbank-agent", "--release", "--target", "x86_64-unknown-linux-gnu"])
+                .args([
+                    "build",
+                    "-p",
+                    "fogbank-agent",
+                    "--release",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ])
                 .env("CARGO_TARGET_DIR", &target)
                 .env("RUSTFLAGS", "-C target-feature=+crt-static")
                 .output()
@@ -81,7 +89,12 @@ impl Dap {
     pub fn start(cwd: &Path) -> Dap {
         let fogbank = fogbank_tests::fogbank_binary();
         let fogbank = fogbank.to_string_lossy().into_owned();
-        let client = DapClient::spawn(&fogbank_dap(), &[], cwd, &[("FOGBANK_BIN", fogbank.as_str())]);
+        let client = DapClient::spawn(
+            &fogbank_dap(),
+            &[],
+            cwd,
+            &[("FOGBANK_BIN", fogbank.as_str())],
+        );
         Dap { client }
     }
 
@@ -114,11 +127,17 @@ impl Dap {
     pub fn launch(&mut self, request: &str, configuration: Value) -> i64 {
         let seq = self.client.send(request, configuration);
         let within = Duration::from_secs(900);
-        let got = self.client.wait_for("`initialized` or the launch response", within, |m| {
-            (m["type"] == "event" && m["event"] == "initialized")
-                || (m["type"] == "response" && m["request_seq"] == seq && m["success"] == false)
-        });
-        assert_eq!(got.message["event"], "initialized", "launch failed: {}", got.message);
+        let got = self
+            .client
+            .wait_for("`initialized` or the launch response", within, |m| {
+                (m["type"] == "event" && m["event"] == "initialized")
+                    || (m["type"] == "response" && m["request_seq"] == seq && m["success"] == false)
+            });
+        assert_eq!(
+            got.message["event"], "initialized",
+            "launch failed: {}",
+            got.message
+        );
         seq
     }
 
@@ -143,8 +162,16 @@ impl Dap {
 
     /// The stack of a thread (as VS Code asks: the top frame, then the rest).
     pub fn stack(&mut self, thread: i64) -> Vec<Value> {
-        let top = self.client.request("stackTrace", json!({ "threadId": thread, "startFrame": 0, "levels": 1 }), STEP);
-        let rest = self.client.request("stackTrace", json!({ "threadId": thread, "startFrame": 1, "levels": 20 }), STEP);
+        let top = self.client.request(
+            "stackTrace",
+            json!({ "threadId": thread, "startFrame": 0, "levels": 1 }),
+            STEP,
+        );
+        let rest = self.client.request(
+            "stackTrace",
+            json!({ "threadId": thread, "startFrame": 1, "levels": 20 }),
+            STEP,
+        );
         let mut frames = top["stackFrames"].as_array().cloned().unwrap_or_default();
         frames.extend(rest["stackFrames"].as_array().cloned().unwrap_or_default());
         frames
@@ -152,7 +179,9 @@ impl Dap {
 
     /// The variables of the scope named `scope` of a frame.
     pub fn scope_variables(&mut self, frame: i64, scope: &str) -> Vec<Value> {
-        let scopes = self.client.request("scopes", json!({ "frameId": frame }), STEP);
+        let scopes = self
+            .client
+            .request("scopes", json!({ "frameId": frame }), STEP);
         let reference = scopes["scopes"]
             .as_array()
             .and_then(|scopes| scopes.iter().find(|s| s["name"] == scope))
@@ -163,7 +192,11 @@ impl Dap {
 
     /// The children behind a variables reference.
     pub fn variables(&mut self, reference: i64) -> Vec<Value> {
-        let body = self.client.request("variables", json!({ "variablesReference": reference }), STEP);
+        let body = self.client.request(
+            "variables",
+            json!({ "variablesReference": reference }),
+            STEP,
+        );
         body["variables"].as_array().cloned().unwrap_or_default()
     }
 
@@ -201,17 +234,27 @@ pub fn redact(value: &Value, root: &Path) -> Value {
                 if matches!(
                     key,
                     Some(
-                        "seq" | "request_seq" | "id" | "threadId" | "frameId" | "variablesReference" | "totalFrames"
+                        "seq"
+                            | "request_seq"
+                            | "id"
+                            | "threadId"
+                            | "frameId"
+                            | "variablesReference"
+                            | "totalFrames"
                     )
                 ) =>
             {
                 json!("<n>")
             }
-            Value::String(text) if matches!(key, Some("instructionPointerReference" | "memoryReference")) => {
+            Value::String(text)
+                if matches!(key, Some("instructionPointerReference" | "memoryReference")) =>
+            {
                 let _ = text;
                 json!("<address>")
             }
-            Value::String(text) if key == Some("value") && text.starts_with("0x") => json!("<address>"),
+            Value::String(text) if key == Some("value") && text.starts_with("0x") => {
+                json!("<address>")
+            }
             Value::String(text) => Value::String(text.replace(root, "$APP")),
             other => other.clone(),
         }

@@ -22,7 +22,14 @@ fn static_agent() -> PathBuf {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let result = Command::new(cargo)
                 .current_dir(fogbank_tests::repo_root())
-                .args(["build", "-p", "fogbank-agent", "--release", "--target", "x86_64-unknown-linux-gnu"])
+                .args([
+                    "build",
+                    "-p",
+                    "fogbank-agent",
+                    "--release",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ])
                 .env("CARGO_TARGET_DIR", &target_dir)
                 .env("RUSTFLAGS", "-C target-feature=+crt-static")
                 .output()
@@ -51,7 +58,12 @@ async fn a_debugged_function_runs_under_the_agent_in_its_container() {
         json!({"agent": agent}).to_string(),
     )
     .await;
-    assert!(response.status < 300, "enabling debug mode: {} {}", response.status, response.text());
+    assert!(
+        response.status < 300,
+        "enabling debug mode: {} {}",
+        response.status,
+        response.text()
+    );
 
     let lambda = fogbank.lambda;
     let invocation = tokio::spawn(async move {
@@ -67,14 +79,26 @@ async fn a_debugged_function_runs_under_the_agent_in_its_container() {
 
     // The container's command runs the bootstrap under the agent.
     let label = app_label(&template);
-    assert!(eventually(Duration::from_secs(20), || !running_containers(&label).is_empty()), "no container started");
+    assert!(
+        eventually(Duration::from_secs(20), || !running_containers(&label)
+            .is_empty()),
+        "no container started"
+    );
     let container = running_containers(&label).remove(0);
     let inspect = docker(&["inspect", "--format", "{{json .Args}}", &container]);
     let args: Vec<String> = serde_json::from_slice(&inspect.stdout).unwrap();
     // The container's shell wrapper redirects output, then runs the agent.
     assert!(args.iter().any(|a| a == "/var/fogbank/agent"), "{args:?}");
-    let listen = args.iter().position(|a| a == "--listen").map(|i| args[i + 1].clone()).unwrap();
-    assert_eq!(args.last().map(String::as_str), Some("/var/task/bootstrap"), "{args:?}");
+    let listen = args
+        .iter()
+        .position(|a| a == "--listen")
+        .map(|i| args[i + 1].clone())
+        .unwrap();
+    assert_eq!(
+        args.last().map(String::as_str),
+        Some("/var/task/bootstrap"),
+        "{args:?}"
+    );
 
     // The agent holds the bootstrap at its first instruction until a
     // debugger connects; detaching lets it run and answer.
@@ -84,12 +108,17 @@ async fn a_debugged_function_runs_under_the_agent_in_its_container() {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     };
-    let mut client = RspClient::connect(stream).await.expect("RSP handshake with the agent in the container");
+    let mut client = RspClient::connect(stream)
+        .await
+        .expect("RSP handshake with the agent in the container");
     let stop = client.stop_reason().await.expect("stop reason");
     assert!(matches!(stop, StopReply::Stopped(_)), "{stop:?}");
     client.detach().await.expect("detach");
 
-    let response = tokio::time::timeout(Duration::from_secs(20), invocation).await.unwrap().unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(20), invocation)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json()["debugged"], true, "{}", response.text());
 }

@@ -12,14 +12,33 @@ use super::{app_label, require_docker, running_containers, start_docker};
 
 /// (example, function, event file, gateway path, expected body fields)
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
-    ("hello-api", "HelloFunction", "hello.json", "/hello/Ada", r#"{"message":"Hello, Ada!","length":11}"#),
-    ("python-api", "HelloWorldFunction", "event.json", "/hello", r#"{"message":"hello world"}"#),
-    ("node-api", "HelloFunction", "hello.json", "/hello/Grace?greeting=Hi", r#"{"message":"Hi, Grace!"}"#),
+    (
+        "hello-api",
+        "HelloFunction",
+        "hello.json",
+        "/hello/Ada",
+        r#"{"message":"Hello, Ada!","length":11}"#,
+    ),
+    (
+        "python-api",
+        "HelloWorldFunction",
+        "event.json",
+        "/hello",
+        r#"{"message":"hello world"}"#,
+    ),
+    (
+        "node-api",
+        "HelloFunction",
+        "hello.json",
+        "/hello/Grace?greeting=Hi",
+        r#"{"message":"Hi, Grace!"}"#,
+    ),
 ];
 
 /// Checks that a JSON body contains every expected field.
 fn check_body(body: &str, expected: &str, context: &str) {
-    let body: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{context}: body is not JSON: {body}"));
+    let body: Value = serde_json::from_str(body)
+        .unwrap_or_else(|_| panic!("{context}: body is not JSON: {body}"));
     let expected: Value = serde_json::from_str(expected).unwrap();
     for (key, value) in expected.as_object().unwrap() {
         assert_eq!(&body[key], value, "{context}: field {key} of {body}");
@@ -28,7 +47,11 @@ fn check_body(body: &str, expected: &str, context: &str) {
 
 fn check_proxy_response(response: &Value, expected: &str, context: &str) {
     assert_eq!(response["statusCode"], 200, "{context}: {response}");
-    check_body(response["body"].as_str().unwrap_or("null"), expected, context);
+    check_body(
+        response["body"].as_str().unwrap_or("null"),
+        expected,
+        context,
+    );
 }
 
 #[test]
@@ -41,17 +64,29 @@ fn fogbank_invoke_runs_each_example_in_a_container() {
             .args(["invoke", function, "--runtime", "docker", "--event"])
             .arg(Path::new("events").join(event))
             .env("NO_COLOR", "1"));
-        assert!(exit.success(), "{name}: fogbank invoke --runtime docker failed ({exit}):\n{stderr}");
+        assert!(
+            exit.success(),
+            "{name}: fogbank invoke --runtime docker failed ({exit}):\n{stderr}"
+        );
         let response: Value = serde_json::from_str(stdout.trim())
             .unwrap_or_else(|_| panic!("{name}: stdout is not one JSON document:\n{stdout}"));
         check_proxy_response(&response, expected, name);
-        assert!(stderr.contains("START RequestId: ") && stderr.contains("REPORT RequestId: "), "{stderr}");
-        assert!(!stderr.contains("host processes"), "{name} fell back to the process runtime:\n{stderr}");
+        assert!(
+            stderr.contains("START RequestId: ") && stderr.contains("REPORT RequestId: "),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("host processes"),
+            "{name} fell back to the process runtime:\n{stderr}"
+        );
     }
     // `fogbank invoke` removes its container when it is done.
     for (name, ..) in CASES {
         let template = example(name).join("template.yaml");
-        assert!(running_containers(&app_label(&template)).is_empty(), "{name} left a container running");
+        assert!(
+            running_containers(&app_label(&template)).is_empty(),
+            "{name} left a container running"
+        );
     }
 }
 
@@ -61,7 +96,11 @@ async fn boto3_the_aws_cli_and_the_gateway_reach_each_example_in_a_container() {
         let dir = example(name);
         let template = dir.join("template.yaml");
         let fogbank = start_docker(&template, &[]);
-        assert!(fogbank.output().contains("(runtime: docker)"), "{}", fogbank.output());
+        assert!(
+            fogbank.output().contains("(runtime: docker)"),
+            "{}",
+            fogbank.output()
+        );
         let event_path = dir.join("events").join(event);
 
         let output = python(
@@ -73,7 +112,11 @@ with open(sys.argv[3]) as f:
 result = client.invoke(FunctionName=sys.argv[2], Payload=event)
 print(json.dumps({"status": result["StatusCode"], "error": result.get("FunctionError"), "payload": json.loads(result["Payload"].read())}))
 "#,
-            &[&fogbank.lambda_url(), function, event_path.to_str().unwrap()],
+            &[
+                &fogbank.lambda_url(),
+                function,
+                event_path.to_str().unwrap(),
+            ],
         );
         let result: Value = serde_json::from_str(&output).unwrap();
         assert_eq!(result["status"], 200, "{name}: {result}");
@@ -82,34 +125,61 @@ print(json.dumps({"status": result["StatusCode"], "error": result.get("FunctionE
 
         let out = tempfile::NamedTempFile::new().unwrap();
         let (exit, stdout, stderr) = run(Command::new(venv_bin("aws"))
-            .args(["lambda", "invoke", "--endpoint-url", &fogbank.lambda_url(), "--function-name", function])
+            .args([
+                "lambda",
+                "invoke",
+                "--endpoint-url",
+                &fogbank.lambda_url(),
+                "--function-name",
+                function,
+            ])
             .arg("--payload")
             .arg(format!("fileb://{}", event_path.display()))
             .arg(out.path())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_DEFAULT_REGION", "us-east-1"));
-        assert!(exit.success(), "{name}: aws lambda invoke failed:\n{stderr}");
+        assert!(
+            exit.success(),
+            "{name}: aws lambda invoke failed:\n{stderr}"
+        );
         let summary: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(summary["StatusCode"], 200, "{name}: {summary}");
         let response: Value = serde_json::from_slice(&std::fs::read(out.path()).unwrap()).unwrap();
         check_proxy_response(&response, expected, &format!("{name} via aws"));
 
-        let gateway = fogbank.gateway.expect("fogbank printed its API Gateway address");
+        let gateway = fogbank
+            .gateway
+            .expect("fogbank printed its API Gateway address");
         let response = http::send(gateway, "GET", path, &[], "").await;
-        assert_eq!(response.status, 200, "{name} GET {path}: {}", response.text());
-        check_body(&response.text(), expected, &format!("{name} via the gateway"));
+        assert_eq!(
+            response.status,
+            200,
+            "{name} GET {path}: {}",
+            response.text()
+        );
+        check_body(
+            &response.text(),
+            expected,
+            &format!("{name} via the gateway"),
+        );
 
         // The instance is a container of this app, and the REPORT line
         // carries the container's real memory use.
-        assert!(!running_containers(&app_label(&template)).is_empty(), "{name}: no container runs");
+        assert!(
+            !running_containers(&app_label(&template)).is_empty(),
+            "{name}: no container runs"
+        );
         let output = fogbank.output();
         let used: Vec<u64> = output
             .lines()
             .filter_map(|line| line.split("Max Memory Used: ").nth(1))
             .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
             .collect();
-        assert!(!used.is_empty() && used.iter().all(|mb| *mb > 0), "{name}: {output}");
+        assert!(
+            !used.is_empty() && used.iter().all(|mb| *mb > 0),
+            "{name}: {output}"
+        );
         drop(fogbank);
     }
 }

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use fogbank_tests::{copy_dir, fogbank_binary};
 use serde_json::json;
 
-use super::{all_containers, app_label, docker, eventually, fixture, invoke, running_containers, start_docker};
+use super::{
+    all_containers, app_label, docker, eventually, fixture, invoke, running_containers,
+    start_docker,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
@@ -17,9 +20,15 @@ async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
     let label = app_label(&template);
     let mut first = start_docker(&template, &["--warm"]);
     // --warm starts the containers right after the banner.
-    eventually(Duration::from_secs(10), || running_containers(&label).len() == 3);
+    eventually(Duration::from_secs(10), || {
+        running_containers(&label).len() == 3
+    });
     let warm = running_containers(&label);
-    assert_eq!(warm.len(), 3, "--warm starts one container per function: {warm:?}");
+    assert_eq!(
+        warm.len(),
+        3,
+        "--warm starts one container per function: {warm:?}"
+    );
 
     // A long invocation keeps one container busy, so it outlives fogbank.
     let lambda = first.lambda;
@@ -36,11 +45,18 @@ async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
         )
         .await;
     });
-    assert!(first.wait_for_output("START RequestId", Duration::from_secs(10)), "{}", first.output());
+    assert!(
+        first.wait_for_output("START RequestId", Duration::from_secs(10)),
+        "{}",
+        first.output()
+    );
     first.kill9();
     std::thread::sleep(Duration::from_millis(500));
     let orphans = running_containers(&label);
-    assert!(!orphans.is_empty(), "the busy container should outlive a killed fogbank");
+    assert!(
+        !orphans.is_empty(),
+        "the busy container should outlive a killed fogbank"
+    );
 
     let second = start_docker(&template, &[]);
     let started = Instant::now();
@@ -57,15 +73,24 @@ async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
         second.output()
     );
     assert!(
-        second.wait_for_output("left behind by an earlier Fogbank run", Duration::from_secs(5)),
+        second.wait_for_output(
+            "left behind by an earlier Fogbank run",
+            Duration::from_secs(5)
+        ),
         "{}",
         second.output()
     );
     // Stopped containers of the first run are removed too.
-    let left: Vec<String> = all_containers(&label).into_iter().filter(|id| warm.contains(id)).collect();
-    assert!(eventually(Duration::from_secs(5), || all_containers(&label)
-        .iter()
-        .all(|id| !warm.contains(id))), "containers of the first run remain: {left:?}");
+    let left: Vec<String> = all_containers(&label)
+        .into_iter()
+        .filter(|id| warm.contains(id))
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(5), || all_containers(&label)
+            .iter()
+            .all(|id| !warm.contains(id))),
+        "containers of the first run remain: {left:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,24 +118,41 @@ async fn a_container_killed_from_outside_fails_its_invocation_and_is_replaced() 
                 json!({"action": "sleep", "seconds": 2}).to_string(),
             )
             .await;
-            (response.status, response.header("x-amz-function-error").map(str::to_owned), response.json())
+            (
+                response.status,
+                response.header("x-amz-function-error").map(str::to_owned),
+                response.json(),
+            )
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let killed = docker(&["kill", &containers[0]]);
-    assert!(killed.status.success(), "docker kill: {}", String::from_utf8_lossy(&killed.stderr));
+    assert!(
+        killed.status.success(),
+        "docker kill: {}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
     let (status, function_error, body) = busy.await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(function_error.as_deref(), Some("Unhandled"), "{body}");
     assert_eq!(body["errorType"], "Runtime.ExitError", "{body}");
     let message = body["errorMessage"].as_str().unwrap();
-    assert!(message.starts_with("RequestId: ") && message.contains("Runtime exited"), "{message}");
+    assert!(
+        message.starts_with("RequestId: ") && message.contains("Runtime exited"),
+        "{message}"
+    );
 
     let after = invoke(&fogbank, "Sandbox", json!({"action": "env"})).await;
     assert_eq!(after.function_error, None, "{after:?}");
-    assert_ne!(after.body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"], first_stream, "the dead container was reused");
+    assert_ne!(
+        after.body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"], first_stream,
+        "the dead container was reused"
+    );
     assert!(
-        eventually(Duration::from_secs(5), || !all_containers(&app_label(&template)).contains(&containers[0])),
+        eventually(Duration::from_secs(5), || !all_containers(&app_label(
+            &template
+        ))
+        .contains(&containers[0])),
         "the killed container was not removed"
     );
 }
@@ -140,9 +182,24 @@ fn run_expecting_exit(args: &[&str], env: &[(&str, &str)]) -> (f64, bool, String
     };
     let mut stdout = String::new();
     let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    (started.elapsed().as_secs_f64(), status.success(), stdout, stderr)
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (
+        started.elapsed().as_secs_f64(),
+        status.success(),
+        stdout,
+        stderr,
+    )
 }
 
 #[test]
@@ -152,17 +209,46 @@ fn an_unreachable_engine_is_reported_clearly_and_fast() {
     let state = tempfile::tempdir().unwrap();
     let state = state.path().to_str().unwrap();
     let missing = [("DOCKER_HOST", "unix:///nonexistent.sock")];
-    let ports = ["--lambda-port", "0", "--sqs-port", "0", "--port", "0", "--control-port", "0"];
+    let ports = [
+        "--lambda-port",
+        "0",
+        "--sqs-port",
+        "0",
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+    ];
 
-    let mut args = vec!["start", "--runtime", "docker", "--template", template, "--state-dir", state];
+    let mut args = vec![
+        "start",
+        "--runtime",
+        "docker",
+        "--template",
+        template,
+        "--state-dir",
+        state,
+    ];
     args.extend(ports);
     let (seconds, success, _, stderr) = run_expecting_exit(&args, &missing);
     assert!(!success, "{stderr}");
     assert!(seconds < 10.0, "took {seconds:.1} s");
-    assert!(stderr.contains("Docker engine at unix:///nonexistent.sock"), "{stderr}");
+    assert!(
+        stderr.contains("Docker engine at unix:///nonexistent.sock"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--runtime process"), "{stderr}");
 
-    let args = ["invoke", "Sandbox", "--runtime", "docker", "--template", template, "--state-dir", state];
+    let args = [
+        "invoke",
+        "Sandbox",
+        "--runtime",
+        "docker",
+        "--template",
+        template,
+        "--state-dir",
+        state,
+    ];
     let (seconds, success, _, stderr) = run_expecting_exit(&args, &missing);
     assert!(!success && seconds < 10.0, "{seconds:.1} s: {stderr}");
     assert!(stderr.contains("unix:///nonexistent.sock"), "{stderr}");
@@ -170,7 +256,15 @@ fn an_unreachable_engine_is_reported_clearly_and_fast() {
     // An engine that accepts connections but never answers.
     let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let host = format!("tcp://{}", stuck.local_addr().unwrap());
-    let mut args = vec!["start", "--runtime", "docker", "--template", template, "--state-dir", state];
+    let mut args = vec![
+        "start",
+        "--runtime",
+        "docker",
+        "--template",
+        template,
+        "--state-dir",
+        state,
+    ];
     args.extend(ports);
     let (seconds, success, _, stderr) = run_expecting_exit(&args, &[("DOCKER_HOST", &host)]);
     assert!(!success && seconds < 15.0, "{seconds:.1} s: {stderr}");
@@ -188,7 +282,10 @@ fn an_unreachable_engine_is_reported_clearly_and_fast() {
     let fogbank = fogbank_tests::Fogbank::start_with(options);
     let output = fogbank.output();
     assert!(output.contains("(runtime: process)"), "{output}");
-    let notice: Vec<&str> = output.lines().filter(|l| l.contains("nonexistent.sock")).collect();
+    let notice: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("nonexistent.sock"))
+        .collect();
     assert_eq!(notice.len(), 1, "one notice line saying why: {output}");
     assert!(notice[0].contains("host processes"), "{output}");
 }

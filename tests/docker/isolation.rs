@@ -11,9 +11,18 @@ use super::{fixture, invoke, start_docker};
 async fn the_code_and_root_are_read_only_and_tmp_is_writable() {
     let fogbank = start_docker(&fixture("sandbox/template.yaml"), &[]);
     let check = async |path: &str, writable: bool| {
-        let result = invoke(&fogbank, "Sandbox", json!({"action": "write", "path": path})).await;
+        let result = invoke(
+            &fogbank,
+            "Sandbox",
+            json!({"action": "write", "path": path}),
+        )
+        .await;
         assert_eq!(result.status, 200, "{result:?}");
-        assert_eq!(result.body["ok"], writable, "writing {path}: {}", result.body);
+        assert_eq!(
+            result.body["ok"], writable,
+            "writing {path}: {}",
+            result.body
+        );
         if !writable {
             let error = result.body["error"].as_str().unwrap();
             assert!(
@@ -44,7 +53,9 @@ async fn the_code_and_root_are_read_only_and_tmp_is_writable() {
 async fn a_function_sees_only_its_own_environment_and_processes() {
     let template = fixture("sandbox/template.yaml");
     let mut options = fogbank_tests::StartOptions::new(&template).args(&["--runtime", "docker"]);
-    options.env.push(("FOGBANK_TEST_HOST_SECRET".into(), "must-not-leak".into()));
+    options
+        .env
+        .push(("FOGBANK_TEST_HOST_SECRET".into(), "must-not-leak".into()));
     super::require_docker();
     let fogbank = fogbank_tests::Fogbank::start_with(options);
 
@@ -52,21 +63,38 @@ async fn a_function_sees_only_its_own_environment_and_processes() {
     let neighbour = invoke(&fogbank, "Neighbour", json!({"action": "env"})).await;
     let env = sandbox.body["env"].as_object().unwrap();
     assert_eq!(env["VAR_A"], "only-in-sandbox");
-    assert!(!env.contains_key("VAR_B"), "the neighbour's variable leaked: {env:?}");
-    assert!(!env.contains_key("FOGBANK_TEST_HOST_SECRET"), "fogbank's environment leaked: {env:?}");
-    assert!(!env.contains_key("CARGO_MANIFEST_DIR"), "the host's environment leaked: {env:?}");
+    assert!(
+        !env.contains_key("VAR_B"),
+        "the neighbour's variable leaked: {env:?}"
+    );
+    assert!(
+        !env.contains_key("FOGBANK_TEST_HOST_SECRET"),
+        "fogbank's environment leaked: {env:?}"
+    );
+    assert!(
+        !env.contains_key("CARGO_MANIFEST_DIR"),
+        "the host's environment leaked: {env:?}"
+    );
     assert_eq!(env["AWS_LAMBDA_FUNCTION_NAME"], "Sandbox");
     assert_eq!(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "128");
     assert_eq!(env["LAMBDA_TASK_ROOT"], "/var/task");
     assert_eq!(env["LAMBDA_RUNTIME_DIR"], "/var/runtime");
-    assert!(env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert!(
+        env["AWS_LAMBDA_RUNTIME_API"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
     let neighbour_env = neighbour.body["env"].as_object().unwrap();
     assert_eq!(neighbour_env["VAR_B"], "only-in-neighbour");
     assert!(!neighbour_env.contains_key("VAR_A"));
 
     // Its own process namespace: init, the runtime, nothing of the host.
     let processes = sandbox.body["processes"].as_array().unwrap();
-    assert!(processes.len() <= 3, "the function sees other processes: {processes:?}");
+    assert!(
+        processes.len() <= 3,
+        "the function sees other processes: {processes:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,14 +122,24 @@ async fn allocating_past_memory_size_is_runtime_out_of_memory() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no Max Memory Used in {}", small.log));
-    assert!((40..=128).contains(&used), "Max Memory Used: {used} MB after allocating 40 MB");
+    assert!(
+        (40..=128).contains(&used),
+        "Max Memory Used: {used} MB after allocating 40 MB"
+    );
 
     // Past MemorySize (128 MB): the container is killed for it.
     let big = invoke(&fogbank, "Sandbox", json!({"action": "alloc", "mb": 300})).await;
     assert_eq!(big.status, 200, "{big:?}");
     assert_eq!(big.function_error.as_deref(), Some("Unhandled"), "{big:?}");
     assert_eq!(big.body["errorType"], "Runtime.OutOfMemory", "{}", big.body);
-    assert!(big.body["errorMessage"].as_str().unwrap().contains("RequestId: "), "{}", big.body);
+    assert!(
+        big.body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("RequestId: "),
+        "{}",
+        big.body
+    );
 
     // A new container serves the next invocation.
     let after = invoke(&fogbank, "Sandbox", json!({"action": "echo"})).await;

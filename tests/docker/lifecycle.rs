@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use fogbank_tests::copy_dir;
 use serde_json::json;
 
-use super::{all_containers, app_label, docker, eventually, fixture, invoke, running_containers, start_docker};
+use super::{
+    all_containers, app_label, docker, eventually, fixture, invoke, running_containers,
+    start_docker,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_containers_are_labelled_reused_and_removed_at_shutdown() {
@@ -17,26 +20,53 @@ async fn warm_containers_are_labelled_reused_and_removed_at_shutdown() {
     let label = app_label(&template);
     let mut fogbank = start_docker(&template, &["--warm"]);
     // --warm starts the containers right after the banner.
-    eventually(Duration::from_secs(10), || running_containers(&label).len() == 3);
+    eventually(Duration::from_secs(10), || {
+        running_containers(&label).len() == 3
+    });
     let warm = running_containers(&label);
     assert_eq!(warm.len(), 3, "one container per function: {warm:?}");
 
-    let inspect = docker(&["inspect", "--format", "{{json .Config.Labels}} {{.HostConfig.NetworkMode}} {{.HostConfig.Memory}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}", &warm[0]]);
+    let inspect = docker(&[
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}} {{.HostConfig.NetworkMode}} {{.HostConfig.Memory}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
+        &warm[0],
+    ]);
     let text = String::from_utf8_lossy(&inspect.stdout);
     let (labels, rest) = text.trim().split_once(' ').unwrap();
     let labels: serde_json::Value = serde_json::from_str(labels).unwrap();
-    for key in ["dev.fogbank.app", "dev.fogbank.function", "dev.fogbank.run", "dev.fogbank.owner"] {
+    for key in [
+        "dev.fogbank.app",
+        "dev.fogbank.function",
+        "dev.fogbank.run",
+        "dev.fogbank.owner",
+    ] {
         assert!(labels.get(key).is_some(), "label {key} missing: {labels}");
     }
-    assert_eq!(rest, format!("host {} 993:990 true", 128 * 1024 * 1024), "{text}");
+    assert_eq!(
+        rest,
+        format!("host {} 993:990 true", 128 * 1024 * 1024),
+        "{text}"
+    );
     let functions: BTreeSet<String> = warm
         .iter()
         .map(|id| {
-            let output = docker(&["inspect", "--format", "{{index .Config.Labels \"dev.fogbank.function\"}}", id]);
+            let output = docker(&[
+                "inspect",
+                "--format",
+                "{{index .Config.Labels \"dev.fogbank.function\"}}",
+                id,
+            ]);
             String::from_utf8_lossy(&output.stdout).trim().to_owned()
         })
         .collect();
-    assert_eq!(functions, ["Layered", "Neighbour", "Sandbox"].map(String::from).into_iter().collect());
+    assert_eq!(
+        functions,
+        ["Layered", "Neighbour", "Sandbox"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
 
     // Invocations reuse the warm containers: no new one appears.
     for _ in 0..5 {
@@ -46,7 +76,11 @@ async fn warm_containers_are_labelled_reused_and_removed_at_shutdown() {
     assert_eq!(running_containers(&label), warm);
 
     fogbank.stop();
-    assert!(all_containers(&label).is_empty(), "containers left after shutdown: {:?}", all_containers(&label));
+    assert!(
+        all_containers(&label).is_empty(),
+        "containers left after shutdown: {:?}",
+        all_containers(&label)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +112,10 @@ async fn concurrent_invocations_get_their_own_containers() {
     }
     let elapsed = started.elapsed();
     assert_eq!(streams.len(), 3, "three instances: {streams:?}");
-    assert!(elapsed < Duration::from_secs(6), "the three 2 s invocations ran one after another: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(6),
+        "the three 2 s invocations ran one after another: {elapsed:?}"
+    );
     assert_eq!(running_containers(&app_label(&template)).len(), 3);
 }
 
@@ -91,7 +128,10 @@ async fn idle_containers_stop_after_the_idle_timeout() {
     assert_eq!(result.function_error, None, "{result:?}");
     assert_eq!(running_containers(&app_label(&template)).len(), 1);
     assert!(
-        eventually(Duration::from_secs(6), || all_containers(&app_label(&template)).is_empty()),
+        eventually(Duration::from_secs(6), || all_containers(&app_label(
+            &template
+        ))
+        .is_empty()),
         "the idle container was not stopped and removed"
     );
     // The next invocation starts a new one.
@@ -105,11 +145,27 @@ async fn a_timed_out_invocation_stops_its_container() {
     let template = app.path().join("template.yaml");
     let fogbank = start_docker(&template, &[]);
     let started = Instant::now();
-    let result = invoke(&fogbank, "Sandbox", json!({"action": "sleep", "seconds": 10})).await;
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
-    assert_eq!(result.body["errorType"], "Sandbox.Timedout", "{}", result.body);
+    let result = invoke(
+        &fogbank,
+        "Sandbox",
+        json!({"action": "sleep", "seconds": 10}),
+    )
+    .await;
     assert!(
-        eventually(Duration::from_secs(5), || all_containers(&app_label(&template)).is_empty()),
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        result.body["errorType"], "Sandbox.Timedout",
+        "{}",
+        result.body
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || all_containers(&app_label(
+            &template
+        ))
+        .is_empty()),
         "the timed-out container was not removed"
     );
     let result = invoke(&fogbank, "Sandbox", json!({"action": "echo"})).await;
@@ -121,16 +177,31 @@ async fn output_written_before_the_answer_is_in_the_log_every_time() {
     let fogbank = start_docker(&fixture("sandbox/template.yaml"), &[]);
     for round in 0..30 {
         let lines = 40;
-        let result = invoke(&fogbank, "Sandbox", json!({"action": "log", "lines": lines})).await;
+        let result = invoke(
+            &fogbank,
+            "Sandbox",
+            json!({"action": "log", "lines": lines}),
+        )
+        .await;
         assert_eq!(result.function_error, None, "{result:?}");
         // Every line, stdout and stderr in the order written, then END.
         let log: Vec<&str> = result.log.lines().collect();
-        let end = log.iter().position(|l| l.starts_with("END RequestId")).unwrap_or_else(|| panic!("{}", result.log));
-        let printed: Vec<&str> = log[..end].iter().copied().filter(|l| l.starts_with("line ")).collect();
+        let end = log
+            .iter()
+            .position(|l| l.starts_with("END RequestId"))
+            .unwrap_or_else(|| panic!("{}", result.log));
+        let printed: Vec<&str> = log[..end]
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("line "))
+            .collect();
         let expected: Vec<String> = (0..lines).map(|n| format!("line {n} of ")).collect();
         assert_eq!(printed.len(), lines, "round {round}: {}", result.log);
         for (line, prefix) in printed.iter().zip(&expected) {
-            assert!(line.starts_with(prefix.as_str()), "round {round}: {line} should start with {prefix}");
+            assert!(
+                line.starts_with(prefix.as_str()),
+                "round {round}: {line} should start with {prefix}"
+            );
         }
     }
 }

@@ -25,7 +25,9 @@ use serde_json::Value;
 
 /// A fixture under `tests/docker/fixtures/`.
 pub fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docker/fixtures").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docker/fixtures")
+        .join(path)
 }
 
 /// Runs the docker CLI (a real client, to check what fogbank did through
@@ -34,14 +36,20 @@ pub fn docker(args: &[&str]) -> std::process::Output {
     Command::new("docker")
         .args(args)
         .output()
-        .unwrap_or_else(|error| panic!("cannot run docker ({error}); install it: .ci/docker-up (apt-get install docker.io)"))
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot run docker ({error}); install it: .ci/docker-up (apt-get install docker.io)"
+            )
+        })
 }
 
 /// Fails the test, saying how to get one, unless a Docker engine answers.
 pub fn require_docker() {
     static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
     let result = CHECKED.get_or_init(|| {
-        let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
         match info {
             Ok(output) if output.status.success() => Ok(()),
             Ok(output) => Err(String::from_utf8_lossy(&output.stderr).into_owned()),
@@ -67,21 +75,50 @@ pub fn start_docker(template: &Path, extra: &[&str]) -> Fogbank {
 
 /// IDs of the running containers carrying `label` (`key=value`).
 pub fn running_containers(label: &str) -> Vec<String> {
-    let output = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("label={label}")]);
-    assert!(output.status.success(), "docker ps: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).split_whitespace().map(str::to_owned).collect()
+    let output = docker(&[
+        "ps",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &format!("label={label}"),
+    ]);
+    assert!(
+        output.status.success(),
+        "docker ps: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// IDs of all containers (running or not) carrying `label`.
 pub fn all_containers(label: &str) -> Vec<String> {
-    let output = docker(&["ps", "-aq", "--no-trunc", "--filter", &format!("label={label}")]);
-    assert!(output.status.success(), "docker ps: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).split_whitespace().map(str::to_owned).collect()
+    let output = docker(&[
+        "ps",
+        "-aq",
+        "--no-trunc",
+        "--filter",
+        &format!("label={label}"),
+    ]);
+    assert!(
+        output.status.success(),
+        "docker ps: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The `dev.fogbank.app` label of containers of the app at `template`.
 pub fn app_label(template: &Path) -> String {
-    format!("dev.fogbank.app={}", std::path::absolute(template).unwrap().display())
+    format!(
+        "dev.fogbank.app={}",
+        std::path::absolute(template).unwrap().display()
+    )
 }
 
 /// Polls `condition` until it holds or `within` passes.
@@ -114,14 +151,19 @@ pub async fn invoke(fogbank: &Fogbank, function: &str, event: Value) -> Invoked 
         fogbank.lambda,
         "POST",
         &format!("/2015-03-31/functions/{function}/invocations"),
-        &[("content-type", "application/json"), ("x-amz-log-type", "Tail")],
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-log-type", "Tail"),
+        ],
         event.to_string(),
     )
     .await;
     let log = response
         .header("x-amz-log-result")
         .map(|encoded| {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap();
             String::from_utf8_lossy(&bytes).into_owned()
         })
         .unwrap_or_default();

@@ -28,7 +28,10 @@ fn validate(template: &str) -> (i32, String) {
 fn check_broken(template: &str, expected_messages: &[&str]) {
     let (code, stderr) = validate(template);
     assert_eq!(code, 2, "{stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|line| line.contains(": error: ")).collect();
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.contains(": error: "))
+        .collect();
     assert_eq!(errors.len(), expected_messages.len(), "{stderr}");
     for (line, expected) in errors.iter().zip(expected_messages) {
         assert!(line.starts_with("template.yaml:"), "names the file: {line}");
@@ -42,42 +45,64 @@ const HEADER: &str = "Transform: AWS::Serverless-2016-10-31\nResources:\n";
 fn broken_templates_get_one_clear_message_per_problem() {
     check_broken("Resources: [unclosed\n", &["template.yaml:"]);
     check_broken(
-        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: python3.12\n"),
+        &format!(
+            "{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: python3.12\n"
+        ),
         &["Fn.Properties.Handler"],
     );
     check_broken(
-        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n      Environment:\n        Variables:\n          TABLE: !Ref Missing\n"),
+        &format!(
+            "{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n      Environment:\n        Variables:\n          TABLE: !Ref Missing\n"
+        ),
         &["Missing"],
     );
     check_broken(
-        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n"),
+        &format!(
+            "{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n"
+        ),
         &["Fn.Properties.CodeUri"],
     );
     check_broken(
-        &format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: cobol1.0\n"),
+        &format!(
+            "{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: cobol1.0\n"
+        ),
         &["Fn.Properties.Runtime"],
     );
     // Several problems at once: each is reported.
     check_broken(
-        &format!("{HEADER}  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: cobol1.0\n      Handler: x.y\n"),
+        &format!(
+            "{HEADER}  A:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: app.handler\n      Runtime: python3.12\n  B:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Runtime: cobol1.0\n      Handler: x.y\n"
+        ),
         &["A.Properties.CodeUri", "B.Properties.Runtime"],
     );
     // Resources Fogbank doesn't emulate are warnings, not failures.
-    let (code, stderr) = validate(&format!("{HEADER}  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {{}}\n"));
+    let (code, stderr) = validate(&format!(
+        "{HEADER}  Table:\n    Type: AWS::DynamoDB::Table\n    Properties: {{}}\n"
+    ));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("warning") && stderr.contains("AWS::DynamoDB::Table"), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("AWS::DynamoDB::Table"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn start_and_invoke_report_template_errors_the_same_way() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("template.yaml"), format!("{HEADER}  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: nowhere\n      Handler: a.b\n      Runtime: python3.12\n")).unwrap();
-    for args in [&["start", "--lambda-port", "0", "--sqs-port", "0"][..], &["invoke", "Fn"][..]] {
-        let (status, _, stderr) = run(Command::new(fogbank_binary()).current_dir(dir.path()).args(args));
+    for args in [
+        &["start", "--lambda-port", "0", "--sqs-port", "0"][..],
+        &["invoke", "Fn"][..],
+    ] {
+        let (status, _, stderr) = run(Command::new(fogbank_binary())
+            .current_dir(dir.path())
+            .args(args));
         assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("Fn.Properties.CodeUri"), "{stderr}");
     }
-    let (status, _, stderr) = run(Command::new(fogbank_binary()).current_dir(dir.path()).args(["invoke", "Fn", "--event", "missing.json"]));
+    let (status, _, stderr) = run(Command::new(fogbank_binary())
+        .current_dir(dir.path())
+        .args(["invoke", "Fn", "--event", "missing.json"]));
     assert!(!status.success());
     assert!(stderr.contains("missing.json"), "{stderr}");
 }
@@ -118,7 +143,10 @@ async fn sigterm_stops_everything_and_leaves_no_child() {
     let status = fogbank.stop();
     assert!(status.success(), "{status}");
     for pid in instances {
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "instance {pid} outlived fogbank");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "instance {pid} outlived fogbank"
+        );
     }
 }
 

@@ -18,14 +18,25 @@ async fn awslambdaric_runs_unchanged_against_fogbank() {
     let python = venv_bin("python");
     let override_arg = format!("RicPython={}", python.display());
     let fogbank = Fogbank::start_with(
-        StartOptions::new(&fixture("ric/template.yaml")).args(&["--parameter-overrides", &override_arg]),
+        StartOptions::new(&fixture("ric/template.yaml"))
+            .args(&["--parameter-overrides", &override_arg]),
     );
     let path = "/2015-03-31/functions/Ric/invocations";
-    let response = send(fogbank.lambda, "POST", path, &[], json!({"name": "ric"}).to_string()).await;
+    let response = send(
+        fogbank.lambda,
+        "POST",
+        path,
+        &[],
+        json!({"name": "ric"}).to_string(),
+    )
+    .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let body = response.json();
     assert_eq!(body["greeting"], "hello ric");
-    assert_eq!(body["request_id"], response.header("x-amzn-requestid").unwrap());
+    assert_eq!(
+        body["request_id"],
+        response.header("x-amzn-requestid").unwrap()
+    );
     assert_eq!(body["function_name"], "Ric");
     assert_eq!(body["remaining_ms_positive"], true);
     assert_eq!(body["memory"], "128");
@@ -34,7 +45,14 @@ async fn awslambdaric_runs_unchanged_against_fogbank() {
     assert_eq!(again["greeting"], "hello world");
     assert_eq!(again["runtime_api"], body["runtime_api"]);
 
-    let response = send(fogbank.lambda, "POST", "/2015-03-31/functions/RicFails/invocations", &[], "{}").await;
+    let response = send(
+        fogbank.lambda,
+        "POST",
+        "/2015-03-31/functions/RicFails/invocations",
+        &[],
+        "{}",
+    )
+    .await;
     assert_eq!(response.header("x-amz-function-error"), Some("Unhandled"));
     let error = response.json();
     assert_eq!(error["errorType"], "ValueError");
@@ -66,7 +84,10 @@ async fn fogbank_and_aws_rie_agree() {
     let fogbank = Fogbank::start(&fixture("probe/template.yaml"));
     let context = "eyJjdXN0b20iOnsiayI6InYifX0="; // {"custom":{"k":"v"}}
     let event = json!({"action": "headers"}).to_string();
-    let from_rie = rie.invoke_with_headers(&event, &[("x-amz-client-context", context)]).await.json();
+    let from_rie = rie
+        .invoke_with_headers(&event, &[("x-amz-client-context", context)])
+        .await
+        .json();
     let from_fogbank = send(
         fogbank.lambda,
         "POST",
@@ -82,7 +103,10 @@ async fn fogbank_and_aws_rie_agree() {
         rie_headers.is_subset(&fogbank_headers),
         "RIE sends {rie_headers:?}, fogbank {fogbank_headers:?}"
     );
-    for name in ["lambda-runtime-client-context", "lambda-runtime-invoked-function-arn"] {
+    for name in [
+        "lambda-runtime-client-context",
+        "lambda-runtime-invoked-function-arn",
+    ] {
         let rie_value = from_rie["headers"][name].as_str().unwrap_or_default();
         let ours = from_fogbank["headers"][name].as_str().unwrap_or_default();
         if name == "lambda-runtime-invoked-function-arn" {
@@ -94,7 +118,10 @@ async fn fogbank_and_aws_rie_agree() {
             assert_eq!(parse(rie_value), parse(ours), "{name}");
         }
     }
-    assert_eq!(from_rie["headers"]["content-type"], from_fogbank["headers"]["content-type"]);
+    assert_eq!(
+        from_rie["headers"]["content-type"],
+        from_fogbank["headers"]["content-type"]
+    );
     drop(rie);
 
     // The same lambda_runtime function and events through both servers.
@@ -110,8 +137,19 @@ async fn fogbank_and_aws_rie_agree() {
     for event in ["hello.json", "order.json", "panic.json"] {
         let body = std::fs::read_to_string(hello.join("events").join(event)).unwrap();
         let from_rie = rie.invoke(&body).await;
-        let from_fogbank = send(fogbank.lambda, "POST", "/2015-03-31/functions/HelloFunction/invocations", &[], body).await;
+        let from_fogbank = send(
+            fogbank.lambda,
+            "POST",
+            "/2015-03-31/functions/HelloFunction/invocations",
+            &[],
+            body,
+        )
+        .await;
         assert_eq!(from_fogbank.status, from_rie.status, "{event}");
-        assert_eq!(from_fogbank.json(), from_rie.json(), "{event}: the responses differ");
+        assert_eq!(
+            from_fogbank.json(),
+            from_rie.json(),
+            "{event}: the responses differ"
+        );
     }
 }

@@ -27,7 +27,15 @@ print(json.dumps(messages))
 
 /// Receives (and deletes) up to `want` messages from a queue within `seconds`.
 fn drain(fogbank: &Fogbank, queue: &str, want: usize, seconds: u64) -> Vec<Value> {
-    let output = python(DRAIN, &[&fogbank.sqs_url(), queue, &want.to_string(), &seconds.to_string()]);
+    let output = python(
+        DRAIN,
+        &[
+            &fogbank.sqs_url(),
+            queue,
+            &want.to_string(),
+            &seconds.to_string(),
+        ],
+    );
     serde_json::from_str(&output).unwrap()
 }
 
@@ -39,7 +47,14 @@ async fn orders_flow_through_the_queue_and_poison_reaches_the_dlq() {
 
     // 1. The API function enqueues an order with boto3.
     let event = std::fs::read_to_string(app.join("events/create-order.json")).unwrap();
-    let response = send(fogbank.lambda, "POST", "/2015-03-31/functions/CreateOrderFunction/invocations", &[], event).await;
+    let response = send(
+        fogbank.lambda,
+        "POST",
+        "/2015-03-31/functions/CreateOrderFunction/invocations",
+        &[],
+        event,
+    )
+    .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let body: Value = serde_json::from_str(response.json()["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["orderId"], "o-1", "{body}");
@@ -79,14 +94,24 @@ sqs.send_message_batch(QueueUrl=url, Entries=[
 
     // The poison message is received maxReceiveCount (3) times, then moved.
     let dead = drain(&fogbank, "orders-dlq", 1, 40);
-    assert_eq!(dead.len(), 1, "the poison message reached the DLQ within {:?}", started.elapsed());
+    assert_eq!(
+        dead.len(),
+        1,
+        "the poison message reached the DLQ within {:?}",
+        started.elapsed()
+    );
     assert!(dead[0]["body"].as_str().unwrap().contains("\"poison\""));
     assert_eq!(
         dead[0]["attributes"]["DeadLetterQueueSourceArn"],
         "arn:aws:sqs:us-east-1:123456789012:orders"
     );
     let failures = fogbank.output().matches("cannot process message").count();
-    assert_eq!(failures, 3, "one failure per receive:\n{}", fogbank.output());
+    assert_eq!(
+        failures,
+        3,
+        "one failure per receive:\n{}",
+        fogbank.output()
+    );
     // Nothing is left in the source queue, and no good order was processed twice.
     assert!(drain(&fogbank, "orders", 1, 2).is_empty());
     assert!(drain(&fogbank, "orders-processed", 1, 2).is_empty());

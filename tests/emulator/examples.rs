@@ -10,9 +10,27 @@ use serde_json::{Value, json};
 
 /// (example, function, event file, expected status, expected body fields)
 const CASES: &[(&str, &str, &str, u16, &str)] = &[
-    ("hello-api", "HelloFunction", "hello.json", 200, r#"{"message":"Hello, Ada!","length":11}"#),
-    ("python-api", "HelloWorldFunction", "event.json", 200, r#"{"message":"hello world"}"#),
-    ("node-api", "HelloFunction", "hello.json", 200, r#"{"message":"Hi, Grace!"}"#),
+    (
+        "hello-api",
+        "HelloFunction",
+        "hello.json",
+        200,
+        r#"{"message":"Hello, Ada!","length":11}"#,
+    ),
+    (
+        "python-api",
+        "HelloWorldFunction",
+        "event.json",
+        200,
+        r#"{"message":"hello world"}"#,
+    ),
+    (
+        "node-api",
+        "HelloFunction",
+        "hello.json",
+        200,
+        r#"{"message":"Hi, Grace!"}"#,
+    ),
 ];
 
 /// Checks an API Gateway proxy response: its status and that its JSON body
@@ -36,24 +54,36 @@ fn fogbank_invoke_runs_each_example() {
             .args(["invoke", function, "--event"])
             .arg(Path::new("events").join(event))
             .env("NO_COLOR", "1"));
-        assert!(exit.success(), "{name}: fogbank invoke failed ({exit}):\n{stderr}");
+        assert!(
+            exit.success(),
+            "{name}: fogbank invoke failed ({exit}):\n{stderr}"
+        );
         let response: Value = serde_json::from_str(stdout.trim())
             .unwrap_or_else(|_| panic!("{name}: stdout is not one JSON document:\n{stdout}"));
         check_proxy_response(&response, *status, expected, name);
         // The logs go to stderr, with Lambda's platform lines.
-        assert!(stderr.contains("START RequestId: ") && stderr.contains("REPORT RequestId: "), "{stderr}");
+        assert!(
+            stderr.contains("START RequestId: ") && stderr.contains("REPORT RequestId: "),
+            "{stderr}"
+        );
     }
 }
 
 #[test]
 fn fogbank_invoke_exits_non_zero_on_a_function_error() {
     let dir = example("hello-api");
-    let (exit, stdout, _) = run(Command::new(fogbank_binary())
-        .current_dir(&dir)
-        .args(["invoke", "HelloFunction", "--event", "events/panic.json"]));
+    let (exit, stdout, _) = run(Command::new(fogbank_binary()).current_dir(&dir).args([
+        "invoke",
+        "HelloFunction",
+        "--event",
+        "events/panic.json",
+    ]));
     assert!(!exit.success());
     let error: Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert!(error["errorMessage"].as_str().unwrap().contains("panicked"), "{error}");
+    assert!(
+        error["errorMessage"].as_str().unwrap().contains("panicked"),
+        "{error}"
+    );
     // Standard input works as the event source too.
     let mut child = Command::new(fogbank_binary())
         .current_dir(&dir)
@@ -92,23 +122,42 @@ with open(sys.argv[3]) as f:
 result = client.invoke(FunctionName=sys.argv[2], Payload=event)
 print(json.dumps({"status": result["StatusCode"], "error": result.get("FunctionError"), "payload": json.loads(result["Payload"].read())}))
 "#,
-            &[&fogbank.lambda_url(), function, event_path.to_str().unwrap()],
+            &[
+                &fogbank.lambda_url(),
+                function,
+                event_path.to_str().unwrap(),
+            ],
         );
         let result: Value = serde_json::from_str(&output).unwrap();
         assert_eq!(result["status"], 200, "{name}: {result}");
         assert_eq!(result["error"], Value::Null, "{name}: {result}");
-        check_proxy_response(&result["payload"], *status, expected, &format!("{name} via boto3"));
+        check_proxy_response(
+            &result["payload"],
+            *status,
+            expected,
+            &format!("{name} via boto3"),
+        );
 
         let out = tempfile::NamedTempFile::new().unwrap();
         let (exit, stdout, stderr) = run(Command::new(venv_bin("aws"))
-            .args(["lambda", "invoke", "--endpoint-url", &fogbank.lambda_url(), "--function-name", function])
+            .args([
+                "lambda",
+                "invoke",
+                "--endpoint-url",
+                &fogbank.lambda_url(),
+                "--function-name",
+                function,
+            ])
             .arg("--payload")
             .arg(format!("fileb://{}", event_path.display()))
             .arg(out.path())
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_DEFAULT_REGION", "us-east-1"));
-        assert!(exit.success(), "{name}: aws lambda invoke failed:\n{stderr}");
+        assert!(
+            exit.success(),
+            "{name}: aws lambda invoke failed:\n{stderr}"
+        );
         let summary: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(summary["StatusCode"], 200, "{name}: {summary}");
         assert_eq!(summary["ExecutedVersion"], "$LATEST");
@@ -122,9 +171,19 @@ fn the_aws_cli_sees_function_errors() {
     let fogbank = Fogbank::start(&example("hello-api").join("template.yaml"));
     let out = tempfile::NamedTempFile::new().unwrap();
     let (exit, stdout, stderr) = run(Command::new(venv_bin("aws"))
-        .args(["lambda", "invoke", "--endpoint-url", &fogbank.lambda_url(), "--function-name", "HelloFunction"])
+        .args([
+            "lambda",
+            "invoke",
+            "--endpoint-url",
+            &fogbank.lambda_url(),
+            "--function-name",
+            "HelloFunction",
+        ])
         .arg("--payload")
-        .arg(format!("fileb://{}", example("hello-api").join("events/panic.json").display()))
+        .arg(format!(
+            "fileb://{}",
+            example("hello-api").join("events/panic.json").display()
+        ))
         .arg(out.path())
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -133,7 +192,10 @@ fn the_aws_cli_sees_function_errors() {
     let summary: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["FunctionError"], "Unhandled");
     let error: Value = serde_json::from_slice(&std::fs::read(out.path()).unwrap()).unwrap();
-    assert!(error["errorMessage"].as_str().unwrap().contains("panicked"), "{error}");
+    assert!(
+        error["errorMessage"].as_str().unwrap().contains("panicked"),
+        "{error}"
+    );
     // The panicking instance keeps serving (lambda_runtime catches panics).
     let output = python(
         r#"
@@ -143,7 +205,13 @@ with open(sys.argv[2]) as f:
     r = client.invoke(FunctionName="HelloFunction", Payload=f.read())
 print(r["Payload"].read().decode())
 "#,
-        &[&fogbank.lambda_url(), example("hello-api").join("events/hello.json").to_str().unwrap()],
+        &[
+            &fogbank.lambda_url(),
+            example("hello-api")
+                .join("events/hello.json")
+                .to_str()
+                .unwrap(),
+        ],
     );
     let response: Value = serde_json::from_str(&output).unwrap();
     assert_eq!(response["statusCode"], json!(200), "{response}");

@@ -16,5 +16,7 @@ use std::path::PathBuf;
 
 /// A fixture under `tests/emulator/fixtures/`.
 pub fn fixture(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("emulator/fixtures").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("emulator/fixtures")
+        .join(path)
 }

@@ -87,7 +87,10 @@ const OPAQUE: &[&str] = &[
 fn assert_fields(event: &Value, required: &[&str], extra: &[&str], context: &str) {
     let present = field_paths(event, OPAQUE);
     for field in required.iter().chain(extra) {
-        assert!(present.contains(*field), "{context}: no {field} in {event:#}");
+        assert!(
+            present.contains(*field),
+            "{context}: no {field} in {event:#}"
+        );
     }
 }
 
@@ -100,25 +103,58 @@ fn rest_api_events() {
         ("x-multi", "2"),
         ("cookie", "session=abc; theme=dark"),
     ];
-    let get = captured(&echo, "GET", "/rest/items/42?tag=a&tag=b&one=1", &headers, b"");
+    let get = captured(
+        &echo,
+        "GET",
+        "/rest/items/42?tag=a&tag=b&one=1",
+        &headers,
+        b"",
+    );
     assert_fields(&get, REST_FIELDS, &[], "GET");
     assert_eq!(get["queryStringParameters"]["tag"], "b");
-    assert_eq!(get["multiValueQueryStringParameters"]["tag"], serde_json::json!(["a", "b"]));
-    assert_eq!(get["multiValueHeaders"]["X-Multi"], serde_json::json!(["1", "2"]));
+    assert_eq!(
+        get["multiValueQueryStringParameters"]["tag"],
+        serde_json::json!(["a", "b"])
+    );
+    assert_eq!(
+        get["multiValueHeaders"]["X-Multi"],
+        serde_json::json!(["1", "2"])
+    );
     insta::assert_json_snapshot!("rest_get_repeated_query_and_cookies", get);
 
-    let post = captured(&echo, "POST", "/rest/items", &[("content-type", "application/json")], br#"{"name":"towel","price":4.2}"#);
+    let post = captured(
+        &echo,
+        "POST",
+        "/rest/items",
+        &[("content-type", "application/json")],
+        br#"{"name":"towel","price":4.2}"#,
+    );
     assert_fields(&post, REST_FIELDS, &[], "POST");
     assert_eq!(post["body"], r#"{"name":"towel","price":4.2}"#);
     insta::assert_json_snapshot!("rest_post_json", post);
 
     // image/png is one of the API's BinaryMediaTypes; text/plain is not.
-    let binary = captured(&echo, "POST", "/rest/upload", &[("content-type", "image/png")], PNG);
+    let binary = captured(
+        &echo,
+        "POST",
+        "/rest/upload",
+        &[("content-type", "image/png")],
+        PNG,
+    );
     assert_eq!(binary["isBase64Encoded"], true);
     assert_eq!(binary["body"], "iVBORw0KGgoA//4=");
     insta::assert_json_snapshot!("rest_binary_body", binary);
-    let text = captured(&echo, "POST", "/rest/upload", &[("content-type", "text/plain")], b"plain");
-    assert_eq!((text["isBase64Encoded"].clone(), text["body"].clone()), (Value::Bool(false), Value::from("plain")));
+    let text = captured(
+        &echo,
+        "POST",
+        "/rest/upload",
+        &[("content-type", "text/plain")],
+        b"plain",
+    );
+    assert_eq!(
+        (text["isBase64Encoded"].clone(), text["body"].clone()),
+        (Value::Bool(false), Value::from("plain"))
+    );
 
     let greedy = captured(&echo, "DELETE", "/rest/files/reports/2024/q1.csv", &[], b"");
     assert_eq!(greedy["pathParameters"]["proxy"], "reports/2024/q1.csv");
@@ -143,26 +179,64 @@ fn http_api_events() {
         ("cookie", "session=abc; theme=dark"),
         ("cookie", "lang=fr"),
     ];
-    let get = captured(&echo, "GET", "/http/hello/ada%20lovelace?lang=fr&tag=a&tag=b", &headers, b"");
-    assert_fields(&get, HTTP_FIELDS, &["cookies", "queryStringParameters", "pathParameters"], "GET");
-    assert_eq!(get["cookies"], serde_json::json!(["session=abc", "theme=dark", "lang=fr"]));
+    let get = captured(
+        &echo,
+        "GET",
+        "/http/hello/ada%20lovelace?lang=fr&tag=a&tag=b",
+        &headers,
+        b"",
+    );
+    assert_fields(
+        &get,
+        HTTP_FIELDS,
+        &["cookies", "queryStringParameters", "pathParameters"],
+        "GET",
+    );
+    assert_eq!(
+        get["cookies"],
+        serde_json::json!(["session=abc", "theme=dark", "lang=fr"])
+    );
     assert_eq!(get["headers"]["x-multi"], "1,2");
-    assert!(get["headers"].get("cookie").is_none(), "cookies move out of the headers: {get:#}");
+    assert!(
+        get["headers"].get("cookie").is_none(),
+        "cookies move out of the headers: {get:#}"
+    );
     assert_eq!(get["queryStringParameters"]["tag"], "a,b");
     assert_eq!(get["pathParameters"]["name"], "ada lovelace");
     assert_eq!(get["rawPath"], "/http/hello/ada%20lovelace");
     insta::assert_json_snapshot!("http_get_repeated_query_and_cookies", get);
 
-    let post = captured(&echo, "POST", "/http/orders", &[("content-type", "application/json")], br#"{"id":"o-1"}"#);
+    let post = captured(
+        &echo,
+        "POST",
+        "/http/orders",
+        &[("content-type", "application/json")],
+        br#"{"id":"o-1"}"#,
+    );
     assert_fields(&post, HTTP_FIELDS, &["body"], "POST");
     insta::assert_json_snapshot!("http_post_json", post);
 
     // HTTP APIs pass only text types as text, form posts included.
-    let binary = captured(&echo, "POST", "/http/orders", &[("content-type", "application/octet-stream")], PNG);
+    let binary = captured(
+        &echo,
+        "POST",
+        "/http/orders",
+        &[("content-type", "application/octet-stream")],
+        PNG,
+    );
     assert_eq!(binary["isBase64Encoded"], true);
     insta::assert_json_snapshot!("http_binary_body", binary);
-    let form = captured(&echo, "POST", "/http/orders", &[("content-type", "application/x-www-form-urlencoded")], b"a=1");
-    assert_eq!((form["isBase64Encoded"].clone(), form["body"].clone()), (Value::Bool(true), Value::from("YT0x")));
+    let form = captured(
+        &echo,
+        "POST",
+        "/http/orders",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"a=1",
+    );
+    assert_eq!(
+        (form["isBase64Encoded"].clone(), form["body"].clone()),
+        (Value::Bool(true), Value::from("YT0x"))
+    );
 
     let greedy = captured(&echo, "PATCH", "/http/files/a/b/c.txt", &[], b"");
     assert_eq!(greedy["routeKey"], "ANY /http/files/{path+}");
@@ -173,14 +247,23 @@ fn http_api_events() {
     let v1 = captured(&echo, "GET", "/http/v1?x=1&x=2", &[], b"");
     assert_fields(&v1, REST_FIELDS, &["version"], "HTTP 1.0");
     assert_eq!(v1["version"], "1.0");
-    assert_eq!(v1["multiValueQueryStringParameters"]["x"], serde_json::json!(["1", "2"]));
+    assert_eq!(
+        v1["multiValueQueryStringParameters"]["x"],
+        serde_json::json!(["1", "2"])
+    );
     insta::assert_json_snapshot!("http_payload_1_0", v1);
 }
 
 #[test]
 fn function_url_events() {
     let echo = Echo::start();
-    let event = captured(&echo, "POST", "/lambda-url/EchoFunction/some/path?x=1", &[("content-type", "text/plain")], b"hi");
+    let event = captured(
+        &echo,
+        "POST",
+        "/lambda-url/EchoFunction/some/path?x=1",
+        &[("content-type", "text/plain")],
+        b"hi",
+    );
     assert_fields(&event, HTTP_FIELDS, &["body"], "function URL");
     assert_eq!(event["rawPath"], "/some/path");
     assert_eq!(event["routeKey"], "$default");
@@ -193,8 +276,12 @@ fn function_url_events() {
 
 /// `sam local generate-event apigateway <kind>` as JSON.
 fn sam_event(kind: &str) -> Value {
-    let (status, stdout, stderr) = run(Command::new(venv_bin("sam")).args(["local", "generate-event", "apigateway", kind]));
-    assert!(status.success(), "sam local generate-event apigateway {kind} failed:\n{stderr}");
+    let (status, stdout, stderr) =
+        run(Command::new(venv_bin("sam")).args(["local", "generate-event", "apigateway", kind]));
+    assert!(
+        status.success(),
+        "sam local generate-event apigateway {kind} failed:\n{stderr}"
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 
@@ -206,8 +293,14 @@ fn compare(ours: &Value, sam: &Value, missing: &[&str], extra: &[&str], context:
     let sam = field_paths(sam, OPAQUE);
     let allowed_missing: BTreeSet<String> = missing.iter().map(|s| s.to_string()).collect();
     let allowed_extra: BTreeSet<String> = extra.iter().map(|s| s.to_string()).collect();
-    let not_ours: BTreeSet<_> = sam.difference(&ours).filter(|f| !allowed_missing.contains(*f)).collect();
-    let not_sams: BTreeSet<_> = ours.difference(&sam).filter(|f| !allowed_extra.contains(*f)).collect();
+    let not_ours: BTreeSet<_> = sam
+        .difference(&ours)
+        .filter(|f| !allowed_missing.contains(*f))
+        .collect();
+    let not_sams: BTreeSet<_> = ours
+        .difference(&sam)
+        .filter(|f| !allowed_extra.contains(*f))
+        .collect();
     assert!(
         not_ours.is_empty() && not_sams.is_empty(),
         "{context}: fields only SAM's event has: {not_ours:?}; fields only ours has: {not_sams:?}"
@@ -248,7 +341,12 @@ fn field_sets_match_sam_cli_generated_events() {
 
     // REST API: a greedy-path POST with a query and a binary body, like
     // SAM's aws-proxy sample.
-    let ours = echo.event("POST", "/Prod/rest/files/path/to/resource?foo=bar", &[("content-type", "image/png")], br#"{"test":"body"}"#);
+    let ours = echo.event(
+        "POST",
+        "/Prod/rest/files/path/to/resource?foo=bar",
+        &[("content-type", "image/png")],
+        br#"{"test":"body"}"#,
+    );
     compare(
         &ours,
         &sam_event("aws-proxy"),

@@ -24,7 +24,9 @@ use serde_json::Value;
 
 /// A fixture under `tests/gateway/fixtures/`.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("gateway/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("gateway/fixtures")
+        .join(name)
 }
 
 /// The echo fixture, copied to a temporary directory and started.
@@ -43,9 +45,13 @@ impl Echo {
         let dir = copy_dir(&fixture("echo"));
         let template = dir.path().join("template.yaml");
         let mut options = StartOptions::new(&template).args(args);
-        options.env.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        options
+            .env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let fogbank = Fogbank::start_with(options);
-        let gateway = fogbank.gateway.expect("fogbank printed its API Gateway address");
+        let gateway = fogbank
+            .gateway
+            .expect("fogbank printed its API Gateway address");
         Echo {
             fogbank,
             gateway,
@@ -53,26 +59,50 @@ impl Echo {
         }
     }
 
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Response {
         send(self.gateway, method, path, headers, body)
     }
 
     /// The event the echo function received for a request.
     pub fn event(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Value {
         let response = self.send(method, path, headers, body);
-        assert_eq!(response.status, 200, "{method} {path}: {}\n{}", response.text(), self.fogbank.output());
+        assert_eq!(
+            response.status,
+            200,
+            "{method} {path}: {}\n{}",
+            response.text(),
+            self.fogbank.output()
+        );
         response.json()["event"].clone()
     }
 }
 
 /// One request on a fresh connection, failing the test after 30 s.
-pub fn send(address: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+pub fn send(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let body = bytes::Bytes::copy_from_slice(body);
     runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(30), http::send(address, method, path, headers, body))
-            .await
-            .unwrap_or_else(|_| panic!("{method} {path}: no answer within 30 s"))
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            http::send(address, method, path, headers, body),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no answer within 30 s"))
     })
 }
 
@@ -87,14 +117,22 @@ pub fn normalize(value: &mut Value, port: u16) {
         ("x-amzn-trace-id", "<trace-id>"),
         ("X-Amzn-Trace-Id", "<trace-id>"),
     ];
-    const ZEROED: &[&str] = &["timeEpoch", "requestTimeEpoch", "integrationLatency", "exp", "iat"];
+    const ZEROED: &[&str] = &[
+        "timeEpoch",
+        "requestTimeEpoch",
+        "integrationLatency",
+        "exp",
+        "iat",
+    ];
     let port_text = port.to_string();
     match value {
         Value::Object(map) => {
             for (key, item) in map.iter_mut() {
                 if let Some((_, placeholder)) = MASKED.iter().find(|(k, _)| k == key) {
                     *item = match item {
-                        Value::Array(items) => Value::Array(items.iter().map(|_| Value::from(*placeholder)).collect()),
+                        Value::Array(items) => {
+                            Value::Array(items.iter().map(|_| Value::from(*placeholder)).collect())
+                        }
                         _ => Value::from(*placeholder),
                     };
                 } else if ZEROED.contains(&key.as_str()) && (item.is_number() || item.is_string()) {
@@ -115,11 +153,20 @@ pub fn normalize(value: &mut Value, port: u16) {
 /// Every leaf path of a JSON document (`requestContext.http.method`),
 /// stopping at `opaque` maps whose keys are data (headers, parameters).
 pub fn field_paths(value: &Value, opaque: &[&str]) -> std::collections::BTreeSet<String> {
-    fn walk(value: &Value, prefix: &str, opaque: &[&str], out: &mut std::collections::BTreeSet<String>) {
+    fn walk(
+        value: &Value,
+        prefix: &str,
+        opaque: &[&str],
+        out: &mut std::collections::BTreeSet<String>,
+    ) {
         match value {
             Value::Object(map) if !opaque.contains(&prefix) => {
                 for (key, item) in map {
-                    let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                    let path = if prefix.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
                     walk(item, &path, opaque, out);
                 }
             }

@@ -334,7 +334,11 @@ fn build(
 
 /// Stage variables: a map of names (letters, digits, `_`, `.`, `:`, `-`)
 /// to string values, as API Gateway's stage settings accept them.
-fn read_stage_variables(node: &Node, site: &Site, sink: &mut Sink) -> Option<BTreeMap<String, String>> {
+fn read_stage_variables(
+    node: &Node,
+    site: &Site,
+    sink: &mut Sink,
+) -> Option<BTreeMap<String, String>> {
     let map = read::map(node, site, sink)?;
     let mut out = BTreeMap::new();
     let mut ok = true;

@@ -74,7 +74,10 @@ pub fn lambda_environment(
         ("AWS_SESSION_TOKEN".into(), SESSION_TOKEN.into()),
         ("AWS_ENDPOINT_URL_LAMBDA".into(), endpoints.lambda.clone()),
         ("AWS_ENDPOINT_URL_SQS".into(), endpoints.sqs.clone()),
-        ("_HANDLER".into(), function.handler.clone().unwrap_or_default()),
+        (
+            "_HANDLER".into(),
+            function.handler.clone().unwrap_or_default(),
+        ),
         ("LAMBDA_TASK_ROOT".into(), task_root.clone()),
         (
             "LAMBDA_RUNTIME_DIR".into(),
@@ -86,9 +89,12 @@ pub fn lambda_environment(
     match &function.runtime {
         Runtime::Python { .. } => {
             let mut entries = vec![task_root.clone()];
-            entries.extend(paths.layers.iter().map(|layer| {
-                layer.join("python").to_string_lossy().into_owned()
-            }));
+            entries.extend(
+                paths
+                    .layers
+                    .iter()
+                    .map(|layer| layer.join("python").to_string_lossy().into_owned()),
+            );
             env.push(("PYTHONPATH".into(), entries.join(":")));
             env.push(("PYTHONUNBUFFERED".into(), "1".into()));
             env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
@@ -274,6 +280,9 @@ mod tests {
     #[test]
     fn log_stream_has_lambda_shape() {
         let name = log_stream_name("0123456789abcdefXYZ");
-        assert!(name.ends_with("/[$LATEST]0123456789abcdef0000000000000000"), "{name}");
+        assert!(
+            name.ends_with("/[$LATEST]0123456789abcdef0000000000000000"),
+            "{name}"
+        );
     }
 }

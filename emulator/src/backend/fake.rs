@@ -16,7 +16,9 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use super::{Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance};
+use super::{
+    Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance,
+};
 
 /// What a scripted function does with one event.
 #[derive(Debug, Clone)]
@@ -38,7 +40,10 @@ pub enum Behaviour {
 pub enum Init {
     Ready,
     /// Post `/init/error` and exit.
-    Error { error_type: String, body: Bytes },
+    Error {
+        error_type: String,
+        body: Bytes,
+    },
     /// Exit with this code before asking for work.
     Crash(i32),
 }
@@ -131,7 +136,8 @@ async fn run_instance(
     script: Script,
     output: &crate::invoke::output::InstanceOutput,
 ) -> i32 {
-    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
     let post = |url: String, error_type: Option<String>, body: Bytes| {
         let client = client.clone();
         async move {
@@ -156,7 +162,9 @@ async fn run_instance(
         Init::Crash(code) => return code,
     }
     loop {
-        let Ok(request) = Request::get(format!("{base}/invocation/next")).body(Full::new(Bytes::new())) else {
+        let Ok(request) =
+            Request::get(format!("{base}/invocation/next")).body(Full::new(Bytes::new()))
+        else {
             return 2;
         };
         let Ok(response) = client.request(request).await else {
@@ -178,14 +186,29 @@ async fn run_instance(
         match script(&event) {
             Behaviour::Respond { payload, delay } => {
                 tokio::time::sleep(delay).await;
-                post(format!("{base}/invocation/{request_id}/response"), None, payload).await;
+                post(
+                    format!("{base}/invocation/{request_id}/response"),
+                    None,
+                    payload,
+                )
+                .await;
             }
             Behaviour::LogAndRespond { line, payload } => {
                 output.function_line(line.as_bytes());
-                post(format!("{base}/invocation/{request_id}/response"), None, payload).await;
+                post(
+                    format!("{base}/invocation/{request_id}/response"),
+                    None,
+                    payload,
+                )
+                .await;
             }
             Behaviour::Fail { error_type, body } => {
-                post(format!("{base}/invocation/{request_id}/error"), Some(error_type), body).await;
+                post(
+                    format!("{base}/invocation/{request_id}/error"),
+                    Some(error_type),
+                    body,
+                )
+                .await;
             }
             Behaviour::Exit(code) => return code,
             Behaviour::Hang => std::future::pending::<()>().await,

@@ -8,8 +8,8 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -33,9 +33,7 @@ pub struct ProcessBackend {
 impl ProcessBackend {
     /// A backend whose Python and Node bootstraps live in `runtime_files`.
     pub fn new(runtime_files: RuntimeFiles) -> ProcessBackend {
-        ProcessBackend {
-            runtime_files,
-        }
+        ProcessBackend { runtime_files }
     }
 
     fn command(&self, spec: &InstanceSpec) -> Result<tokio::process::Command, BackendError> {
@@ -52,10 +50,12 @@ impl ProcessBackend {
                 (bootstrap, Vec::new())
             }
             Runtime::Python { minor, id } => {
-                let program = crate::host::python(*minor).ok_or_else(|| BackendError::MissingInterpreter {
-                    runtime: id.clone(),
-                    program: format!("python3.{minor}"),
-                    hint: "install Python 3 or use `--runtime docker`".to_owned(),
+                let program = crate::host::python(*minor).ok_or_else(|| {
+                    BackendError::MissingInterpreter {
+                        runtime: id.clone(),
+                        program: format!("python3.{minor}"),
+                        hint: "install Python 3 or use `--runtime docker`".to_owned(),
+                    }
                 })?;
                 let bootstrap = self.runtime_files.python_bootstrap();
                 (program, vec![bootstrap.into_os_string()])
@@ -364,7 +364,10 @@ fn resident_mb(statm: &str) -> Option<u64> {
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let page_size = u64::try_from(page_size).ok().filter(|&size| size > 0).unwrap_or(4096);
+    let page_size = u64::try_from(page_size)
+        .ok()
+        .filter(|&size| size > 0)
+        .unwrap_or(4096);
     Some((pages * page_size).div_ceil(1024 * 1024))
 }
 

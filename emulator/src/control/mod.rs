@@ -110,7 +110,10 @@ impl http_server::Handler<Body> for ControlApi {
                 if self.invoker.set_paused(&id, body.paused) {
                     empty(StatusCode::NO_CONTENT)
                 } else {
-                    error(StatusCode::NOT_FOUND, &format!("no instance {id}; it may have stopped"))
+                    error(
+                        StatusCode::NOT_FOUND,
+                        &format!("no instance {id}; it may have stopped"),
+                    )
                 }
             }
             (Some(_), method) => error(
@@ -119,7 +122,10 @@ impl http_server::Handler<Body> for ControlApi {
             ),
             (None, _) => error(
                 StatusCode::NOT_FOUND,
-                &format!("no control route {}; see GET /fogbank/v1/status", request.uri().path()),
+                &format!(
+                    "no control route {}; see GET /fogbank/v1/status",
+                    request.uri().path()
+                ),
             ),
         }
     }
@@ -132,8 +138,13 @@ impl ControlApi {
 
     fn set_debug(&self, name: &str, config: Option<DebugConfig>) -> Response<Body> {
         match self.invoker.set_debug(name, config) {
-            Ok(function) => json(StatusCode::OK, &wire::function_status(&function, &self.invoker)),
-            Err(error @ DebugError::FunctionNotFound(_)) => error_response(StatusCode::NOT_FOUND, &error),
+            Ok(function) => json(
+                StatusCode::OK,
+                &wire::function_status(&function, &self.invoker),
+            ),
+            Err(error @ DebugError::FunctionNotFound(_)) => {
+                error_response(StatusCode::NOT_FOUND, &error)
+            }
             Err(error) => error_response(StatusCode::BAD_REQUEST, &error),
         }
     }
@@ -160,7 +171,10 @@ impl ControlApi {
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
                 };
-                Some((Ok::<_, Infallible>(Frame::data(Bytes::from(line))), (events, logs, shutdown)))
+                Some((
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(line))),
+                    (events, logs, shutdown),
+                ))
             },
         );
         let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
@@ -172,13 +186,24 @@ impl ControlApi {
     }
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T, Response<Body>> {
+async fn read_json<T: serde::de::DeserializeOwned>(
+    request: Request<Incoming>,
+) -> Result<T, Response<Body>> {
     let bytes = match Limited::new(request.into_body(), MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Err(error(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large or broken")),
+        Err(_) => {
+            return Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is too large or broken",
+            ));
+        }
     };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("the request body is not the expected JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("the request body is not the expected JSON: {e}"),
+        )
+    })
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
@@ -218,8 +243,14 @@ mod tests {
     fn routes() {
         check("/fogbank/v1/status", Some(Route::Status));
         check("/fogbank/v1/events", Some(Route::Events));
-        check("/fogbank/v1/functions/Hello/debug", Some(Route::Debug("Hello".into())));
-        check("/fogbank/v1/instances/abc/paused", Some(Route::Paused("abc".into())));
+        check(
+            "/fogbank/v1/functions/Hello/debug",
+            Some(Route::Debug("Hello".into())),
+        );
+        check(
+            "/fogbank/v1/instances/abc/paused",
+            Some(Route::Paused("abc".into())),
+        );
         check("/fogbank/v1/functions//debug", None);
         check("/fogbank/v1/functions/Hello", None);
         check("/fogbank/v2/status", None);

@@ -79,7 +79,8 @@ pub fn function_status(function: &Function, invoker: &Invoker) -> FunctionStatus
     let code_dir = invoker
         .code_dir(&function.logical_id)
         .unwrap_or_else(|| function.code_uri.clone());
-    let program = matches!(function.runtime, Runtime::Provided { .. }).then(|| code_dir.join("bootstrap"));
+    let program =
+        matches!(function.runtime, Runtime::Provided { .. }).then(|| code_dir.join("bootstrap"));
     FunctionStatus {
         logical_id: function.logical_id.clone(),
         name: function.name.clone(),
@@ -87,7 +88,10 @@ pub fn function_status(function: &Function, invoker: &Invoker) -> FunctionStatus
         program,
         code_dir,
         debugging: invoker.is_debugging(&function.logical_id),
-        instances: invoker.instance_counts(&function.logical_id).map(|(_, all)| all).unwrap_or(0),
+        instances: invoker
+            .instance_counts(&function.logical_id)
+            .map(|(_, all)| all)
+            .unwrap_or(0),
     }
 }
 

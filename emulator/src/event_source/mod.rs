@@ -46,14 +46,22 @@ pub fn mappings(app: &App) -> Vec<Mapping> {
     app.functions
         .values()
         .flat_map(|function| {
-            function.events.iter().filter_map(|event| match &event.kind {
-                crate::app::EventKind::Sqs(config) => Some(Mapping {
-                    function: function.logical_id.clone(),
-                    queue_name: config.queue_arn.rsplit(':').next().unwrap_or_default().to_owned(),
-                    config: config.clone(),
-                }),
-                _ => None,
-            })
+            function
+                .events
+                .iter()
+                .filter_map(|event| match &event.kind {
+                    crate::app::EventKind::Sqs(config) => Some(Mapping {
+                        function: function.logical_id.clone(),
+                        queue_name: config
+                            .queue_arn
+                            .rsplit(':')
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        config: config.clone(),
+                    }),
+                    _ => None,
+                })
         })
         .collect()
 }
@@ -107,7 +115,13 @@ impl EventSources {
     }
 }
 
-async fn poll(mapping: Arc<Mapping>, sqs: SqsService, invoker: Invoker, console: Console, stop: CancellationToken) {
+async fn poll(
+    mapping: Arc<Mapping>,
+    sqs: SqsService,
+    invoker: Invoker,
+    console: Console,
+    stop: CancellationToken,
+) {
     let request = ReceiveRequest {
         max_messages: mapping.config.batch_size.max(1) as usize,
         visibility_timeout: None,
@@ -154,7 +168,8 @@ async fn poll(mapping: Arc<Mapping>, sqs: SqsService, invoker: Invoker, console:
         let result = match invoker.invoke(&mapping.function, invocation).await {
             Ok(completed) => match completed.outcome {
                 Outcome::Success(payload) if mapping.config.report_batch_item_failures => {
-                    let ids: BTreeSet<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+                    let ids: BTreeSet<&str> =
+                        messages.iter().map(|m| m.message_id.as_str()).collect();
                     batch_result(&payload, &ids)
                 }
                 Outcome::Success(_) => BatchResult::AllSucceeded,
@@ -169,7 +184,9 @@ async fn poll(mapping: Arc<Mapping>, sqs: SqsService, invoker: Invoker, console:
             Err(InvokeError::FunctionNotFound(_) | InvokeError::ShuttingDown) => return,
         };
         let delete: Vec<String> = match &result {
-            BatchResult::AllSucceeded => messages.iter().map(|m| m.receipt_handle.clone()).collect(),
+            BatchResult::AllSucceeded => {
+                messages.iter().map(|m| m.receipt_handle.clone()).collect()
+            }
             BatchResult::PartialFailure(failed) => messages
                 .iter()
                 .filter(|m| !failed.contains(&m.message_id))

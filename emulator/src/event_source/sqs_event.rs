@@ -210,24 +210,38 @@ mod tests {
 
     fn check(payload: &str, expected: BatchResult) {
         let ids: BTreeSet<&str> = ["a", "b", "c"].into_iter().collect();
-        assert_eq!(batch_result(payload.as_bytes(), &ids), expected, "{payload}");
+        assert_eq!(
+            batch_result(payload.as_bytes(), &ids),
+            expected,
+            "{payload}"
+        );
     }
 
     #[test]
     fn partial_batch_responses() {
-        let partial = |ids: &[&str]| BatchResult::PartialFailure(ids.iter().map(|s| s.to_string()).collect());
+        let partial =
+            |ids: &[&str]| BatchResult::PartialFailure(ids.iter().map(|s| s.to_string()).collect());
         check("", BatchResult::AllSucceeded);
         check("null", BatchResult::AllSucceeded);
         check("{}", BatchResult::AllSucceeded);
         check(r#"{"batchItemFailures":[]}"#, BatchResult::AllSucceeded);
         check(r#"{"batchItemFailures":null}"#, BatchResult::AllSucceeded);
-        check(r#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#, partial(&["b"]));
+        check(
+            r#"{"batchItemFailures":[{"itemIdentifier":"b"}]}"#,
+            partial(&["b"]),
+        );
         check(
             r#"{"batchItemFailures":[{"itemIdentifier":"a"},{"itemIdentifier":"c"}]}"#,
             partial(&["a", "c"]),
         );
-        check(r#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#, BatchResult::AllFailed);
-        check(r#"{"batchItemFailures":[{"itemIdentifier":""}]}"#, BatchResult::AllFailed);
+        check(
+            r#"{"batchItemFailures":[{"itemIdentifier":"zzz"}]}"#,
+            BatchResult::AllFailed,
+        );
+        check(
+            r#"{"batchItemFailures":[{"itemIdentifier":""}]}"#,
+            BatchResult::AllFailed,
+        );
         check(r#"{"batchItemFailures":[{}]}"#, BatchResult::AllFailed);
         check(r#"{"batchItemFailures":"b"}"#, BatchResult::AllFailed);
         check("not json", BatchResult::AllFailed);

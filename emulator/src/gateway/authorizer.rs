@@ -254,16 +254,28 @@ pub enum AuthorizerFault {
 /// Judges an authorizer's successful payload. `simple` is an HTTP API
 /// authorizer with `EnableSimpleResponses`; `rest` restricts context
 /// values to strings, numbers and booleans, as REST APIs do.
-pub fn judge(payload: &[u8], simple: bool, rest: bool, arn: &str, latency_ms: u64) -> Result<Verdict, AuthorizerFault> {
+pub fn judge(
+    payload: &[u8],
+    simple: bool,
+    rest: bool,
+    arn: &str,
+    latency_ms: u64,
+) -> Result<Verdict, AuthorizerFault> {
     let value: Value = serde_json::from_slice(payload)
         .map_err(|e| AuthorizerFault::Malformed(format!("the answer is not JSON ({e})")))?;
     let Some(answer) = value.as_object() else {
-        return Err(AuthorizerFault::Malformed("the answer is not a JSON object".to_owned()));
+        return Err(AuthorizerFault::Malformed(
+            "the answer is not a JSON object".to_owned(),
+        ));
     };
     let context = match answer.get("context") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(context)) => context.clone(),
-        Some(_) => return Err(AuthorizerFault::Malformed("context is not an object".to_owned())),
+        Some(_) => {
+            return Err(AuthorizerFault::Malformed(
+                "context is not an object".to_owned(),
+            ));
+        }
     };
     if rest
         && let Some((key, _)) = context
@@ -282,19 +294,31 @@ pub fn judge(payload: &[u8], simple: bool, rest: bool, arn: &str, latency_ms: u6
                 latency_ms,
             })),
             Some(Value::Bool(false)) => Ok(Verdict::Deny { explicit: true }),
-            _ => Err(AuthorizerFault::Malformed("isAuthorized is not a boolean".to_owned())),
+            _ => Err(AuthorizerFault::Malformed(
+                "isAuthorized is not a boolean".to_owned(),
+            )),
         };
     }
     let principal_id = match answer.get("principalId") {
         Some(Value::String(id)) => Some(id.clone()),
         None | Some(Value::Null) if !rest => None,
         None | Some(Value::Null) => {
-            return Err(AuthorizerFault::Malformed("principalId is missing".to_owned()));
+            return Err(AuthorizerFault::Malformed(
+                "principalId is missing".to_owned(),
+            ));
         }
-        Some(_) => return Err(AuthorizerFault::Malformed("principalId is not a string".to_owned())),
+        Some(_) => {
+            return Err(AuthorizerFault::Malformed(
+                "principalId is not a string".to_owned(),
+            ));
+        }
     };
     let Some(document) = answer.get("policyDocument") else {
-        let expected = if simple { "isAuthorized or policyDocument" } else { "policyDocument" };
+        let expected = if simple {
+            "isAuthorized or policyDocument"
+        } else {
+            "policyDocument"
+        };
         return Err(AuthorizerFault::Malformed(format!("{expected} is missing")));
     };
     match policy::evaluate(document, arn).map_err(AuthorizerFault::Malformed)? {
@@ -313,7 +337,11 @@ pub fn judge(payload: &[u8], simple: bool, rest: bool, arn: &str, latency_ms: u6
 pub fn judge_error(error_payload: &[u8]) -> AuthorizerFault {
     let message = serde_json::from_slice::<Value>(error_payload)
         .ok()
-        .and_then(|v| v.get("errorMessage").and_then(Value::as_str).map(str::to_owned));
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
     match message.as_deref() {
         Some("Unauthorized") => AuthorizerFault::Unauthorized,
         Some(message) => AuthorizerFault::Malformed(format!("the authorizer failed: {message}")),
@@ -364,11 +392,24 @@ mod tests {
         let check = |sources: &[&str], expected: Option<&[&str]>| {
             let sources: Vec<String> = sources.iter().map(|s| s.to_string()).collect();
             let got = identity_values(&sources, &request, &context);
-            assert_eq!(got, expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>()), "{sources:?}");
+            assert_eq!(
+                got,
+                expected.map(|e| e.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                "{sources:?}"
+            );
         };
         check(&["$request.header.Authorization"], Some(&["Bearer abc"]));
-        check(&["method.request.header.authorization", "method.request.querystring.key"], Some(&["Bearer abc", "k1,k2"]));
-        check(&["$stageVariables.tier", "$context.routeKey"], Some(&["gold", "GET /items/{id}"]));
+        check(
+            &[
+                "method.request.header.authorization",
+                "method.request.querystring.key",
+            ],
+            Some(&["Bearer abc", "k1,k2"]),
+        );
+        check(
+            &["$stageVariables.tier", "$context.routeKey"],
+            Some(&["gold", "GET /items/{id}"]),
+        );
         check(&["$request.header.X-Missing"], None);
         check(&["$request.querystring.Key"], None);
         check(&["$context.unknown"], None);
@@ -381,26 +422,84 @@ mod tests {
             let verdict = judge(payload.as_bytes(), simple, rest, ARN, 7);
             expected.assert_eq(&format!("{verdict:?}"));
         };
-        check(r#"{"isAuthorized":true,"context":{"user":"ada"}}"#, true, false, expect![[r#"Ok(Allow(Lambda { principal_id: None, context: {"user": String("ada")}, latency_ms: 7 }))"#]]);
-        check(r#"{"isAuthorized":false}"#, true, false, expect!["Ok(Deny { explicit: true })"]);
-        check(r#"{"isAuthorized":"yes"}"#, true, false, expect![[r#"Err(Malformed("isAuthorized is not a boolean"))"#]]);
         check(
-            &format!(r#"{{"principalId":"u1","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"{ARN}"}}]}},"context":{{"n":1}}}}"#),
+            r#"{"isAuthorized":true,"context":{"user":"ada"}}"#,
+            true,
+            false,
+            expect![[
+                r#"Ok(Allow(Lambda { principal_id: None, context: {"user": String("ada")}, latency_ms: 7 }))"#
+            ]],
+        );
+        check(
+            r#"{"isAuthorized":false}"#,
+            true,
+            false,
+            expect!["Ok(Deny { explicit: true })"],
+        );
+        check(
+            r#"{"isAuthorized":"yes"}"#,
+            true,
+            false,
+            expect![[r#"Err(Malformed("isAuthorized is not a boolean"))"#]],
+        );
+        check(
+            &format!(
+                r#"{{"principalId":"u1","policyDocument":{{"Version":"2012-10-17","Statement":[{{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"{ARN}"}}]}},"context":{{"n":1}}}}"#
+            ),
             false,
             true,
-            expect![[r#"Ok(Allow(Lambda { principal_id: Some("u1"), context: {"n": Number(1)}, latency_ms: 7 }))"#]],
+            expect![[
+                r#"Ok(Allow(Lambda { principal_id: Some("u1"), context: {"n": Number(1)}, latency_ms: 7 }))"#
+            ]],
         );
-        check(r#"{"principalId":"u1","policyDocument":{"Statement":[{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"*"}]}}"#, false, true, expect!["Ok(Deny { explicit: true })"]);
-        check(r#"{"principalId":"u1","policyDocument":{"Statement":[]}}"#, false, true, expect!["Ok(Deny { explicit: false })"]);
-        check(r#"{"policyDocument":{"Statement":[]}}"#, false, true, expect![[r#"Err(Malformed("principalId is missing"))"#]]);
-        check(r#"{"principalId":"u","policyDocument":{"Statement":[]},"context":{"a":[1]}}"#, false, true, expect![[r#"Err(Malformed("context.a is a list or object; REST APIs accept only strings, numbers and booleans"))"#]]);
-        check("garbage", false, true, expect![[r#"Err(Malformed("the answer is not JSON (expected value at line 1 column 1)"))"#]]);
-        check("[]", true, false, expect![[r#"Err(Malformed("the answer is not a JSON object"))"#]]);
+        check(
+            r#"{"principalId":"u1","policyDocument":{"Statement":[{"Action":"execute-api:Invoke","Effect":"Deny","Resource":"*"}]}}"#,
+            false,
+            true,
+            expect!["Ok(Deny { explicit: true })"],
+        );
+        check(
+            r#"{"principalId":"u1","policyDocument":{"Statement":[]}}"#,
+            false,
+            true,
+            expect!["Ok(Deny { explicit: false })"],
+        );
+        check(
+            r#"{"policyDocument":{"Statement":[]}}"#,
+            false,
+            true,
+            expect![[r#"Err(Malformed("principalId is missing"))"#]],
+        );
+        check(
+            r#"{"principalId":"u","policyDocument":{"Statement":[]},"context":{"a":[1]}}"#,
+            false,
+            true,
+            expect![[
+                r#"Err(Malformed("context.a is a list or object; REST APIs accept only strings, numbers and booleans"))"#
+            ]],
+        );
+        check(
+            "garbage",
+            false,
+            true,
+            expect![[
+                r#"Err(Malformed("the answer is not JSON (expected value at line 1 column 1)"))"#
+            ]],
+        );
+        check(
+            "[]",
+            true,
+            false,
+            expect![[r#"Err(Malformed("the answer is not a JSON object"))"#]],
+        );
     }
 
     #[test]
     fn errors_named_unauthorized_are_401() {
-        assert_eq!(judge_error(br#"{"errorMessage":"Unauthorized","errorType":"Error"}"#), AuthorizerFault::Unauthorized);
+        assert_eq!(
+            judge_error(br#"{"errorMessage":"Unauthorized","errorType":"Error"}"#),
+            AuthorizerFault::Unauthorized
+        );
         assert!(matches!(judge_error(b"{}"), AuthorizerFault::Malformed(_)));
     }
 
@@ -414,7 +513,12 @@ mod tests {
         expect![[r#"{"authorizationToken":"tok","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/Prod/GET/items/42","type":"TOKEN"}"#]]
             .assert_eq(&String::from_utf8(event).unwrap());
         let base = br#"{"resource":"/x","path":"/x","httpMethod":"GET","body":null,"isBase64Encoded":false}"#;
-        let event = authorizer_event(AuthorizerKind::HttpV1, base, &["a".to_owned(), "b".to_owned()], ARN);
+        let event = authorizer_event(
+            AuthorizerKind::HttpV1,
+            base,
+            &["a".to_owned(), "b".to_owned()],
+            ARN,
+        );
         expect![[r#"{"authorizationToken":"a,b","httpMethod":"GET","identitySource":"a,b","methodArn":"arn:aws:execute-api:us-east-1:123456789012:abc/Prod/GET/items/42","path":"/x","resource":"/x","type":"REQUEST","version":"1.0"}"#]]
             .assert_eq(&String::from_utf8(event).unwrap());
     }
@@ -426,13 +530,15 @@ mod tests {
             context: serde_json::from_str(r#"{"n":1,"ok":true,"s":"x"}"#).unwrap(),
             latency_ms: 3,
         };
-        expect![[r#"{"integrationLatency":3,"n":"1","ok":"true","principalId":"u1","s":"x"}"#]].assert_eq(&lambda.v1().to_string());
+        expect![[r#"{"integrationLatency":3,"n":"1","ok":"true","principalId":"u1","s":"x"}"#]]
+            .assert_eq(&lambda.v1().to_string());
         expect![[r#"{"lambda":{"n":1,"ok":true,"s":"x"}}"#]].assert_eq(&lambda.v2().to_string());
         let jwt = Authorization::Jwt {
             claims: serde_json::from_str(r#"{"sub":"ada"}"#).unwrap(),
             scopes: None,
         };
-        expect![[r#"{"jwt":{"claims":{"sub":"ada"},"scopes":null}}"#]].assert_eq(&jwt.v2().to_string());
+        expect![[r#"{"jwt":{"claims":{"sub":"ada"},"scopes":null}}"#]]
+            .assert_eq(&jwt.v2().to_string());
     }
 
     proptest! {

@@ -23,15 +23,24 @@ const ALL_METHODS: &str = "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT";
 
 /// Whether a request is a CORS preflight.
 pub fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
-    method == Method::OPTIONS && headers.contains_key(ORIGIN) && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+    method == Method::OPTIONS
+        && headers.contains_key(ORIGIN)
+        && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// The REST mock `OPTIONS` answer: status 200 and the configured headers.
 /// `path_methods` are the methods the path's routes declare, used when
 /// `AllowMethods` is not set.
-pub fn rest_options(cors: &Cors, path_methods: &[String]) -> (StatusCode, Vec<(HeaderName, HeaderValue)>) {
+pub fn rest_options(
+    cors: &Cors,
+    path_methods: &[String],
+) -> (StatusCode, Vec<(HeaderName, HeaderValue)>) {
     let mut headers = Vec::new();
-    push(&mut headers, ACCESS_CONTROL_ALLOW_ORIGIN, &cors.allow_origins.join(","));
+    push(
+        &mut headers,
+        ACCESS_CONTROL_ALLOW_ORIGIN,
+        &cors.allow_origins.join(","),
+    );
     let methods = if !cors.allow_methods.is_empty() {
         cors.allow_methods.join(",")
     } else if path_methods.iter().any(|m| m == "ANY") {
@@ -45,7 +54,11 @@ pub fn rest_options(cors: &Cors, path_methods: &[String]) -> (StatusCode, Vec<(H
     };
     push(&mut headers, ACCESS_CONTROL_ALLOW_METHODS, &methods);
     if !cors.allow_headers.is_empty() {
-        push(&mut headers, ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers.join(","));
+        push(
+            &mut headers,
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            &cors.allow_headers.join(","),
+        );
     }
     if let Some(max_age) = cors.max_age {
         push(&mut headers, ACCESS_CONTROL_MAX_AGE, &max_age.to_string());
@@ -58,7 +71,10 @@ pub fn rest_options(cors: &Cors, path_methods: &[String]) -> (StatusCode, Vec<(H
 
 /// An HTTP API's (or function URL's) preflight answer: 204, with the CORS
 /// headers when the origin and the requested method are allowed.
-pub fn http_preflight(cors: &Cors, request: &HeaderMap) -> (StatusCode, Vec<(HeaderName, HeaderValue)>) {
+pub fn http_preflight(
+    cors: &Cors,
+    request: &HeaderMap,
+) -> (StatusCode, Vec<(HeaderName, HeaderValue)>) {
     let mut headers = Vec::new();
     let Some(origin) = allowed_origin(cors, request) else {
         return (StatusCode::NO_CONTENT, headers);
@@ -76,9 +92,17 @@ pub fn http_preflight(cors: &Cors, request: &HeaderMap) -> (StatusCode, Vec<(Hea
         return (StatusCode::NO_CONTENT, headers);
     }
     push(&mut headers, ACCESS_CONTROL_ALLOW_ORIGIN, &origin);
-    push(&mut headers, ACCESS_CONTROL_ALLOW_METHODS, &cors.allow_methods.join(","));
+    push(
+        &mut headers,
+        ACCESS_CONTROL_ALLOW_METHODS,
+        &cors.allow_methods.join(","),
+    );
     if !cors.allow_headers.is_empty() {
-        push(&mut headers, ACCESS_CONTROL_ALLOW_HEADERS, &cors.allow_headers.join(","));
+        push(
+            &mut headers,
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            &cors.allow_headers.join(","),
+        );
     }
     if let Some(max_age) = cors.max_age {
         push(&mut headers, ACCESS_CONTROL_MAX_AGE, &max_age.to_string());
@@ -114,7 +138,10 @@ pub fn decorate(cors: &Cors, request: &HeaderMap, response: &mut HeaderMap) {
         response.insert(ACCESS_CONTROL_EXPOSE_HEADERS, value);
     }
     if cors.allow_credentials {
-        response.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        response.insert(
+            ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
     }
 }
 
@@ -127,7 +154,12 @@ fn allowed_origin(cors: &Cors, request: &HeaderMap) -> Option<String> {
     if wildcard && !cors.allow_credentials {
         return Some("*".to_owned());
     }
-    (wildcard || cors.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))).then(|| origin.to_owned())
+    (wildcard
+        || cors
+            .allow_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin)))
+    .then(|| origin.to_owned())
 }
 
 fn push(headers: &mut Vec<(HeaderName, HeaderValue)>, name: HeaderName, value: &str) {
@@ -180,26 +212,46 @@ mod tests {
     #[test]
     fn http_preflights() {
         let cors = http_cors();
-        check_preflight(&cors, Some("https://app.example"), Some("POST"), expect![[r#"
+        check_preflight(
+            &cors,
+            Some("https://app.example"),
+            Some("POST"),
+            expect![[r#"
             204
             access-control-allow-origin: https://app.example
             access-control-allow-methods: GET,POST
             access-control-allow-headers: authorization,content-type
             access-control-max-age: 600
-            access-control-allow-credentials: true"#]]);
-        check_preflight(&cors, Some("https://evil.example"), Some("POST"), expect!["204"]);
-        check_preflight(&cors, Some("https://app.example"), Some("DELETE"), expect!["204"]);
+            access-control-allow-credentials: true"#]],
+        );
+        check_preflight(
+            &cors,
+            Some("https://evil.example"),
+            Some("POST"),
+            expect!["204"],
+        );
+        check_preflight(
+            &cors,
+            Some("https://app.example"),
+            Some("DELETE"),
+            expect!["204"],
+        );
         let open = Cors {
             allow_origins: vec!["*".to_owned()],
             allow_methods: vec!["*".to_owned()],
             allow_headers: vec!["*".to_owned()],
             ..Cors::default()
         };
-        check_preflight(&open, Some("https://any.example"), Some("PATCH"), expect![[r#"
+        check_preflight(
+            &open,
+            Some("https://any.example"),
+            Some("PATCH"),
+            expect![[r#"
             204
             access-control-allow-origin: *
             access-control-allow-methods: *
-            access-control-allow-headers: *"#]]);
+            access-control-allow-headers: *"#]],
+        );
     }
 
     #[test]
@@ -212,7 +264,10 @@ mod tests {
             200
             access-control-allow-origin: *
             access-control-allow-methods: GET,OPTIONS,POST"#]]
-        .assert_eq(&render(rest_options(&cors, &["POST".to_owned(), "GET".to_owned()])));
+        .assert_eq(&render(rest_options(
+            &cors,
+            &["POST".to_owned(), "GET".to_owned()],
+        )));
         expect![[r#"
             200
             access-control-allow-origin: *
@@ -224,13 +279,24 @@ mod tests {
     fn responses_get_configured_headers_only() {
         let cors = http_cors();
         let mut response = HeaderMap::new();
-        response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, "https://function.example".parse().unwrap());
-        decorate(&cors, &request(Some("https://app.example"), None), &mut response);
+        response.insert(
+            ACCESS_CONTROL_ALLOW_ORIGIN,
+            "https://function.example".parse().unwrap(),
+        );
+        decorate(
+            &cors,
+            &request(Some("https://app.example"), None),
+            &mut response,
+        );
         assert_eq!(response[ACCESS_CONTROL_ALLOW_ORIGIN], "https://app.example");
         assert_eq!(response[ACCESS_CONTROL_EXPOSE_HEADERS], "x-request-id");
         let mut response = HeaderMap::new();
         response.insert(ACCESS_CONTROL_ALLOW_ORIGIN, "*".parse().unwrap());
-        decorate(&cors, &request(Some("https://evil.example"), None), &mut response);
+        decorate(
+            &cors,
+            &request(Some("https://evil.example"), None),
+            &mut response,
+        );
         assert!(response.is_empty());
     }
 }

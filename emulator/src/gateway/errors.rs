@@ -67,15 +67,27 @@ impl GatewayError {
                     Some("InternalServerErrorException"),
                     r#"{"message": "Internal server error"}"#,
                 ),
-                Flavour::Http => (StatusCode::INTERNAL_SERVER_ERROR, None, r#"{"message":"Internal Server Error"}"#),
-                Flavour::FunctionUrl => (StatusCode::BAD_GATEWAY, None, r#"{"message":"Internal Server Error"}"#),
+                Flavour::Http => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    r#"{"message":"Internal Server Error"}"#,
+                ),
+                Flavour::FunctionUrl => (
+                    StatusCode::BAD_GATEWAY,
+                    None,
+                    r#"{"message":"Internal Server Error"}"#,
+                ),
             },
             GatewayError::Timeout if rest => (
                 StatusCode::GATEWAY_TIMEOUT,
                 Some("InternalServerErrorException"),
                 r#"{"message": "Endpoint request timed out"}"#,
             ),
-            GatewayError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, None, r#"{"message":"Service Unavailable"}"#),
+            GatewayError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                r#"{"message":"Service Unavailable"}"#,
+            ),
             GatewayError::Throttled => (
                 StatusCode::TOO_MANY_REQUESTS,
                 rest.then_some("TooManyRequestsException"),
@@ -100,21 +112,29 @@ impl GatewayError {
                     r#"{"Message":"User is not authorized to access this resource"}"#
                 },
             ),
-            GatewayError::Forbidden { .. } => (StatusCode::FORBIDDEN, None, r#"{"message":"Forbidden"}"#),
+            GatewayError::Forbidden { .. } => {
+                (StatusCode::FORBIDDEN, None, r#"{"message":"Forbidden"}"#)
+            }
             GatewayError::AuthorizerFailure if rest => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Some("AuthorizerConfigurationException"),
                 r#"{"message": null}"#,
             ),
-            GatewayError::AuthorizerFailure => {
-                (StatusCode::INTERNAL_SERVER_ERROR, None, r#"{"message":"Internal Server Error"}"#)
-            }
+            GatewayError::AuthorizerFailure => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                None,
+                r#"{"message":"Internal Server Error"}"#,
+            ),
             GatewayError::BadRequest => (
                 StatusCode::BAD_REQUEST,
                 rest.then_some("BadRequestException"),
                 r#"{"message":"Bad Request"}"#,
             ),
-            GatewayError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, None, r#"{"message":"Service Unavailable"}"#),
+            GatewayError::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                r#"{"message":"Service Unavailable"}"#,
+            ),
         }
     }
 
@@ -154,7 +174,9 @@ mod tests {
             GatewayError::Timeout,
             GatewayError::Throttled,
             GatewayError::PayloadTooLarge,
-            GatewayError::Unauthorized { www_authenticate: None },
+            GatewayError::Unauthorized {
+                www_authenticate: None,
+            },
             GatewayError::Forbidden { explicit: true },
             GatewayError::Forbidden { explicit: false },
             GatewayError::AuthorizerFailure,
@@ -165,7 +187,11 @@ mod tests {
         for flavour in [Flavour::Rest, Flavour::Http, Flavour::FunctionUrl] {
             for error in &errors {
                 let (status, error_type, body) = error.parts(flavour);
-                out.push_str(&format!("{flavour:?} {error:?}: {} {} {body}\n", status.as_u16(), error_type.unwrap_or("-")));
+                out.push_str(&format!(
+                    "{flavour:?} {error:?}: {} {} {body}\n",
+                    status.as_u16(),
+                    error_type.unwrap_or("-")
+                ));
             }
         }
         expect![[r#"

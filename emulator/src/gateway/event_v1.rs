@@ -17,7 +17,9 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::authorizer::Authorization;
 use super::event_v2::{Pairs, StringPairs, domain_prefix};
-use super::request::{EventBody, RequestParts, group_query, is_gateway_header, request_time, title_case};
+use super::request::{
+    EventBody, RequestParts, group_query, is_gateway_header, request_time, title_case,
+};
 
 /// What the route contributes to a 1.0 event.
 #[derive(Debug, Clone)]
@@ -69,8 +71,20 @@ impl Serialize for Event<'_, '_> {
         map.serialize_entry("resource", context.resource)?;
         map.serialize_entry("path", context.path)?;
         map.serialize_entry("httpMethod", request.method.as_str())?;
-        map.serialize_entry("headers", &Headers { request, multi: false })?;
-        map.serialize_entry("multiValueHeaders", &Headers { request, multi: true })?;
+        map.serialize_entry(
+            "headers",
+            &Headers {
+                request,
+                multi: false,
+            },
+        )?;
+        map.serialize_entry(
+            "multiValueHeaders",
+            &Headers {
+                request,
+                multi: true,
+            },
+        )?;
         let query = group_query(request.raw_query);
         if query.is_empty() {
             map.serialize_entry("queryStringParameters", &())?;
@@ -114,8 +128,10 @@ impl Serialize for Headers<'_, '_> {
             let key = title_case(name.as_str());
             let values = request.headers.get_all(name);
             if self.multi {
-                let all: Vec<Cow<'_, str>> =
-                    values.iter().map(|v| String::from_utf8_lossy(v.as_bytes())).collect();
+                let all: Vec<Cow<'_, str>> = values
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
+                    .collect();
                 map.serialize_entry(&key, &all)?;
             } else if let Some(last) = values.iter().next_back() {
                 map.serialize_entry(&key, &String::from_utf8_lossy(last.as_bytes()))?;
@@ -294,7 +310,10 @@ mod tests {
         let (path, query) = case.target.split_once('?').unwrap_or((case.target, ""));
         let mut map = HeaderMap::new();
         for (name, value) in case.headers {
-            map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
         }
         let request = RequestParts {
             method: &method,
@@ -308,8 +327,16 @@ mod tests {
             port: 3000,
             trace_id: "Root=1-5e6a8e3e-0123456789abcdef01234567",
         };
-        let params: Vec<(&str, Cow<'_, str>)> = case.params.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
-        let body = event_body(case.body, &map, BinaryRule::MediaTypes(case.binary_media_types));
+        let params: Vec<(&str, Cow<'_, str>)> = case
+            .params
+            .iter()
+            .map(|(k, v)| (*k, Cow::Borrowed(*v)))
+            .collect();
+        let body = event_body(
+            case.body,
+            &map,
+            BinaryRule::MediaTypes(case.binary_media_types),
+        );
         let event = event(
             &request,
             &V1Context {
@@ -341,7 +368,12 @@ mod tests {
         check(
             Case {
                 target: "/files/a/b.txt?tag=x&tag=y&one=1",
-                headers: &[("host", "localhost:3000"), ("user-agent", "curl/8.0"), ("x-multi", "1"), ("x-multi", "2")],
+                headers: &[
+                    ("host", "localhost:3000"),
+                    ("user-agent", "curl/8.0"),
+                    ("x-multi", "1"),
+                    ("x-multi", "2"),
+                ],
                 resource: "/files/{proxy+}",
                 params: &[("proxy", "a/b.txt")],
                 ..Case::default()

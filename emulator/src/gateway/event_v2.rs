@@ -219,16 +219,32 @@ mod tests {
 
     /// The one place that builds a 2.0 event: a request from its method,
     /// target, headers and body, rendered as pretty JSON.
-    fn check(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8], params: &[(&str, &str)], expected: Expect) {
+    fn check(
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        params: &[(&str, &str)],
+        expected: Expect,
+    ) {
         expected.assert_eq(&render(method, target, headers, body, params));
     }
 
-    fn render(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8], params: &[(&str, &str)]) -> String {
+    fn render(
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        params: &[(&str, &str)],
+    ) -> String {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let mut map = HeaderMap::new();
         for (name, value) in headers {
-            map.append(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
         }
         let request = RequestParts {
             method: &method,
@@ -242,7 +258,10 @@ mod tests {
             port: 3000,
             trace_id: "Root=1-5e6a8e3e-0123456789abcdef01234567",
         };
-        let params: Vec<(&str, Cow<'_, str>)> = params.iter().map(|(k, v)| (*k, Cow::Borrowed(*v))).collect();
+        let params: Vec<(&str, Cow<'_, str>)> = params
+            .iter()
+            .map(|(k, v)| (*k, Cow::Borrowed(*v)))
+            .collect();
         let body = event_body(body, &map, BinaryRule::TextTypesOnly);
         let stage_variables = [("tier".to_owned(), "gold".to_owned())];
         let event = event(
@@ -254,7 +273,11 @@ mod tests {
                 stage: "$default",
                 request_id: "JkHs_jtXIAMEPqA=",
                 path_params: &params,
-                stage_variables: if params.is_empty() { &[] } else { &stage_variables },
+                stage_variables: if params.is_empty() {
+                    &[]
+                } else {
+                    &stage_variables
+                },
                 authorization: None,
                 body: &body,
             },
@@ -337,7 +360,16 @@ mod tests {
 
     #[test]
     fn json_and_binary_bodies() {
-        check("POST", "/orders", &[("content-type", "application/json"), ("content-length", "8")], br#"{"id":1}"#, &[], expect![[r#"
+        check(
+            "POST",
+            "/orders",
+            &[
+                ("content-type", "application/json"),
+                ("content-length", "8"),
+            ],
+            br#"{"id":1}"#,
+            &[],
+            expect![[r#"
             {
               "body": "{\"id\":1}",
               "headers": {
@@ -371,8 +403,15 @@ mod tests {
               },
               "routeKey": "GET /hello/{name}",
               "version": "2.0"
-            }"#]]);
-        let binary = render("POST", "/upload", &[("content-type", "image/png")], &[0x89, b'P', b'N', b'G', 0, 0xff], &[]);
+            }"#]],
+        );
+        let binary = render(
+            "POST",
+            "/upload",
+            &[("content-type", "image/png")],
+            &[0x89, b'P', b'N', b'G', 0, 0xff],
+            &[],
+        );
         assert!(binary.contains(r#""body": "iVBORwD/""#), "{binary}");
         assert!(binary.contains(r#""isBase64Encoded": true"#), "{binary}");
     }

@@ -24,7 +24,10 @@ use super::authorizer::{Authorization, scalar_text};
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
     #[error("reading the JWKS file {}: {cause}", path.display())]
-    Read { path: PathBuf, cause: std::io::Error },
+    Read {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("the JWKS file {} is not a JSON Web Key Set ({cause}); it needs {{\"keys\": [...]}}", path.display())]
     Parse { path: PathBuf, cause: String },
     #[error("no JWT signature backend is available in this build")]
@@ -86,9 +89,11 @@ impl JwtVerifier {
     ) -> Result<Authorization, Rejection> {
         let token = strip_bearer(header_value);
         let claims: Map<String, Value> = match &self.keys {
-            None => jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
-                .map_err(|e| Rejection(format!("the token is not a JWT: {e}")))?
-                .claims,
+            None => {
+                jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
+                    .map_err(|e| Rejection(format!("the token is not a JWT: {e}")))?
+                    .claims
+            }
             Some(keys) => verify_signature(token, keys)?,
         };
         check_claims(&claims, issuer, audience, now)?;
@@ -110,20 +115,32 @@ fn strip_bearer(value: &str) -> &str {
 }
 
 fn verify_signature(token: &str, keys: &JwkSet) -> Result<Map<String, Value>, Rejection> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| Rejection(format!("the token is not a JWT: {e}")))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|e| Rejection(format!("the token is not a JWT: {e}")))?;
     let jwk = match &header.kid {
         Some(kid) => keys
             .find(kid)
             .ok_or_else(|| Rejection(format!("no key with kid {kid} in the JWKS")))?,
         None => match keys.keys.as_slice() {
             [only] => only,
-            _ => return Err(Rejection("the token has no kid and the JWKS has several keys".to_owned())),
+            _ => {
+                return Err(Rejection(
+                    "the token has no kid and the JWKS has several keys".to_owned(),
+                ));
+            }
         },
     };
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| Rejection(format!("the JWKS key cannot be used: {e}")))?;
-    if header.alg == Algorithm::HS256 || header.alg == Algorithm::HS384 || header.alg == Algorithm::HS512 {
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|e| Rejection(format!("the JWKS key cannot be used: {e}")))?;
+    if header.alg == Algorithm::HS256
+        || header.alg == Algorithm::HS384
+        || header.alg == Algorithm::HS512
+    {
         // API Gateway accepts only asymmetric signatures from an issuer.
-        return Err(Rejection(format!("signing algorithm {:?} is not supported", header.alg)));
+        return Err(Rejection(format!(
+            "signing algorithm {:?} is not supported",
+            header.alg
+        )));
     }
     let mut validation = Validation::new(header.alg);
     // Claims are checked below with the injected clock and API Gateway's
@@ -145,7 +162,12 @@ fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<f64>, Reject
     }
 }
 
-fn check_claims(claims: &Map<String, Value>, issuer: Option<&str>, audience: &[String], now: u64) -> Result<(), Rejection> {
+fn check_claims(
+    claims: &Map<String, Value>,
+    issuer: Option<&str>,
+    audience: &[String],
+    now: u64,
+) -> Result<(), Rejection> {
     let now = now as f64;
     match number(claims, "exp")? {
         None => return Err(Rejection("the token has no exp claim".to_owned())),
@@ -175,7 +197,10 @@ fn check_claims(claims: &Map<String, Value>, issuer: Option<&str>, audience: &[S
         if let Some(client_id) = claims.get("client_id").and_then(Value::as_str) {
             presented.push(client_id);
         }
-        if !presented.iter().any(|a| audience.iter().any(|allowed| allowed == a)) {
+        if !presented
+            .iter()
+            .any(|a| audience.iter().any(|allowed| allowed == a))
+        {
             return Err(Rejection("the token's audience is not allowed".to_owned()));
         }
     }
@@ -184,10 +209,20 @@ fn check_claims(claims: &Map<String, Value>, issuer: Option<&str>, audience: &[S
 
 /// `scope` (space-separated) or `scp` (a list or a string).
 fn scopes(claims: &Map<String, Value>) -> Option<Vec<String>> {
-    let split = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let split = |text: &str| {
+        text.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
     match claims.get("scope").or_else(|| claims.get("scp")) {
         Some(Value::String(text)) => Some(split(text)),
-        Some(Value::Array(items)) => Some(items.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+        Some(Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -208,7 +243,12 @@ mod tests {
     fn token(claims: Value, kid: Option<&str>) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = kid.map(str::to_owned);
-        encode(&header, &claims, &EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).unwrap()).unwrap()
+        encode(
+            &header,
+            &claims,
+            &EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).unwrap(),
+        )
+        .unwrap()
     }
 
     fn verifier() -> JwtVerifier {
@@ -217,9 +257,16 @@ mod tests {
 
     fn check(verifier: &JwtVerifier, token: &str, expected: Result<&str, &str>) {
         let audience = ["my-app".to_owned()];
-        let got = verifier.check(&format!("Bearer {token}"), Some("https://issuer.example"), &audience, NOW);
+        let got = verifier.check(
+            &format!("Bearer {token}"),
+            Some("https://issuer.example"),
+            &audience,
+            NOW,
+        );
         match (got, expected) {
-            (Ok(Authorization::Jwt { claims, .. }), Ok(sub)) => assert_eq!(claims["sub"], json!(sub)),
+            (Ok(Authorization::Jwt { claims, .. }), Ok(sub)) => {
+                assert_eq!(claims["sub"], json!(sub))
+            }
             (Err(Rejection(message)), Err(want)) => assert!(message.contains(want), "{message}"),
             (got, want) => panic!("{got:?} vs {want:?}"),
         }
@@ -238,16 +285,36 @@ mod tests {
         check(&verifier, &token(expired, Some("test-key")), Err("expired"));
         let mut early = claims();
         early["nbf"] = json!(NOW + 100);
-        check(&verifier, &token(early, Some("test-key")), Err("not valid yet"));
+        check(
+            &verifier,
+            &token(early, Some("test-key")),
+            Err("not valid yet"),
+        );
         let mut other_issuer = claims();
         other_issuer["iss"] = json!("https://evil.example");
-        check(&verifier, &token(other_issuer, Some("test-key")), Err("issuer"));
+        check(
+            &verifier,
+            &token(other_issuer, Some("test-key")),
+            Err("issuer"),
+        );
         let mut other_audience = claims();
         other_audience["aud"] = json!(["someone-else"]);
-        check(&verifier, &token(other_audience.clone(), Some("test-key")), Err("audience"));
+        check(
+            &verifier,
+            &token(other_audience.clone(), Some("test-key")),
+            Err("audience"),
+        );
         other_audience["client_id"] = json!("my-app");
-        check(&verifier, &token(other_audience, Some("test-key")), Ok("ada"));
-        check(&verifier, &token(claims(), Some("unknown")), Err("no key with kid"));
+        check(
+            &verifier,
+            &token(other_audience, Some("test-key")),
+            Ok("ada"),
+        );
+        check(
+            &verifier,
+            &token(claims(), Some("unknown")),
+            Err("no key with kid"),
+        );
         check(&verifier, &token(claims(), None), Ok("ada"));
         let tampered = token(claims(), Some("test-key"));
         let mut parts: Vec<&str> = tampered.split('.').collect();
@@ -264,9 +331,16 @@ mod tests {
     fn unverified_mode_still_checks_claims() {
         let verifier = JwtVerifier::unverified();
         let authorization = verifier
-            .check(&token(claims(), None), Some("https://issuer.example"), &["my-app".to_owned()], NOW)
+            .check(
+                &token(claims(), None),
+                Some("https://issuer.example"),
+                &["my-app".to_owned()],
+                NOW,
+            )
             .unwrap();
-        let Authorization::Jwt { claims, scopes } = authorization else { panic!() };
+        let Authorization::Jwt { claims, scopes } = authorization else {
+            panic!()
+        };
         assert_eq!(claims["exp"], json!((NOW + 60).to_string()));
         assert_eq!(scopes, Some(vec!["read".to_owned(), "write".to_owned()]));
         let mut expired = super::tests::claims();

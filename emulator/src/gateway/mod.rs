@@ -88,7 +88,10 @@ impl Routes {
     /// Serves the routes of `app` from now on (a template reload).
     pub fn replace(&self, app: &App) {
         let table = Arc::new(RouteTable::build(app));
-        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = table;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = table;
     }
 }
 
@@ -132,9 +135,16 @@ pub(crate) fn route_lines(table: &RouteTable) -> Vec<String> {
                 (ApiKind::Http, PayloadVersion::V2) => "HTTP".to_owned(),
                 (ApiKind::Http, PayloadVersion::V1) => "HTTP, payload 1.0".to_owned(),
             };
-            let mut line = format!("{method:<7} {path}  -> {}  ({}, {kind}", route.function, api.logical_id);
+            let mut line = format!(
+                "{method:<7} {path}  -> {}  ({}, {kind}",
+                route.function, api.logical_id
+            );
             if api.kind == ApiKind::Rest || api.stage != "$default" {
-                line.push_str(&format!(", also /{}{}", api.stage, route.path.as_deref().unwrap_or("")));
+                line.push_str(&format!(
+                    ", also /{}{}",
+                    api.stage,
+                    route.path.as_deref().unwrap_or("")
+                ));
             }
             if let Some(authorizer) = &route.authorizer {
                 line.push_str(&format!(", authorizer {authorizer}"));
@@ -206,8 +216,16 @@ impl Gateway {
 }
 
 /// Serves the gateway on `listener` until `shutdown` is cancelled.
-pub async fn run(listener: TcpListener, gateway: Gateway, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn run(
+    listener: TcpListener,
+    gateway: Gateway,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let port = listener.local_addr()?.port();
-    let handler = Arc::new(server::GatewayServer::new(gateway.table, gateway.config, port));
+    let handler = Arc::new(server::GatewayServer::new(
+        gateway.table,
+        gateway.config,
+        port,
+    ));
     crate::http_server::serve(listener, handler, shutdown).await
 }

@@ -40,11 +40,15 @@ pub fn evaluate(policy: &Value, resource_arn: &str) -> Result<PolicyDecision, St
             Some("Deny") => false,
             _ => return Err(format!("Statement[{index}].Effect must be Allow or Deny")),
         };
-        let action = patterns(statement.get("Action"))
-            .ok_or_else(|| format!("Statement[{index}].Action must be a string or a list of strings"))?;
-        let resource = patterns(statement.get("Resource"))
-            .ok_or_else(|| format!("Statement[{index}].Resource must be a string or a list of strings"))?;
-        let applies = action.iter().any(|p| wildcard_match(&p.to_ascii_lowercase(), &INVOKE.to_ascii_lowercase()))
+        let action = patterns(statement.get("Action")).ok_or_else(|| {
+            format!("Statement[{index}].Action must be a string or a list of strings")
+        })?;
+        let resource = patterns(statement.get("Resource")).ok_or_else(|| {
+            format!("Statement[{index}].Resource must be a string or a list of strings")
+        })?;
+        let applies = action
+            .iter()
+            .any(|p| wildcard_match(&p.to_ascii_lowercase(), &INVOKE.to_ascii_lowercase()))
             && resource.iter().any(|p| wildcard_match(p, resource_arn));
         if !applies {
             continue;
@@ -54,7 +58,11 @@ pub fn evaluate(policy: &Value, resource_arn: &str) -> Result<PolicyDecision, St
         }
         allowed = true;
     }
-    Ok(if allowed { PolicyDecision::Allow } else { PolicyDecision::ImplicitDeny })
+    Ok(if allowed {
+        PolicyDecision::Allow
+    } else {
+        PolicyDecision::ImplicitDeny
+    })
 }
 
 fn patterns(value: Option<&Value>) -> Option<Vec<&str>> {
@@ -115,9 +123,26 @@ mod tests {
 
     #[test]
     fn policies_decide() {
-        check(json!([statement("Allow", json!("execute-api:Invoke"), json!(ARN))]), Ok(PolicyDecision::Allow));
-        check(json!(statement("Allow", json!("execute-api:*"), json!("arn:aws:execute-api:*:*:abc/*"))), Ok(PolicyDecision::Allow));
-        check(json!([statement("Allow", json!(["*"]), json!(["arn:aws:execute-api:us-east-1:123456789012:abc/Prod/GET/items/??"]))]), Ok(PolicyDecision::Allow));
+        check(
+            json!([statement("Allow", json!("execute-api:Invoke"), json!(ARN))]),
+            Ok(PolicyDecision::Allow),
+        );
+        check(
+            json!(statement(
+                "Allow",
+                json!("execute-api:*"),
+                json!("arn:aws:execute-api:*:*:abc/*")
+            )),
+            Ok(PolicyDecision::Allow),
+        );
+        check(
+            json!([statement(
+                "Allow",
+                json!(["*"]),
+                json!(["arn:aws:execute-api:us-east-1:123456789012:abc/Prod/GET/items/??"])
+            )]),
+            Ok(PolicyDecision::Allow),
+        );
         check(
             json!([
                 statement("Allow", json!("execute-api:Invoke"), json!("*")),
@@ -125,10 +150,23 @@ mod tests {
             ]),
             Ok(PolicyDecision::ExplicitDeny),
         );
-        check(json!([statement("Allow", json!("execute-api:Invoke"), json!("arn:aws:execute-api:*:*:abc/Prod/POST/*"))]), Ok(PolicyDecision::ImplicitDeny));
+        check(
+            json!([statement(
+                "Allow",
+                json!("execute-api:Invoke"),
+                json!("arn:aws:execute-api:*:*:abc/Prod/POST/*")
+            )]),
+            Ok(PolicyDecision::ImplicitDeny),
+        );
         check(json!([]), Ok(PolicyDecision::ImplicitDeny));
-        check(json!([statement("Maybe", json!("*"), json!("*"))]), Err("Effect"));
-        check(json!([statement("Allow", json!(3), json!("*"))]), Err("Action"));
+        check(
+            json!([statement("Maybe", json!("*"), json!("*"))]),
+            Err("Effect"),
+        );
+        check(
+            json!([statement("Allow", json!(3), json!("*"))]),
+            Err("Action"),
+        );
         check(json!("nope"), Err("Statement"));
     }
 

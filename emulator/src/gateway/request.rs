@@ -38,7 +38,9 @@ impl RequestParts<'_> {
     /// converted lossily (API Gateway passes such bytes through as Latin-1,
     /// which JSON cannot carry either).
     pub fn header(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()))
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
     }
 
     /// The `Host` header, or `localhost` when the client sent none
@@ -66,7 +68,10 @@ impl RequestParts<'_> {
             let text = String::from_utf8_lossy(value.as_bytes());
             match text {
                 Cow::Borrowed(text) => cookies.extend(
-                    text.split(';').map(str::trim).filter(|c| !c.is_empty()).map(Cow::Borrowed),
+                    text.split(';')
+                        .map(str::trim)
+                        .filter(|c| !c.is_empty())
+                        .map(Cow::Borrowed),
                 ),
                 Cow::Owned(text) => cookies.extend(
                     text.split(';')
@@ -83,7 +88,9 @@ impl RequestParts<'_> {
     /// list with the source address appended.
     pub fn forwarded_for(&self) -> String {
         match self.header("x-forwarded-for") {
-            Some(existing) if !existing.trim().is_empty() => format!("{existing}, {}", self.source_ip),
+            Some(existing) if !existing.trim().is_empty() => {
+                format!("{existing}, {}", self.source_ip)
+            }
             _ => self.source_ip.to_string(),
         }
     }
@@ -163,13 +170,18 @@ pub fn event_body<'a>(body: &'a [u8], headers: &HeaderMap, rule: BinaryRule<'_>)
         .unwrap_or("");
     let binary = match rule {
         BinaryRule::MediaTypes(types) => {
-            !content_type.is_empty() && types.iter().any(|pattern| media_type_matches(pattern, content_type))
+            !content_type.is_empty()
+                && types
+                    .iter()
+                    .any(|pattern| media_type_matches(pattern, content_type))
         }
         BinaryRule::TextTypesOnly => {
             let encoded = headers
                 .get(http::header::CONTENT_ENCODING)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"));
+                .is_some_and(|e| {
+                    !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity")
+                });
             encoded || !is_text_type(content_type)
         }
     };
@@ -185,7 +197,9 @@ pub fn is_text_type(content_type: &str) -> bool {
     let (kind, subtype) = essence.split_once('/').unwrap_or((essence, ""));
     kind.eq_ignore_ascii_case("text")
         || (kind.eq_ignore_ascii_case("application")
-            && ["json", "xml", "javascript"].iter().any(|t| subtype.eq_ignore_ascii_case(t)))
+            && ["json", "xml", "javascript"]
+                .iter()
+                .any(|t| subtype.eq_ignore_ascii_case(t)))
 }
 
 /// `type/subtype` without parameters, trimmed.
@@ -287,7 +301,10 @@ mod tests {
     fn query_groups_keep_order_and_repeats() {
         let check = |raw: &str, expected: &str| {
             let groups = group_query(raw);
-            let rendered: Vec<String> = groups.iter().map(|(k, v)| format!("{k}={}", v.join("|"))).collect();
+            let rendered: Vec<String> = groups
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.join("|")))
+                .collect();
             assert_eq!(rendered.join(" "), expected, "{raw}");
         };
         check("", "");
@@ -317,11 +334,19 @@ mod tests {
             ("image/png", "image/png", true),
             ("image/*", "image/jpeg", true),
             ("*/*", "text/plain", true),
-            ("application/octet-stream", "application/octet-stream; x=1", true),
+            (
+                "application/octet-stream",
+                "application/octet-stream; x=1",
+                true,
+            ),
             ("image/png", "image/jpeg", false),
             ("image/*", "text/plain", false),
         ] {
-            assert_eq!(media_type_matches(pattern, content_type), matches, "{pattern} {content_type}");
+            assert_eq!(
+                media_type_matches(pattern, content_type),
+                matches,
+                "{pattern} {content_type}"
+            );
         }
     }
 
@@ -329,19 +354,35 @@ mod tests {
     fn bodies_are_encoded_by_rule() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", "application/json".parse().unwrap());
-        assert_eq!(event_body(b"{}", &headers, BinaryRule::TextTypesOnly), EventBody::Text("{}"));
-        assert_eq!(event_body(b"", &headers, BinaryRule::TextTypesOnly), EventBody::Empty);
+        assert_eq!(
+            event_body(b"{}", &headers, BinaryRule::TextTypesOnly),
+            EventBody::Text("{}")
+        );
+        assert_eq!(
+            event_body(b"", &headers, BinaryRule::TextTypesOnly),
+            EventBody::Empty
+        );
         assert_eq!(
             event_body(&[0xff, 0x00], &headers, BinaryRule::TextTypesOnly),
             EventBody::Base64("/wA=".to_owned())
         );
         headers.insert("content-type", "image/png".parse().unwrap());
-        assert_eq!(event_body(b"ab", &headers, BinaryRule::MediaTypes(&[])), EventBody::Text("ab"));
         assert_eq!(
-            event_body(b"ab", &headers, BinaryRule::MediaTypes(&["image/*".to_owned()])),
+            event_body(b"ab", &headers, BinaryRule::MediaTypes(&[])),
+            EventBody::Text("ab")
+        );
+        assert_eq!(
+            event_body(
+                b"ab",
+                &headers,
+                BinaryRule::MediaTypes(&["image/*".to_owned()])
+            ),
             EventBody::Base64("YWI=".to_owned())
         );
-        headers.insert("content-type", "application/x-www-form-urlencoded".parse().unwrap());
+        headers.insert(
+            "content-type",
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
         assert_eq!(
             event_body(b"a=1", &headers, BinaryRule::TextTypesOnly),
             EventBody::Base64("YT0x".to_owned())
@@ -360,7 +401,10 @@ mod tests {
 
     #[test]
     fn request_time_is_common_log_format() {
-        assert_eq!(request_time(1_583_348_638_390), "04/Mar/2020:19:03:58 +0000");
+        assert_eq!(
+            request_time(1_583_348_638_390),
+            "04/Mar/2020:19:03:58 +0000"
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ pub enum Decoding<'a> {
     Always,
     /// REST APIs: when the response's content type or the request's
     /// `Accept` matches one of these media types.
-    BinaryMediaTypes { types: &'a [String], accept: Option<&'a str> },
+    BinaryMediaTypes {
+        types: &'a [String],
+        accept: Option<&'a str>,
+    },
 }
 
 /// The format the function's answer is read in.
@@ -61,7 +64,11 @@ pub enum ResponseFormat {
 }
 
 /// Maps a successful function payload to a response.
-pub fn map(payload: &[u8], format: ResponseFormat, decoding: Decoding<'_>) -> Result<Reply, Malformed> {
+pub fn map(
+    payload: &[u8],
+    format: ResponseFormat,
+    decoding: Decoding<'_>,
+) -> Result<Reply, Malformed> {
     let value: Value = serde_json::from_slice(payload).map_err(|e| {
         if payload.iter().all(u8::is_ascii_whitespace) {
             malformed("the function returned nothing")
@@ -70,9 +77,17 @@ pub fn map(payload: &[u8], format: ResponseFormat, decoding: Decoding<'_>) -> Re
         }
     })?;
     let object = match value {
-        Value::Object(object) if format != ResponseFormat::V2 || object.contains_key("statusCode") => object,
+        Value::Object(object)
+            if format != ResponseFormat::V2 || object.contains_key("statusCode") =>
+        {
+            object
+        }
         _ if format == ResponseFormat::V2 => return Ok(inferred(payload)),
-        Value::Null => return Err(malformed("the function returned null; it must return an object with a statusCode")),
+        Value::Null => {
+            return Err(malformed(
+                "the function returned null; it must return an object with a statusCode",
+            ));
+        }
         other => {
             return Err(malformed(format!(
                 "the function returned {}; it must return an object with a statusCode",
@@ -93,14 +108,30 @@ fn inferred(payload: &[u8]) -> Reply {
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
-    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &bytes[start..end]
 }
 
-const V1_KEYS: &[&str] = &["statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"];
+const V1_KEYS: &[&str] = &[
+    "statusCode",
+    "headers",
+    "multiValueHeaders",
+    "body",
+    "isBase64Encoded",
+];
 
-fn structured(object: Map<String, Value>, format: ResponseFormat, decoding: Decoding<'_>) -> Result<Reply, Malformed> {
+fn structured(
+    object: Map<String, Value>,
+    format: ResponseFormat,
+    decoding: Decoding<'_>,
+) -> Result<Reply, Malformed> {
     if format == ResponseFormat::RestV1
         && let Some(key) = object.keys().find(|k| !V1_KEYS.contains(&k.as_str()))
     {
@@ -155,8 +186,9 @@ fn structured(object: Map<String, Value>, format: ResponseFormat, decoding: Deco
                     let Some(text) = cookie.as_str() else {
                         return Err(malformed("cookies must be a list of strings"));
                     };
-                    let value = HeaderValue::from_str(text)
-                        .map_err(|_| malformed(format!("cookie `{text}` is not a valid header value")))?;
+                    let value = HeaderValue::from_str(text).map_err(|_| {
+                        malformed(format!("cookie `{text}` is not a valid header value"))
+                    })?;
                     headers.push((SET_COOKIE, value));
                 }
             }
@@ -169,7 +201,9 @@ fn structured(object: Map<String, Value>, format: ResponseFormat, decoding: Deco
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         // Some runtimes send the flag as a string.
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
+        Some(Value::String(s))
+            if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+        {
             s.eq_ignore_ascii_case("true")
         }
         Some(_) => return Err(malformed("isBase64Encoded is not a boolean")),
@@ -187,7 +221,11 @@ fn structured(object: Map<String, Value>, format: ResponseFormat, decoding: Deco
                             .and_then(|(_, v)| v.to_str().ok());
                         types.iter().any(|t| {
                             content_type.is_some_and(|c| media_type_matches(t, c))
-                                || accept.is_some_and(|a| a.split(',').next().is_some_and(|first| media_type_matches(t, first)))
+                                || accept.is_some_and(|a| {
+                                    a.split(',')
+                                        .next()
+                                        .is_some_and(|first| media_type_matches(t, first))
+                                })
                         })
                     }
                 };
@@ -195,24 +233,41 @@ fn structured(object: Map<String, Value>, format: ResponseFormat, decoding: Deco
                 base64::engine::general_purpose::STANDARD
                     .decode(text.trim())
                     .map(Bytes::from)
-                    .map_err(|e| malformed(format!("body is marked isBase64Encoded but is not base64 ({e})")))?
+                    .map_err(|e| {
+                        malformed(format!(
+                            "body is marked isBase64Encoded but is not base64 ({e})"
+                        ))
+                    })?
             } else {
                 Bytes::from(text.clone())
             }
         }
         Some(other) if format == ResponseFormat::V2 => Bytes::from(other.to_string()),
-        Some(other) => return Err(malformed(format!("body must be a string, found {}", kind_name(other)))),
+        Some(other) => {
+            return Err(malformed(format!(
+                "body must be a string, found {}",
+                kind_name(other)
+            )));
+        }
     };
     if format == ResponseFormat::RestV1 && !headers.iter().any(|(n, _)| *n == CONTENT_TYPE) {
         // REST APIs label a response without a type as JSON.
         headers.push((CONTENT_TYPE, HeaderValue::from_static("application/json")));
     }
-    Ok(Reply { status, headers, body })
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn status_code(value: Option<&Value>) -> Result<StatusCode, Malformed> {
     let code = match value {
-        Some(Value::Number(n)) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)),
+        Some(Value::Number(n)) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }),
         Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
         None => return Err(malformed("statusCode is missing")),
         Some(_) => None,
@@ -220,11 +275,17 @@ fn status_code(value: Option<&Value>) -> Result<StatusCode, Malformed> {
     code.and_then(|c| u16::try_from(c).ok())
         .filter(|c| (100..=599).contains(c))
         .and_then(|c| StatusCode::from_u16(c).ok())
-        .ok_or_else(|| malformed(format!("statusCode {} is not an HTTP status", value.map(Value::to_string).unwrap_or_default())))
+        .ok_or_else(|| {
+            malformed(format!(
+                "statusCode {} is not an HTTP status",
+                value.map(Value::to_string).unwrap_or_default()
+            ))
+        })
 }
 
 fn header_name(name: &str) -> Result<HeaderName, Malformed> {
-    HeaderName::from_bytes(name.as_bytes()).map_err(|_| malformed(format!("`{name}` is not a valid header name")))
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| malformed(format!("`{name}` is not a valid header name")))
 }
 
 fn header_value(name: &str, value: &Value) -> Result<HeaderValue, Malformed> {
@@ -232,9 +293,17 @@ fn header_value(name: &str, value: &Value) -> Result<HeaderValue, Malformed> {
         Value::String(text) => text.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        _ => return Err(malformed(format!("header `{name}` must be a string, number or boolean"))),
+        _ => {
+            return Err(malformed(format!(
+                "header `{name}` must be a string, number or boolean"
+            )));
+        }
     };
-    HeaderValue::from_str(&text).map_err(|_| malformed(format!("header `{name}` has a value that is not valid in HTTP")))
+    HeaderValue::from_str(&text).map_err(|_| {
+        malformed(format!(
+            "header `{name}` has a value that is not valid in HTTP"
+        ))
+    })
 }
 
 /// Headers that describe the connection or the framing, which the gateway
@@ -242,7 +311,13 @@ fn header_value(name: &str, value: &Value) -> Result<HeaderValue, Malformed> {
 fn is_framing_header(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "upgrade" | "te" | "trailer"
+        "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "upgrade"
+            | "te"
+            | "trailer"
     )
 }
 
@@ -285,23 +360,45 @@ mod tests {
 
     #[test]
     fn v2_infers_plain_results() {
-        check(r#""Hello from Lambda!""#, ResponseFormat::V2, expect![[r#"
+        check(
+            r#""Hello from Lambda!""#,
+            ResponseFormat::V2,
+            expect![[r#"
             200
             content-type: application/json
 
-            b"\"Hello from Lambda!\"""#]]);
-        check(r#" {"message":"hi"} "#, ResponseFormat::V2, expect![[r#"
+            b"\"Hello from Lambda!\"""#]],
+        );
+        check(
+            r#" {"message":"hi"} "#,
+            ResponseFormat::V2,
+            expect![[r#"
             200
             content-type: application/json
 
-            b"{\"message\":\"hi\"}""#]]);
-        check("null", ResponseFormat::V2, expect![[r#"
+            b"{\"message\":\"hi\"}""#]],
+        );
+        check(
+            "null",
+            ResponseFormat::V2,
+            expect![[r#"
             200
             content-type: application/json
 
-            b"null""#]]);
-        check("", ResponseFormat::V2, expect!["malformed: the function returned nothing"]);
-        check("garbage", ResponseFormat::V2, expect!["malformed: the function's result is not JSON (expected value at line 1 column 1)"]);
+            b"null""#]],
+        );
+        check(
+            "",
+            ResponseFormat::V2,
+            expect!["malformed: the function returned nothing"],
+        );
+        check(
+            "garbage",
+            ResponseFormat::V2,
+            expect![
+                "malformed: the function's result is not JSON (expected value at line 1 column 1)"
+            ],
+        );
     }
 
     #[test]
@@ -318,17 +415,39 @@ mod tests {
 
                 b"hi""#]],
         );
-        check(r#"{"statusCode":200,"body":"AAEC","isBase64Encoded":true}"#, ResponseFormat::V2, expect![[r#"
+        check(
+            r#"{"statusCode":200,"body":"AAEC","isBase64Encoded":true}"#,
+            ResponseFormat::V2,
+            expect![[r#"
             200
 
-            b"\0\x01\x02""#]]);
-        check(r#"{"statusCode":200,"body":"%%%","isBase64Encoded":true}"#, ResponseFormat::V2, expect!["malformed: body is marked isBase64Encoded but is not base64 (Invalid symbol 37, offset 0.)"]);
-        check(r#"{"statusCode":"abc"}"#, ResponseFormat::V2, expect![[r#"malformed: statusCode "abc" is not an HTTP status"#]]);
-        check(r#"{"statusCode":200,"headers":{"content-length":"99","bad name":"x"}}"#, ResponseFormat::V2, expect!["malformed: `bad name` is not a valid header name"]);
-        check(r#"{"statusCode":204,"headers":{"content-length":"99","transfer-encoding":"chunked"}}"#, ResponseFormat::V2, expect![[r#"
+            b"\0\x01\x02""#]],
+        );
+        check(
+            r#"{"statusCode":200,"body":"%%%","isBase64Encoded":true}"#,
+            ResponseFormat::V2,
+            expect![
+                "malformed: body is marked isBase64Encoded but is not base64 (Invalid symbol 37, offset 0.)"
+            ],
+        );
+        check(
+            r#"{"statusCode":"abc"}"#,
+            ResponseFormat::V2,
+            expect![[r#"malformed: statusCode "abc" is not an HTTP status"#]],
+        );
+        check(
+            r#"{"statusCode":200,"headers":{"content-length":"99","bad name":"x"}}"#,
+            ResponseFormat::V2,
+            expect!["malformed: `bad name` is not a valid header name"],
+        );
+        check(
+            r#"{"statusCode":204,"headers":{"content-length":"99","transfer-encoding":"chunked"}}"#,
+            ResponseFormat::V2,
+            expect![[r#"
             204
 
-            b"""#]]);
+            b"""#]],
+        );
     }
 
     #[test]
@@ -347,35 +466,92 @@ mod tests {
 
                 b"ok""#]],
         );
-        check(r#"{"statusCode":"200","body":"ok"}"#, ResponseFormat::RestV1, expect![[r#"
+        check(
+            r#"{"statusCode":"200","body":"ok"}"#,
+            ResponseFormat::RestV1,
+            expect![[r#"
             200
             content-type: application/json
 
-            b"ok""#]]);
-        check(r#"{"statusCode":200,"body":{"a":1}}"#, ResponseFormat::RestV1, expect!["malformed: body must be a string, found an object"]);
-        check(r#"{"statusCode":200,"extra":1}"#, ResponseFormat::RestV1, expect!["malformed: unexpected key `extra`; the allowed keys are statusCode, headers, multiValueHeaders, body, isBase64Encoded"]);
-        check(r#"{"statusCode":200,"extra":1}"#, ResponseFormat::HttpV1, expect![[r#"
+            b"ok""#]],
+        );
+        check(
+            r#"{"statusCode":200,"body":{"a":1}}"#,
+            ResponseFormat::RestV1,
+            expect!["malformed: body must be a string, found an object"],
+        );
+        check(
+            r#"{"statusCode":200,"extra":1}"#,
+            ResponseFormat::RestV1,
+            expect![
+                "malformed: unexpected key `extra`; the allowed keys are statusCode, headers, multiValueHeaders, body, isBase64Encoded"
+            ],
+        );
+        check(
+            r#"{"statusCode":200,"extra":1}"#,
+            ResponseFormat::HttpV1,
+            expect![[r#"
             200
 
-            b"""#]]);
-        check(r#"{"body":"x"}"#, ResponseFormat::RestV1, expect!["malformed: statusCode is missing"]);
-        check("null", ResponseFormat::RestV1, expect!["malformed: the function returned null; it must return an object with a statusCode"]);
-        check(r#""text""#, ResponseFormat::RestV1, expect!["malformed: the function returned a string; it must return an object with a statusCode"]);
-        check(r#"{"statusCode":700}"#, ResponseFormat::RestV1, expect!["malformed: statusCode 700 is not an HTTP status"]);
+            b"""#]],
+        );
+        check(
+            r#"{"body":"x"}"#,
+            ResponseFormat::RestV1,
+            expect!["malformed: statusCode is missing"],
+        );
+        check(
+            "null",
+            ResponseFormat::RestV1,
+            expect![
+                "malformed: the function returned null; it must return an object with a statusCode"
+            ],
+        );
+        check(
+            r#""text""#,
+            ResponseFormat::RestV1,
+            expect![
+                "malformed: the function returned a string; it must return an object with a statusCode"
+            ],
+        );
+        check(
+            r#"{"statusCode":700}"#,
+            ResponseFormat::RestV1,
+            expect!["malformed: statusCode 700 is not an HTTP status"],
+        );
     }
 
     #[test]
     fn rest_decodes_base64_only_for_binary_media_types() {
         let payload = br#"{"statusCode":200,"headers":{"Content-Type":"image/png"},"body":"iVBO","isBase64Encoded":true}"#;
         let types = ["image/png".to_owned()];
-        let decoded = map(payload, ResponseFormat::RestV1, Decoding::BinaryMediaTypes { types: &types, accept: None }).unwrap();
+        let decoded = map(
+            payload,
+            ResponseFormat::RestV1,
+            Decoding::BinaryMediaTypes {
+                types: &types,
+                accept: None,
+            },
+        )
+        .unwrap();
         assert_eq!(decoded.body.as_ref(), b"\x89PN");
-        let kept = map(payload, ResponseFormat::RestV1, Decoding::BinaryMediaTypes { types: &[], accept: None }).unwrap();
+        let kept = map(
+            payload,
+            ResponseFormat::RestV1,
+            Decoding::BinaryMediaTypes {
+                types: &[],
+                accept: None,
+            },
+        )
+        .unwrap();
         assert_eq!(kept.body.as_ref(), b"iVBO");
         let by_accept = map(
             br#"{"statusCode":200,"body":"iVBO","isBase64Encoded":true}"#,
             ResponseFormat::RestV1,
-            Decoding::BinaryMediaTypes { types: &types, accept: Some("image/png, */*") },
+            Decoding::BinaryMediaTypes {
+                types: &types,
+                accept: Some("image/png, */*"),
+            },
         )
         .unwrap();
         assert_eq!(by_accept.body.as_ref(), b"\x89PN");

@@ -199,7 +199,12 @@ impl Methods {
 }
 
 impl Node {
-    fn insert(&mut self, segments: &[Segment], method: Option<&Method>, route: usize) -> Option<usize> {
+    fn insert(
+        &mut self,
+        segments: &[Segment],
+        method: Option<&Method>,
+        route: usize,
+    ) -> Option<usize> {
         match segments.split_first() {
             None => self.here.insert(method, route),
             Some((Segment::Greedy(_), _)) => self.greedy.insert(method, route),
@@ -211,7 +216,8 @@ impl Node {
                 let index = match self.statics.iter().position(|(n, _)| **n == **name) {
                     Some(index) => index,
                     None => {
-                        self.statics.push((name.clone().into_boxed_str(), Node::default()));
+                        self.statics
+                            .push((name.clone().into_boxed_str(), Node::default()));
                         self.statics.len() - 1
                     }
                 };
@@ -245,7 +251,10 @@ impl Node {
 
     /// Whether any route at all is reachable under this node.
     fn is_empty(&self) -> bool {
-        self.statics.is_empty() && self.param.is_none() && self.greedy.is_empty() && self.here.is_empty()
+        self.statics.is_empty()
+            && self.param.is_none()
+            && self.greedy.is_empty()
+            && self.here.is_empty()
     }
 }
 
@@ -304,7 +313,11 @@ impl RouteTable {
                 ApiKind::Rest => REST_TIMEOUT,
                 ApiKind::Http => HTTP_TIMEOUT,
             });
-            let segments = route.path.as_deref().map(parse_template).unwrap_or_default();
+            let segments = route
+                .path
+                .as_deref()
+                .map(parse_template)
+                .unwrap_or_default();
             self.routes.push(Route {
                 api,
                 method: method.clone(),
@@ -326,8 +339,11 @@ impl RouteTable {
             };
             let index = self.urls.len();
             self.urls.push(entry);
-            self.function_urls.insert(function.logical_id.clone(), index);
-            self.function_urls.entry(function.name.clone()).or_insert(index);
+            self.function_urls
+                .insert(function.logical_id.clone(), index);
+            self.function_urls
+                .entry(function.name.clone())
+                .or_insert(index);
         }
     }
 
@@ -355,7 +371,9 @@ impl RouteTable {
                 }
             };
             // Two APIs on one stage name: the first keeps the slot.
-            let _ = self.staged[position].1.insert(&segments, method.as_ref(), index);
+            let _ = self.staged[position]
+                .1
+                .insert(&segments, method.as_ref(), index);
         }
         if let Some(winner) = self.root.insert(&segments, method.as_ref(), index) {
             self.shadowed.push((index, winner));
@@ -401,7 +419,8 @@ impl RouteTable {
             }
             stage_miss = !node.is_empty();
         }
-        if let Some(route) = find_with_slash(&self.root, segments, method, &self.routes, &self.apis) {
+        if let Some(route) = find_with_slash(&self.root, segments, method, &self.routes, &self.apis)
+        {
             return Ok(self.matched(route, path, None));
         }
         if let Some(route) = self.default_route {
@@ -412,10 +431,19 @@ impl RouteTable {
         if stage_miss && has_rest {
             return Err(Miss::Rest);
         }
-        Err(if has_http || !has_rest { Miss::Http } else { Miss::Rest })
+        Err(if has_http || !has_rest {
+            Miss::Http
+        } else {
+            Miss::Rest
+        })
     }
 
-    fn matched<'p>(&'p self, route: usize, path: &'p str, stage_prefix: Option<&'p str>) -> Match<'p> {
+    fn matched<'p>(
+        &'p self,
+        route: usize,
+        path: &'p str,
+        stage_prefix: Option<&'p str>,
+    ) -> Match<'p> {
         let params = extract_params(&self.routes[route].segments, path);
         Match {
             route,
@@ -427,7 +455,9 @@ impl RouteTable {
 
     /// The function URL of `function` (logical ID or name).
     pub fn function_url(&self, function: &str) -> Option<&FunctionUrlEntry> {
-        self.function_urls.get(function).map(|&index| &self.urls[index])
+        self.function_urls
+            .get(function)
+            .map(|&index| &self.urls[index])
     }
 
     /// The routes of one API path template (for REST CORS preflights, whose
@@ -437,13 +467,16 @@ impl RouteTable {
             .routes
             .iter()
             .filter(|r| r.api == api && r.path.as_deref() == Some(path))
-            .map(|r| r.method.as_ref().map_or_else(|| "ANY".to_owned(), |m| m.as_str().to_owned()))
+            .map(|r| {
+                r.method
+                    .as_ref()
+                    .map_or_else(|| "ANY".to_owned(), |m| m.as_str().to_owned())
+            })
             .collect();
         methods.sort();
         methods.dedup();
         methods
     }
-
 }
 
 /// Matches `segments`; REST APIs also accept the path with one trailing
@@ -499,13 +532,15 @@ fn parse_template(path: &str) -> Vec<Segment> {
     }
     trimmed
         .split('/')
-        .map(|part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => match name.strip_suffix('+') {
-                Some(name) => Segment::Greedy(name.to_owned()),
-                None => Segment::Param(name.to_owned()),
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('+') {
+                    Some(name) => Segment::Greedy(name.to_owned()),
+                    None => Segment::Param(name.to_owned()),
+                },
+                None => Segment::Static(part.to_owned()),
             },
-            None => Segment::Static(part.to_owned()),
-        })
+        )
         .collect()
 }
 
@@ -600,7 +635,8 @@ Resources:
 
     fn table(template: &str) -> RouteTable {
         let path = std::env::temp_dir().join("fogbank-routes-test.yaml");
-        let loaded = load_str(template, &path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+        let loaded =
+            load_str(template, &path, &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
         RouteTable::build(&loaded.app)
     }
 
@@ -716,7 +752,10 @@ Resources:
         assert_eq!(render(&rest_only, "GET", "/y"), "miss Rest");
         assert_eq!(render(&rest_only, "POST", "/x"), "miss Rest");
         assert_eq!(render(&rest_only, "GET", "/Prod/y"), "miss Rest");
-        assert_eq!(render(&rest_only, "GET", "/Prod/x"), "GET /x -> F stage=Prod path=/x");
+        assert_eq!(
+            render(&rest_only, "GET", "/Prod/x"),
+            "GET /x -> F stage=Prod path=/x"
+        );
         let http_only = table(
             "Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: python3.12\n      CodeUri: .\n      Handler: a.b\n      Events:\n        E: { Type: HttpApi, Properties: { Path: /x, Method: get } }\n",
         );
@@ -730,17 +769,35 @@ Resources:
         let shadowed: Vec<String> = table
             .shadowed
             .iter()
-            .map(|(hidden, winner)| format!("{} ({}) by {}", table.routes[*hidden].route_key, table.routes[*hidden].function, table.routes[*winner].function))
+            .map(|(hidden, winner)| {
+                format!(
+                    "{} ({}) by {}",
+                    table.routes[*hidden].route_key,
+                    table.routes[*hidden].function,
+                    table.routes[*winner].function
+                )
+            })
             .collect();
         assert_eq!(shadowed, ["GET /items (Hello) by Items"]);
-        let orders = table.routes.iter().find(|r| r.route_key == "POST /orders").unwrap();
+        let orders = table
+            .routes
+            .iter()
+            .find(|r| r.route_key == "POST /orders")
+            .unwrap();
         assert_eq!(orders.timeout, Duration::from_millis(1500));
-        let list = table.routes.iter().find(|r| r.route_key == "GET /items" && &*r.function == "Items").unwrap();
+        let list = table
+            .routes
+            .iter()
+            .find(|r| r.route_key == "GET /items" && &*r.function == "Items")
+            .unwrap();
         assert_eq!(list.timeout, REST_TIMEOUT);
         assert_eq!(table.methods_of(list.api, "/items"), ["GET", "POST"]);
         assert!(table.function_url("Items").is_some());
         assert!(table.function_url("Proxy").is_none());
-        assert_eq!(table.apis[0].api_id, stable_id(&table.apis[0].logical_id, 10));
+        assert_eq!(
+            table.apis[0].api_id,
+            stable_id(&table.apis[0].logical_id, 10)
+        );
         assert_eq!(table.apis[0].api_id.len(), 10);
     }
 
@@ -749,8 +806,14 @@ Resources:
         let table = table(TEMPLATE);
         let deep = format!("/items/1/{}", vec!["x"; 40].join("/"));
         let rendered = render(&table, "GET", &deep);
-        assert!(rendered.starts_with("ANY /items/{proxy+} -> Proxy proxy=1/x/x"), "{rendered}");
-        assert!(rendered.ends_with(&format!("1/{}", vec!["x"; 40].join("/"))), "{rendered}");
+        assert!(
+            rendered.starts_with("ANY /items/{proxy+} -> Proxy proxy=1/x/x"),
+            "{rendered}"
+        );
+        assert!(
+            rendered.ends_with(&format!("1/{}", vec!["x"; 40].join("/"))),
+            "{rendered}"
+        );
     }
 
     proptest! {

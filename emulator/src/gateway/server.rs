@@ -19,14 +19,18 @@ use hyper::Request;
 use hyper::Response;
 use hyper::body::{Body as _, Incoming};
 
-use super::authorizer::{self, Authorization, AuthorizerFault, AuthorizerKind, SourceContext, Verdict};
+use super::authorizer::{
+    self, Authorization, AuthorizerFault, AuthorizerKind, SourceContext, Verdict,
+};
 use super::cors;
 use super::errors::{Flavour, GatewayError};
 use super::event_v1::{self, V1Context};
 use super::event_v2::{self, V2Context};
 use super::request::{BinaryRule, EventBody, RequestParts, decode_path_param, event_body};
 use super::response::{self, Decoding, Reply, ResponseFormat};
-use super::routes::{ApiEntry, FunctionUrlEntry, Match, MethodFilter, Miss, PayloadVersion, Route, stable_id};
+use super::routes::{
+    ApiEntry, FunctionUrlEntry, Match, MethodFilter, Miss, PayloadVersion, Route, stable_id,
+};
 use super::{FUNCTION_URL_PREFIX, GatewayConfig, Routes};
 use crate::app::{ApiKind, Authorizer};
 use crate::console::Prefix;
@@ -66,7 +70,12 @@ impl Handler for GatewayServer {
         let started = Instant::now();
         let (head, body) = request.into_parts();
         let (response, function) = self.handle(&head, body).await;
-        self.access_log(&head, response.status(), started.elapsed(), function.as_deref());
+        self.access_log(
+            &head,
+            response.status(),
+            started.elapsed(),
+            function.as_deref(),
+        );
         response
     }
 }
@@ -142,7 +151,11 @@ impl GatewayServer {
             Ok(matched) => matched,
             Err(miss) => {
                 let (error, flavour, kind) = match miss {
-                    Miss::Rest => (GatewayError::MissingAuthenticationToken, Flavour::Rest, ApiKind::Rest),
+                    Miss::Rest => (
+                        GatewayError::MissingAuthenticationToken,
+                        Flavour::Rest,
+                        ApiKind::Rest,
+                    ),
                     Miss::Http => (GatewayError::NotFound, Flavour::Http, ApiKind::Http),
                 };
                 let ids = RequestIds::new(kind, head);
@@ -157,7 +170,10 @@ impl GatewayServer {
             ApiKind::Http => Flavour::Http,
         };
         let ids = RequestIds::new(api.kind, head);
-        let response = match self.serve_route(head, body, &matched, route, api, &ids).await {
+        let response = match self
+            .serve_route(head, body, &matched, route, api, &ids)
+            .await
+        {
             Ok(response) => response,
             Err(error) => error.response(flavour),
         };
@@ -197,18 +213,33 @@ impl GatewayServer {
                 (*name, value)
             })
             .collect();
-        let authorization = match route.authorizer.as_deref().and_then(|name| api.authorizers.get(name).map(|a| (name, a))) {
+        let authorization = match route
+            .authorizer
+            .as_deref()
+            .and_then(|name| api.authorizers.get(name).map(|a| (name, a)))
+        {
             None => None,
-            Some((name, authorizer)) => {
-                Some(self.authorize(name, authorizer, route, api, matched, &parts, &params, ids).await?)
-            }
+            Some((name, authorizer)) => Some(
+                self.authorize(name, authorizer, route, api, matched, &parts, &params, ids)
+                    .await?,
+            ),
         };
         let rule = match api.kind {
             ApiKind::Rest => BinaryRule::MediaTypes(&api.binary_media_types),
             ApiKind::Http => BinaryRule::TextTypesOnly,
         };
         let event_body = event_body(&body, &head.headers, rule);
-        let event = self.event(route.payload, route, api, matched, &parts, &params, ids, authorization.as_ref(), &event_body);
+        let event = self.event(
+            route.payload,
+            route,
+            api,
+            matched,
+            &parts,
+            &params,
+            ids,
+            authorization.as_ref(),
+            &event_body,
+        );
         if event.len() > MAX_SYNC_PAYLOAD {
             self.explain(
                 head,
@@ -220,7 +251,9 @@ impl GatewayServer {
             return Err(GatewayError::PayloadTooLarge);
         }
         let invocation = invocation(event, &ids.trace);
-        let completed = self.invoke_checked(head, &route.function, invocation, Some(route.timeout)).await?;
+        let completed = self
+            .invoke_checked(head, &route.function, invocation, Some(route.timeout))
+            .await?;
         let format = match (api.kind, route.payload) {
             (ApiKind::Rest, _) => ResponseFormat::RestV1,
             (ApiKind::Http, PayloadVersion::V1) => ResponseFormat::HttpV1,
@@ -292,7 +325,12 @@ impl GatewayServer {
         }
     }
 
-    fn request_parts<'a>(&self, head: &'a Parts, body: &'a [u8], trace: &'a str) -> RequestParts<'a> {
+    fn request_parts<'a>(
+        &self,
+        head: &'a Parts,
+        body: &'a [u8],
+        trace: &'a str,
+    ) -> RequestParts<'a> {
         let source_ip = head
             .extensions
             .get::<PeerAddr>()
@@ -308,7 +346,11 @@ impl GatewayServer {
             headers: &head.headers,
             body,
             source_ip,
-            protocol: if head.version == Version::HTTP_10 { "HTTP/1.0" } else { "HTTP/1.1" },
+            protocol: if head.version == Version::HTTP_10 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
             time_epoch_ms,
             port: self.port,
             trace_id: trace,
@@ -341,10 +383,18 @@ impl GatewayServer {
                 issuer,
                 audience,
             } => {
-                let Some(values) = authorizer::identity_values(std::slice::from_ref(identity_source), parts, &context)
-                else {
-                    self.explain_line(&head_line, &format!("authorizer {name}: no token in {identity_source}"));
-                    return Err(GatewayError::Unauthorized { www_authenticate: None });
+                let Some(values) = authorizer::identity_values(
+                    std::slice::from_ref(identity_source),
+                    parts,
+                    &context,
+                ) else {
+                    self.explain_line(
+                        &head_line,
+                        &format!("authorizer {name}: no token in {identity_source}"),
+                    );
+                    return Err(GatewayError::Unauthorized {
+                        www_authenticate: None,
+                    });
                 };
                 let token = values.first().map(String::as_str).unwrap_or("");
                 self.config
@@ -373,12 +423,18 @@ impl GatewayServer {
                     (ApiKind::Http, _, "1.0") => AuthorizerKind::HttpV1,
                     (ApiKind::Http, _, _) => AuthorizerKind::HttpV2,
                 };
-                let Some(values) = authorizer::identity_values(identity_sources, parts, &context) else {
+                let Some(values) = authorizer::identity_values(identity_sources, parts, &context)
+                else {
                     self.explain_line(
                         &head_line,
-                        &format!("authorizer {name}: missing identity source ({})", identity_sources.join(", ")),
+                        &format!(
+                            "authorizer {name}: missing identity source ({})",
+                            identity_sources.join(", ")
+                        ),
                     );
-                    return Err(GatewayError::Unauthorized { www_authenticate: None });
+                    return Err(GatewayError::Unauthorized {
+                        www_authenticate: None,
+                    });
                 };
                 let identity = &self.config.identity;
                 let arn = authorizer::method_arn(
@@ -392,34 +448,69 @@ impl GatewayServer {
                 );
                 let base = match kind {
                     AuthorizerKind::Token => Vec::new(),
-                    AuthorizerKind::HttpV2 => {
-                        self.event(PayloadVersion::V2, route, api, matched, parts, params, ids, None, &EventBody::Empty)
-                    }
-                    AuthorizerKind::RestRequest | AuthorizerKind::HttpV1 => {
-                        self.event(PayloadVersion::V1, route, api, matched, parts, params, ids, None, &EventBody::Empty)
-                    }
+                    AuthorizerKind::HttpV2 => self.event(
+                        PayloadVersion::V2,
+                        route,
+                        api,
+                        matched,
+                        parts,
+                        params,
+                        ids,
+                        None,
+                        &EventBody::Empty,
+                    ),
+                    AuthorizerKind::RestRequest | AuthorizerKind::HttpV1 => self.event(
+                        PayloadVersion::V1,
+                        route,
+                        api,
+                        matched,
+                        parts,
+                        params,
+                        ids,
+                        None,
+                        &EventBody::Empty,
+                    ),
                 };
                 let event = authorizer::authorizer_event(kind, &base, &values, &arn);
                 let started = Instant::now();
                 let function: Arc<str> = Arc::from(function_logical_id.as_str());
-                let outcome = match self.invoke(&function, invocation(event, &ids.trace), Some(route.timeout)).await {
+                let outcome = match self
+                    .invoke(
+                        &function,
+                        invocation(event, &ids.trace),
+                        Some(route.timeout),
+                    )
+                    .await
+                {
                     Invoked::Done(Ok(completed)) => completed.outcome,
                     Invoked::Done(Err(error)) => {
-                        self.explain_line(&head_line, &format!("authorizer {name} ({function}) could not run: {error}"));
+                        self.explain_line(
+                            &head_line,
+                            &format!("authorizer {name} ({function}) could not run: {error}"),
+                        );
                         return Err(GatewayError::AuthorizerFailure);
                     }
                     Invoked::TimedOut => {
-                        self.explain_line(&head_line, &format!("authorizer {name} ({function}) timed out"));
+                        self.explain_line(
+                            &head_line,
+                            &format!("authorizer {name} ({function}) timed out"),
+                        );
                         return Err(GatewayError::AuthorizerFailure);
                     }
                     Invoked::Lost => return Err(GatewayError::AuthorizerFailure),
                 };
                 let latency_ms = started.elapsed().as_millis() as u64;
                 let judged = match outcome {
-                    Outcome::Success(payload) => {
-                        authorizer::judge(&payload, *simple_responses, api.kind == ApiKind::Rest, &arn, latency_ms)
+                    Outcome::Success(payload) => authorizer::judge(
+                        &payload,
+                        *simple_responses,
+                        api.kind == ApiKind::Rest,
+                        &arn,
+                        latency_ms,
+                    ),
+                    Outcome::Error(error) if api.kind == ApiKind::Rest => {
+                        Err(authorizer::judge_error(&error.payload))
                     }
-                    Outcome::Error(error) if api.kind == ApiKind::Rest => Err(authorizer::judge_error(&error.payload)),
                     Outcome::Error(error) => Err(AuthorizerFault::Malformed(format!(
                         "the authorizer failed: {}",
                         String::from_utf8_lossy(&error.payload)
@@ -428,15 +519,26 @@ impl GatewayServer {
                 match judged {
                     Ok(Verdict::Allow(authorization)) => Ok(authorization),
                     Ok(Verdict::Deny { explicit }) => {
-                        self.explain_line(&head_line, &format!("authorizer {name} denied the request"));
+                        self.explain_line(
+                            &head_line,
+                            &format!("authorizer {name} denied the request"),
+                        );
                         Err(GatewayError::Forbidden { explicit })
                     }
                     Err(AuthorizerFault::Unauthorized) => {
-                        self.explain_line(&head_line, &format!("authorizer {name} answered Unauthorized"));
-                        Err(GatewayError::Unauthorized { www_authenticate: None })
+                        self.explain_line(
+                            &head_line,
+                            &format!("authorizer {name} answered Unauthorized"),
+                        );
+                        Err(GatewayError::Unauthorized {
+                            www_authenticate: None,
+                        })
                     }
                     Err(fault @ AuthorizerFault::Malformed(_)) => {
-                        self.explain_line(&head_line, &format!("authorizer {name} ({function}): {fault}"));
+                        self.explain_line(
+                            &head_line,
+                            &format!("authorizer {name} ({function}): {fault}"),
+                        );
                         Err(GatewayError::AuthorizerFailure)
                     }
                 }
@@ -455,7 +557,12 @@ impl GatewayServer {
     /// each time it passes, the gateway asks the invoker whether the
     /// function is being debugged and, if so, waits another period. A
     /// breakpoint stop can therefore last as long as the developer needs.
-    async fn invoke(&self, function: &Arc<str>, invocation: Invocation, limit: Option<Duration>) -> Invoked {
+    async fn invoke(
+        &self,
+        function: &Arc<str>,
+        invocation: Invocation,
+        limit: Option<Duration>,
+    ) -> Invoked {
         let invoker = self.config.invoker.clone();
         let name = function.clone();
         let mut task = tokio::spawn(async move { invoker.invoke(&name, invocation).await });
@@ -477,9 +584,10 @@ impl GatewayServer {
         match joined {
             Ok(result) => Invoked::Done(result),
             Err(error) => {
-                self.config
-                    .console
-                    .prefixed(&self.prefix, format!("invoking {function} failed inside the emulator: {error}").as_bytes());
+                self.config.console.prefixed(
+                    &self.prefix,
+                    format!("invoking {function} failed inside the emulator: {error}").as_bytes(),
+                );
                 Invoked::Lost
             }
         }
@@ -497,7 +605,10 @@ impl GatewayServer {
         match self.invoke(function, invocation, limit).await {
             Invoked::Done(Ok(completed)) => Ok(completed),
             Invoked::Done(Err(InvokeError::TooManyRequests { function, limit })) => {
-                self.explain(head, &format!("{function} is throttled: all {limit} of its instances are busy"));
+                self.explain(
+                    head,
+                    &format!("{function} is throttled: all {limit} of its instances are busy"),
+                );
                 Err(GatewayError::Throttled)
             }
             Invoked::Done(Err(InvokeError::ShuttingDown)) => Err(GatewayError::ShuttingDown),
@@ -539,17 +650,31 @@ impl GatewayServer {
             Outcome::Error(error) => {
                 let message = serde_json::from_slice::<serde_json::Value>(&error.payload)
                     .ok()
-                    .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
+                    .and_then(|v| {
+                        v.get("errorMessage")
+                            .and_then(|m| m.as_str())
+                            .map(str::to_owned)
+                    })
                     .unwrap_or_default();
-                self.explain(head, &format!("{function} failed: {} {message}", error.error_type));
+                self.explain(
+                    head,
+                    &format!("{function} failed: {} {message}", error.error_type),
+                );
                 Err(GatewayError::Integration)
             }
         }
     }
 
-    async fn function_url(&self, head: &Parts, rest: &str, body: Incoming) -> (HttpResponse, Option<Arc<str>>) {
+    async fn function_url(
+        &self,
+        head: &Parts,
+        rest: &str,
+        body: Incoming,
+    ) -> (HttpResponse, Option<Arc<str>>) {
         let table = self.routes.get();
-        let (encoded_name, tail) = rest.split_once('/').map_or((rest, ""), |(name, _)| (name, &rest[name.len()..]));
+        let (encoded_name, tail) = rest
+            .split_once('/')
+            .map_or((rest, ""), |(name, _)| (name, &rest[name.len()..]));
         let name = percent_encoding::percent_decode_str(encoded_name).decode_utf8_lossy();
         let Some(entry) = table.function_url(&name) else {
             let known: Vec<&str> = table.urls.iter().map(|u| &*u.function).collect();
@@ -557,22 +682,37 @@ impl GatewayServer {
                 head,
                 &format!(
                     "no function URL for `{name}`; functions with a FunctionUrlConfig: {}",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             );
             let mut response = GatewayError::NotFound.response(Flavour::FunctionUrl);
-            insert(&mut response, "x-amzn-requestid", &uuid::Uuid::new_v4().to_string());
+            insert(
+                &mut response,
+                "x-amzn-requestid",
+                &uuid::Uuid::new_v4().to_string(),
+            );
             return (response, None);
         };
         let function = Some(entry.function.clone());
         let raw_path = if tail.is_empty() { "/" } else { tail };
         let request_id = uuid::Uuid::new_v4().to_string();
         let trace = trace_id(head);
-        let mut response = if let Some(cors) = entry.cors.as_ref().filter(|_| cors::is_preflight(&head.method, &head.headers)) {
+        let mut response = if let Some(cors) = entry
+            .cors
+            .as_ref()
+            .filter(|_| cors::is_preflight(&head.method, &head.headers))
+        {
             let (status, headers) = cors::http_preflight(cors, &head.headers);
             empty_response(status, headers)
         } else {
-            match self.serve_function_url(head, body, entry, raw_path, &request_id, &trace).await {
+            match self
+                .serve_function_url(head, body, entry, raw_path, &request_id, &trace)
+                .await
+            {
                 Ok(response) => response,
                 Err(error) => error.response(Flavour::FunctionUrl),
             }
@@ -622,8 +762,16 @@ impl GatewayServer {
         }
         let mut invocation = invocation(event, trace);
         invocation.request_id = request_id.to_owned();
-        let completed = self.invoke_checked(head, &entry.function, invocation, None).await?;
-        self.map_outcome(head, &entry.function, completed, ResponseFormat::V2, Decoding::Always)
+        let completed = self
+            .invoke_checked(head, &entry.function, invocation, None)
+            .await?;
+        self.map_outcome(
+            head,
+            &entry.function,
+            completed,
+            ResponseFormat::V2,
+            Decoding::Always,
+        )
     }
 
     /// Answers a CORS preflight (HTTP APIs) or a REST `OPTIONS` request
@@ -673,7 +821,10 @@ impl GatewayServer {
     fn body_error(&self, head: &Parts, error: BodyError, limit: usize) -> GatewayError {
         match error {
             BodyError::TooLarge => {
-                self.explain(head, &format!("the request body is over the {limit}-byte limit"));
+                self.explain(
+                    head,
+                    &format!("the request body is over the {limit}-byte limit"),
+                );
                 GatewayError::PayloadTooLarge
             }
             BodyError::Broken => GatewayError::BadRequest,
@@ -691,7 +842,13 @@ impl GatewayServer {
     }
 
     /// One line per request: method, path, status, duration, function.
-    fn access_log(&self, head: &Parts, status: StatusCode, elapsed: Duration, function: Option<&str>) {
+    fn access_log(
+        &self,
+        head: &Parts,
+        status: StatusCode,
+        elapsed: Duration,
+        function: Option<&str>,
+    ) {
         let micros = elapsed.as_micros();
         let line = format!(
             "{} {} {} {}.{:02} ms {}",
@@ -727,7 +884,9 @@ async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError>
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| BodyError::Broken)?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         total += data.len();
         if total > limit {
             drain(&mut body, total, 0).await;
@@ -776,7 +935,10 @@ fn reply_response(reply: Reply) -> HttpResponse {
     response
 }
 
-fn empty_response(status: StatusCode, headers: Vec<(http::HeaderName, HeaderValue)>) -> HttpResponse {
+fn empty_response(
+    status: StatusCode,
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+) -> HttpResponse {
     reply_response(Reply {
         status,
         headers,
@@ -798,7 +960,9 @@ fn finish(mut response: HttpResponse, flavour: Flavour, ids: &RequestIds) -> Htt
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
         // The body may not have been read to its end; the connection cannot
         // carry another request.
-        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

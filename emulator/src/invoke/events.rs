@@ -14,7 +14,10 @@ pub enum InstanceEvent {
         debug: Option<DebugEndpoint>,
     },
     /// An instance stopped, for whatever reason.
-    Stopped { function: Arc<str>, instance: String },
+    Stopped {
+        function: Arc<str>,
+        instance: String,
+    },
     /// An instance's bootstrap took an invocation.
     InvocationStarted {
         function: Arc<str>,

@@ -10,14 +10,16 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::events::{DebugEndpoint, InstanceEvent};
 use super::output::InstanceOutput;
 use super::pool::Versioned;
 use super::report;
-use super::events::{DebugEndpoint, InstanceEvent};
 use super::{Completed, FunctionError, Invocation, Outcome, Shared};
 use crate::app::Function;
 use crate::backend::{BackendError, DebugLaunch, ExitReason, InstanceControl, InstanceSpec};
-use crate::runtime_api::{self, Dispatch, ErrorReport, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply};
+use crate::runtime_api::{
+    self, Dispatch, ErrorReport, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply,
+};
 
 pub(crate) struct Instance {
     id: String,
@@ -231,7 +233,10 @@ impl Instance {
     /// Waits until the bootstrap has asked for work, or `limit` passes.
     pub async fn wait_ready(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
-        while self.channel.initialized_at().is_none() && self.is_alive() && Instant::now() < deadline {
+        while self.channel.initialized_at().is_none()
+            && self.is_alive()
+            && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -264,7 +269,10 @@ impl Instance {
                     "Runtime exited before it could take the invocation",
                 )),
             );
-            return RunResult { completed, reusable: false };
+            return RunResult {
+                completed,
+                reusable: false,
+            };
         }
 
         // Phase one: wait for the bootstrap to take the event. A cold
@@ -288,8 +296,12 @@ impl Instance {
             Err(reply) => {
                 // The instance failed before taking the event.
                 let outcome = self.outcome_of_early_reply(&request_id, reply);
-                let completed = self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
-                return RunResult { completed, reusable: false };
+                let completed =
+                    self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
+                return RunResult {
+                    completed,
+                    reusable: false,
+                };
             }
         };
         let Some(start) = start else {
@@ -303,10 +315,12 @@ impl Instance {
                 ),
             ));
             let completed = self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
-            return RunResult { completed, reusable: false };
+            return RunResult {
+                completed,
+                reusable: false,
+            };
         };
-        self.output
-            .platform_line(&report::start_line(&request_id));
+        self.output.platform_line(&report::start_line(&request_id));
 
         // Events are built only when someone listens: this is the hot path.
         self.shared.publish(|| InstanceEvent::InvocationStarted {
@@ -401,13 +415,14 @@ impl Instance {
                 .map(|ready| ready.saturating_duration_since(self.started_at))
         };
         self.output.platform_line(&report::end_line(&request_id));
-        self.output.platform_line(&report::report_line(&report::Report {
-            request_id: &request_id,
-            duration,
-            memory_size_mb: function.memory_mb,
-            max_memory_used_mb: self.control.max_memory_used_mb(),
-            init_duration: init,
-        }));
+        self.output
+            .platform_line(&report::report_line(&report::Report {
+                request_id: &request_id,
+                duration,
+                memory_size_mb: function.memory_mb,
+                max_memory_used_mb: self.control.max_memory_used_mb(),
+                init_duration: init,
+            }));
         self.shared.publish(|| InstanceEvent::InvocationFinished {
             function: self.function.clone(),
             instance: self.id.clone(),
@@ -418,7 +433,10 @@ impl Instance {
             },
         });
         let completed = self.finish(&request_id, invocation.log_tail, duration, outcome);
-        RunResult { completed, reusable }
+        RunResult {
+            completed,
+            reusable,
+        }
     }
 
     fn init_wait_limit(&self, function: &Function) -> Duration {
@@ -439,8 +457,13 @@ impl Instance {
 
     fn outcome_of_early_reply(&self, request_id: &str, reply: Option<RuntimeReply>) -> Outcome {
         match reply {
-            Some(RuntimeReply::InitError(report)) => Outcome::Error(function_error(report, "Runtime.InitError")),
-            Some(RuntimeReply::Exited { reason, during_init: true }) => Outcome::Error(FunctionError::platform(
+            Some(RuntimeReply::InitError(report)) => {
+                Outcome::Error(function_error(report, "Runtime.InitError"))
+            }
+            Some(RuntimeReply::Exited {
+                reason,
+                during_init: true,
+            }) => Outcome::Error(FunctionError::platform(
                 "Runtime.InitError",
                 request_id,
                 &format!("Runtime exited during initialization: {reason}"),
@@ -459,7 +482,11 @@ impl Instance {
 
     fn exit_outcome(&self, request_id: &str, reason: &str) -> Outcome {
         let out_of_memory = matches!(*self.exit.borrow(), Some(ExitReason::OutOfMemory));
-        let error_type = if out_of_memory { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+        let error_type = if out_of_memory {
+            "Runtime.OutOfMemory"
+        } else {
+            "Runtime.ExitError"
+        };
         Outcome::Error(FunctionError::platform(
             error_type,
             request_id,
@@ -467,7 +494,13 @@ impl Instance {
         ))
     }
 
-    fn finish(&self, request_id: &str, log_tail: bool, duration: Duration, outcome: Outcome) -> Completed {
+    fn finish(
+        &self,
+        request_id: &str,
+        log_tail: bool,
+        duration: Duration,
+        outcome: Outcome,
+    ) -> Completed {
         Completed {
             request_id: request_id.to_owned(),
             outcome,
@@ -510,7 +543,10 @@ fn function_error(report: ErrorReport, default_type: &str) -> FunctionError {
             .to_string(),
         ),
     };
-    FunctionError { error_type, payload }
+    FunctionError {
+        error_type,
+        payload,
+    }
 }
 
 #[cfg(test)]
@@ -537,6 +573,11 @@ mod tests {
             "Unhandled",
             r#"{"errorMessage":"not json","errorType":"Unhandled"}"#,
         );
-        check(None, "", "Unhandled", r#"{"errorMessage":"","errorType":"Unhandled"}"#);
+        check(
+            None,
+            "",
+            "Unhandled",
+            r#"{"errorMessage":"","errorType":"Unhandled"}"#,
+        );
     }
 }

@@ -71,7 +71,11 @@ pub fn new_trace_id() -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("Root=1-{epoch:08x}-{};Parent={};Sampled=0", &random[..24], &random[16..32])
+    format!(
+        "Root=1-{epoch:08x}-{};Parent={};Sampled=0",
+        &random[..24],
+        &random[16..32]
+    )
 }
 
 /// How a function invocation ended.
@@ -150,7 +154,9 @@ pub struct DebugConfig {
 pub enum DebugError {
     #[error("function not found: {0}")]
     FunctionNotFound(String),
-    #[error("{function} uses {runtime}; the native debugger supports provided.* runtimes (a `bootstrap` executable)")]
+    #[error(
+        "{function} uses {runtime}; the native debugger supports provided.* runtimes (a `bootstrap` executable)"
+    )]
     UnsupportedRuntime { function: String, runtime: String },
     #[error("the debug agent {} does not exist; build it with `cargo build -p fogbank-agent`", .0.display())]
     MissingAgent(PathBuf),
@@ -270,7 +276,11 @@ impl Invoker {
     }
 
     /// Runs one invocation synchronously and returns how it ended.
-    pub async fn invoke(&self, function: &str, invocation: Invocation) -> Result<Completed, InvokeError> {
+    pub async fn invoke(
+        &self,
+        function: &str,
+        invocation: Invocation,
+    ) -> Result<Completed, InvokeError> {
         let pool = self.pool(function)?;
         pool.invoke(invocation).await
     }
@@ -301,7 +311,9 @@ impl Invoker {
 
     /// The function a name refers to (logical ID or physical name).
     pub fn function(&self, name: &str) -> Option<Arc<Function>> {
-        self.pool(name).ok().map(|pool| pool.deployment().function.clone())
+        self.pool(name)
+            .ok()
+            .map(|pool| pool.deployment().function.clone())
     }
 
     /// Every function served, in logical-ID order.
@@ -323,12 +335,21 @@ impl Invoker {
 
     /// Runs every later instance of `function` under the debugger (or, with
     /// `None`, normally again). Instances of the old mode retire.
-    pub fn set_debug(&self, function: &str, debug: Option<DebugConfig>) -> Result<Arc<Function>, DebugError> {
+    pub fn set_debug(
+        &self,
+        function: &str,
+        debug: Option<DebugConfig>,
+    ) -> Result<Arc<Function>, DebugError> {
         let pool = self
             .pool(function)
             .map_err(|_| DebugError::FunctionNotFound(function.to_owned()))?;
         let current = pool.deployment();
-        if debug.is_some() && !matches!(current.function.runtime, crate::app::Runtime::Provided { .. }) {
+        if debug.is_some()
+            && !matches!(
+                current.function.runtime,
+                crate::app::Runtime::Provided { .. }
+            )
+        {
             return Err(DebugError::UnsupportedRuntime {
                 function: current.function.logical_id.clone(),
                 runtime: current.function.runtime.id().to_owned(),
@@ -348,13 +369,16 @@ impl Invoker {
 
     /// The directory `function`'s current version runs from.
     pub fn code_dir(&self, function: &str) -> Option<PathBuf> {
-        self.pool(function).ok().map(|pool| pool.deployment().code_dir.clone())
+        self.pool(function)
+            .ok()
+            .map(|pool| pool.deployment().code_dir.clone())
     }
 
     /// True while `function` runs under the debugger. Front doors use it to
     /// suspend their own time limits (API Gateway's 29 s).
     pub fn is_debugging(&self, function: &str) -> bool {
-        self.pool(function).is_ok_and(|pool| pool.deployment().debug.is_some())
+        self.pool(function)
+            .is_ok_and(|pool| pool.deployment().debug.is_some())
     }
 
     /// Serves a new build of `function` from `code_dir`: new invocations go
@@ -372,7 +396,9 @@ impl Invoker {
     /// Tells the invoker that a debugged instance is stopped (or running
     /// again), so its timeout does not run while it is stopped.
     pub fn set_paused(&self, instance: &str, paused: bool) -> bool {
-        self.unique_pools().iter().any(|pool| pool.set_paused(instance, paused))
+        self.unique_pools()
+            .iter()
+            .any(|pool| pool.set_paused(instance, paused))
     }
 
     /// Subscribes to instance and deployment events.
@@ -386,7 +412,11 @@ impl Invoker {
     }
 
     fn unique_pools(&self) -> Vec<Arc<FunctionPool>> {
-        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pools = self
+            .inner
+            .pools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         pools
             .iter()
             .filter(|(key, pool)| key.as_str() == &**pool.logical_id())
@@ -403,7 +433,11 @@ impl Invoker {
     pub async fn shutdown(&self) {
         self.inner.shared.shutdown.cancel();
         let pools: Vec<Arc<FunctionPool>> = {
-            let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let pools = self
+                .inner
+                .pools
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             pools.values().cloned().collect()
         };
         futures::future::join_all(pools.iter().map(|pool| pool.stop_all())).await;
@@ -420,7 +454,11 @@ impl Invoker {
         let new_name = deployment.function.name.clone();
         let next = pool.redeploy(|current| (deployment, current.debug.clone()));
         if old_name != new_name {
-            let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut pools = self
+                .inner
+                .pools
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             pools.remove(&old_name);
             insert_pool(&mut pools, pool);
         }
@@ -434,7 +472,11 @@ impl Invoker {
             return self.swap(deployment.clone()).unwrap_or(1);
         }
         let pool = Arc::new(FunctionPool::new(self.inner.shared.clone(), deployment));
-        let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pools = self
+            .inner
+            .pools
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         insert_pool(&mut pools, pool);
         1
     }
@@ -444,7 +486,11 @@ impl Invoker {
     /// false if there was no such function.
     pub fn remove_function(&self, logical_id: &str) -> bool {
         let removed = {
-            let mut pools = self.inner.pools.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut pools = self
+                .inner
+                .pools
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let Some(pool) = pools.remove(logical_id) else {
                 return false;
             };
@@ -469,7 +515,11 @@ impl Invoker {
         if self.inner.shared.shutdown.is_cancelled() {
             return Err(InvokeError::ShuttingDown);
         }
-        let pools = self.inner.pools.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pools = self
+            .inner
+            .pools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         pools
             .get(name)
             .cloned()

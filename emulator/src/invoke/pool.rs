@@ -128,7 +128,10 @@ impl FunctionPool {
                 Lease::Wait => freed.await,
             }
         };
-        let RunResult { completed, reusable } = instance.run(invocation, &deployment.function).await;
+        let RunResult {
+            completed,
+            reusable,
+        } = instance.run(invocation, &deployment.function).await;
         self.release(instance, reusable);
         Ok(completed)
     }
@@ -201,9 +204,15 @@ impl FunctionPool {
 
     /// Makes a new version from the current one: instances of older
     /// versions retire (idle ones now, busy ones after their invocation).
-    pub fn redeploy(&self, change: impl FnOnce(&Versioned) -> (Deployment, Option<DebugConfig>)) -> Arc<Versioned> {
+    pub fn redeploy(
+        &self,
+        change: impl FnOnce(&Versioned) -> (Deployment, Option<DebugConfig>),
+    ) -> Arc<Versioned> {
         let next = {
-            let mut slot = self.deployment.write().unwrap_or_else(PoisonError::into_inner);
+            let mut slot = self
+                .deployment
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             let (deployment, debug) = change(&slot);
             let next = Arc::new(Versioned {
                 deployment,

@@ -40,7 +40,10 @@ pub(crate) fn report_line(report: &Report<'_>) -> String {
         report.max_memory_used_mb.unwrap_or(0),
     );
     if let Some(init) = report.init_duration {
-        line.push_str(&format!("\tInit Duration: {:.2} ms", init.as_secs_f64() * 1000.0));
+        line.push_str(&format!(
+            "\tInit Duration: {:.2} ms",
+            init.as_secs_f64() * 1000.0
+        ));
     }
     line
 }
@@ -61,7 +64,11 @@ mod tests {
         };
         expect![[r#"REPORT RequestId: 8f5c	Duration: 2.15 ms	Billed Duration: 3 ms	Memory Size: 128 MB	Max Memory Used: 17 MB	Init Duration: 10.31 ms"#]]
             .assert_eq(&report_line(&report));
-        let warm = Report { init_duration: None, duration: Duration::from_micros(40), ..report };
+        let warm = Report {
+            init_duration: None,
+            duration: Duration::from_micros(40),
+            ..report
+        };
         expect![[r#"REPORT RequestId: 8f5c	Duration: 0.04 ms	Billed Duration: 1 ms	Memory Size: 128 MB	Max Memory Used: 17 MB"#]]
             .assert_eq(&report_line(&warm));
         assert_eq!(start_line("8f5c"), "START RequestId: 8f5c Version: $LATEST");

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::*;
 use super::events::InstanceEvent;
+use super::*;
 use crate::app::{Architecture, BuildMetadata, Function, Identity, Runtime};
 use crate::backend::fake::{Behaviour, FakeBackend, Init, Script};
 
@@ -80,22 +80,38 @@ fn error_message(completed: &Completed) -> String {
 
 #[tokio::test]
 async fn warm_instances_are_reused() {
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
     for i in 0..5 {
         let payload = Bytes::from(format!("{{\"n\":{i}}}"));
-        let completed = invoker.invoke("Hello", Invocation::new(payload.clone())).await.unwrap();
+        let completed = invoker
+            .invoke("Hello", Invocation::new(payload.clone()))
+            .await
+            .unwrap();
         assert_eq!(completed.outcome, Outcome::Success(payload));
     }
-    assert_eq!(backend.started(), 1, "one warm instance serves sequential calls");
+    assert_eq!(
+        backend.started(),
+        1,
+        "one warm instance serves sequential calls"
+    );
     // The physical name works as well as the logical ID.
-    assert!(invoker.invoke("hello-fn", Invocation::new(Bytes::from_static(b"{}"))).await.is_ok());
+    assert!(
+        invoker
+            .invoke("hello-fn", Invocation::new(Bytes::from_static(b"{}")))
+            .await
+            .is_ok()
+    );
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn unknown_functions_are_not_found() {
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
-    let error = invoker.invoke("Nope", Invocation::new(Bytes::new())).await.unwrap_err();
+    let error = invoker
+        .invoke("Nope", Invocation::new(Bytes::new()))
+        .await
+        .unwrap_err();
     assert_eq!(error, InvokeError::FunctionNotFound("Nope".into()));
     invoker.shutdown().await;
 }
@@ -106,29 +122,71 @@ async fn a_slow_function_times_out_and_its_instance_is_replaced() {
         if event.as_ref() == b"\"slow\"" {
             Behaviour::Hang
         } else {
-            Behaviour::Respond { payload: Bytes::from_static(b"\"ok\""), delay: Duration::ZERO }
+            Behaviour::Respond {
+                payload: Bytes::from_static(b"\"ok\""),
+                delay: Duration::ZERO,
+            }
         }
     });
-    let (invoker, backend) = invoker_with(function(Duration::from_millis(200), None), Init::Ready, script);
-    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"slow\""))).await.unwrap();
+    let (invoker, backend) = invoker_with(
+        function(Duration::from_millis(200), None),
+        Init::Ready,
+        script,
+    );
+    let completed = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"\"slow\"")))
+        .await
+        .unwrap();
     assert_eq!(error_type(&completed), "Sandbox.Timedout");
-    assert!(error_message(&completed).ends_with("Task timed out after 0.20 seconds"), "{}", error_message(&completed));
-    let next = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"fast\""))).await.unwrap();
-    assert_eq!(next.outcome, Outcome::Success(Bytes::from_static(b"\"ok\"")));
-    assert_eq!(backend.started(), 2, "the timed-out instance was not reused");
+    assert!(
+        error_message(&completed).ends_with("Task timed out after 0.20 seconds"),
+        "{}",
+        error_message(&completed)
+    );
+    let next = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"\"fast\"")))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.outcome,
+        Outcome::Success(Bytes::from_static(b"\"ok\""))
+    );
+    assert_eq!(
+        backend.started(),
+        2,
+        "the timed-out instance was not reused"
+    );
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_crash_mid_invocation_is_an_exit_error() {
     let script: Script = Arc::new(|event: &Bytes| {
-        if event.as_ref() == b"\"crash\"" { Behaviour::Exit(3) } else { Behaviour::Respond { payload: event.clone(), delay: Duration::ZERO } }
+        if event.as_ref() == b"\"crash\"" {
+            Behaviour::Exit(3)
+        } else {
+            Behaviour::Respond {
+                payload: event.clone(),
+                delay: Duration::ZERO,
+            }
+        }
     });
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
-    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"\"crash\""))).await.unwrap();
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let completed = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"\"crash\"")))
+        .await
+        .unwrap();
     assert_eq!(error_type(&completed), "Runtime.ExitError");
-    assert!(error_message(&completed).contains("exit status 3"), "{}", error_message(&completed));
-    let next = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    assert!(
+        error_message(&completed).contains("exit status 3"),
+        "{}",
+        error_message(&completed)
+    );
+    let next = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"1")))
+        .await
+        .unwrap();
     assert_eq!(next.outcome, Outcome::Success(Bytes::from_static(b"1")));
     assert_eq!(backend.started(), 2);
     invoker.shutdown().await;
@@ -136,20 +194,43 @@ async fn a_crash_mid_invocation_is_an_exit_error() {
 
 #[tokio::test]
 async fn a_crash_during_init_is_an_init_error() {
-    let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Crash(1), echo());
-    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+    let (invoker, _) = invoker_with(
+        function(Duration::from_secs(3), None),
+        Init::Crash(1),
+        echo(),
+    );
+    let completed = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await
+        .unwrap();
     assert_eq!(error_type(&completed), "Runtime.InitError");
-    assert!(error_message(&completed).contains("exit status 1"), "{}", error_message(&completed));
+    assert!(
+        error_message(&completed).contains("exit status 1"),
+        "{}",
+        error_message(&completed)
+    );
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_reported_init_error_is_passed_through() {
     let body = Bytes::from_static(br#"{"errorMessage":"Unable to import module 'app'","errorType":"Runtime.ImportModuleError"}"#);
-    let init = Init::Error { error_type: "Runtime.ImportModuleError".into(), body: body.clone() };
+    let init = Init::Error {
+        error_type: "Runtime.ImportModuleError".into(),
+        body: body.clone(),
+    };
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), init, echo());
-    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
-    assert_eq!(completed.outcome, Outcome::Error(FunctionError { error_type: "Runtime.ImportModuleError".into(), payload: body }));
+    let completed = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await
+        .unwrap();
+    assert_eq!(
+        completed.outcome,
+        Outcome::Error(FunctionError {
+            error_type: "Runtime.ImportModuleError".into(),
+            payload: body
+        })
+    );
     invoker.shutdown().await;
 }
 
@@ -158,12 +239,25 @@ async fn function_errors_keep_the_instance() {
     let body = Bytes::from_static(br#"{"errorMessage":"boom","errorType":"ValueError"}"#);
     let script: Script = {
         let body = body.clone();
-        Arc::new(move |_: &Bytes| Behaviour::Fail { error_type: "Unhandled".into(), body: body.clone() })
+        Arc::new(move |_: &Bytes| Behaviour::Fail {
+            error_type: "Unhandled".into(),
+            body: body.clone(),
+        })
     };
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
     for _ in 0..2 {
-        let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
-        assert_eq!(completed.outcome, Outcome::Error(FunctionError { error_type: "Unhandled".into(), payload: body.clone() }));
+        let completed = invoker
+            .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            completed.outcome,
+            Outcome::Error(FunctionError {
+                error_type: "Unhandled".into(),
+                payload: body.clone()
+            })
+        );
     }
     assert_eq!(backend.started(), 1);
     invoker.shutdown().await;
@@ -176,7 +270,10 @@ async fn oversized_responses_get_lambdas_error() {
         delay: Duration::ZERO,
     });
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
-    let completed = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.unwrap();
+    let completed = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await
+        .unwrap();
     assert_eq!(error_type(&completed), "Function.ResponseSizeTooLarge");
     invoker.shutdown().await;
 }
@@ -187,31 +284,63 @@ async fn past_the_concurrency_limit_calls_are_throttled() {
         payload: Bytes::from_static(b"1"),
         delay: Duration::from_millis(300),
     });
-    let (invoker, _) = invoker_with(function(Duration::from_secs(3), Some(1)), Init::Ready, script);
+    let (invoker, _) = invoker_with(
+        function(Duration::from_secs(3), Some(1)),
+        Init::Ready,
+        script,
+    );
     let first = tokio::spawn({
         let invoker = invoker.clone();
-        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+        async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let second = invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await;
-    assert_eq!(second.unwrap_err(), InvokeError::TooManyRequests { function: "hello-fn".into(), limit: 1 });
+    let second = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await;
+    assert_eq!(
+        second.unwrap_err(),
+        InvokeError::TooManyRequests {
+            function: "hello-fn".into(),
+            limit: 1
+        }
+    );
     assert!(first.await.unwrap().is_ok());
     // Once the first call is done, the slot is free again.
-    assert!(invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await.is_ok());
+    assert!(
+        invoker
+            .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+            .await
+            .is_ok()
+    );
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn concurrent_calls_get_their_own_instances() {
-    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond { payload: event.clone(), delay: Duration::from_millis(100) });
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond {
+        payload: event.clone(),
+        delay: Duration::from_millis(100),
+    });
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
     let calls = (0..4).map(|i| {
         let invoker = invoker.clone();
-        tokio::spawn(async move { invoker.invoke("Hello", Invocation::new(Bytes::from(i.to_string()))).await })
+        tokio::spawn(async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
+                .await
+        })
     });
     let results = futures::future::join_all(calls).await;
     for (i, result) in results.into_iter().enumerate() {
-        assert_eq!(result.unwrap().unwrap().outcome, Outcome::Success(Bytes::from(i.to_string())));
+        assert_eq!(
+            result.unwrap().unwrap().outcome,
+            Outcome::Success(Bytes::from(i.to_string()))
+        );
     }
     assert_eq!(backend.started(), 4);
     invoker.shutdown().await;
@@ -222,14 +351,23 @@ async fn async_invocations_run() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let script: Script = Arc::new(move |event: &Bytes| {
         let _ = tx.send(event.clone());
-        Behaviour::Respond { payload: Bytes::new(), delay: Duration::ZERO }
+        Behaviour::Respond {
+            payload: Bytes::new(),
+            delay: Duration::ZERO,
+        }
     });
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
-    invoker.invoke_async("Hello", Invocation::new(Bytes::from_static(b"\"event\""))).unwrap();
-    let seen = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.unwrap();
+    invoker
+        .invoke_async("Hello", Invocation::new(Bytes::from_static(b"\"event\"")))
+        .unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap();
     assert_eq!(seen, Some(Bytes::from_static(b"\"event\"")));
     assert_eq!(
-        invoker.invoke_async("Nope", Invocation::new(Bytes::new())).unwrap_err(),
+        invoker
+            .invoke_async("Nope", Invocation::new(Bytes::new()))
+            .unwrap_err(),
         InvokeError::FunctionNotFound("Nope".into())
     );
     invoker.shutdown().await;
@@ -237,7 +375,10 @@ async fn async_invocations_run() {
 
 #[tokio::test]
 async fn log_tails_hold_the_invocations_lines() {
-    let script: Script = Arc::new(|_: &Bytes| Behaviour::LogAndRespond { line: "hello from the function".into(), payload: Bytes::from_static(b"1") });
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::LogAndRespond {
+        line: "hello from the function".into(),
+        payload: Bytes::from_static(b"1"),
+    });
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
     let mut invocation = Invocation::new(Bytes::from_static(b"{}"));
     invocation.log_tail = true;
@@ -245,11 +386,22 @@ async fn log_tails_hold_the_invocations_lines() {
     let completed = invoker.invoke("Hello", invocation).await.unwrap();
     let tail = completed.log_tail.unwrap();
     let lines: Vec<&str> = tail.lines().collect();
-    assert_eq!(lines[0], format!("START RequestId: {request_id} Version: $LATEST"));
+    assert_eq!(
+        lines[0],
+        format!("START RequestId: {request_id} Version: $LATEST")
+    );
     assert_eq!(lines[1], "hello from the function");
     assert_eq!(lines[2], format!("END RequestId: {request_id}"));
-    assert!(lines[3].starts_with(&format!("REPORT RequestId: {request_id}\tDuration: ")), "{}", lines[3]);
-    assert!(lines[3].contains("Init Duration: "), "a cold start reports its init: {}", lines[3]);
+    assert!(
+        lines[3].starts_with(&format!("REPORT RequestId: {request_id}\tDuration: ")),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[3].contains("Init Duration: "),
+        "a cold start reports its init: {}",
+        lines[3]
+    );
     invoker.shutdown().await;
 }
 
@@ -259,45 +411,79 @@ async fn shutdown_stops_busy_instances() {
     let (invoker, _) = invoker_with(function(Duration::from_secs(30), None), Init::Ready, script);
     let call = tokio::spawn({
         let invoker = invoker.clone();
-        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+        async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+                .await
+        }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    tokio::time::timeout(Duration::from_secs(5), invoker.shutdown()).await.expect("shutdown finishes");
+    tokio::time::timeout(Duration::from_secs(5), invoker.shutdown())
+        .await
+        .expect("shutdown finishes");
     let completed = call.await.unwrap().unwrap();
     assert_eq!(error_type(&completed), "Runtime.ExitError");
     assert_eq!(
-        invoker.invoke("Hello", Invocation::new(Bytes::new())).await.unwrap_err(),
+        invoker
+            .invoke("Hello", Invocation::new(Bytes::new()))
+            .await
+            .unwrap_err(),
         InvokeError::ShuttingDown
     );
 }
 
 fn debug_config() -> DebugConfig {
     // The fake backend ignores the agent; it only has to exist.
-    DebugConfig { agent: PathBuf::from("/bin/true") }
+    DebugConfig {
+        agent: PathBuf::from("/bin/true"),
+    }
 }
 
 #[tokio::test]
 async fn debug_mode_queues_invocations_on_one_instance() {
-    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond { payload: event.clone(), delay: Duration::from_millis(100) });
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond {
+        payload: event.clone(),
+        delay: Duration::from_millis(100),
+    });
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
     let mut events = invoker.subscribe_events();
     invoker.set_debug("Hello", Some(debug_config())).unwrap();
     assert!(invoker.is_debugging("Hello"));
     let calls = (0..3).map(|i| {
         let invoker = invoker.clone();
-        tokio::spawn(async move { invoker.invoke("Hello", Invocation::new(Bytes::from(i.to_string()))).await })
+        tokio::spawn(async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
+                .await
+        })
     });
-    for (i, result) in futures::future::join_all(calls).await.into_iter().enumerate() {
-        assert_eq!(result.unwrap().unwrap().outcome, Outcome::Success(Bytes::from(i.to_string())), "queued, not throttled");
+    for (i, result) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            result.unwrap().unwrap().outcome,
+            Outcome::Success(Bytes::from(i.to_string())),
+            "queued, not throttled"
+        );
     }
-    assert_eq!(backend.started(), 1, "one debug instance serves them all in turn");
+    assert_eq!(
+        backend.started(),
+        1,
+        "one debug instance serves them all in turn"
+    );
     // The redeploy and the debug instance were announced.
     let mut saw_redeploy = false;
     let mut saw_debug_start = false;
     while let Ok(event) = events.try_recv() {
         match event {
             InstanceEvent::Redeployed { debug: true, .. } => saw_redeploy = true,
-            InstanceEvent::Started { debug: Some(endpoint), .. } => {
+            InstanceEvent::Started {
+                debug: Some(endpoint),
+                ..
+            } => {
                 assert!(endpoint.rsp_port > 0);
                 assert_eq!(endpoint.program, PathBuf::from("/code/bootstrap"));
                 saw_debug_start = true;
@@ -314,24 +500,49 @@ async fn debug_mode_queues_invocations_on_one_instance() {
 #[tokio::test]
 async fn only_native_functions_can_be_debugged() {
     let mut python = function(Duration::from_secs(3), None);
-    python.runtime = Runtime::Python { id: "python3.12".into(), minor: 12 };
+    python.runtime = Runtime::Python {
+        id: "python3.12".into(),
+        minor: 12,
+    };
     let (invoker, _) = invoker_with(python, Init::Ready, echo());
-    assert!(matches!(invoker.set_debug("Hello", Some(debug_config())), Err(DebugError::UnsupportedRuntime { .. })));
+    assert!(matches!(
+        invoker.set_debug("Hello", Some(debug_config())),
+        Err(DebugError::UnsupportedRuntime { .. })
+    ));
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
-    let missing = DebugConfig { agent: PathBuf::from("/nonexistent/fogbank-agent") };
-    assert!(matches!(invoker.set_debug("Hello", Some(missing)), Err(DebugError::MissingAgent(_))));
-    assert!(matches!(invoker.set_debug("Nope", Some(debug_config())), Err(DebugError::FunctionNotFound(_))));
+    let missing = DebugConfig {
+        agent: PathBuf::from("/nonexistent/fogbank-agent"),
+    };
+    assert!(matches!(
+        invoker.set_debug("Hello", Some(missing)),
+        Err(DebugError::MissingAgent(_))
+    ));
+    assert!(matches!(
+        invoker.set_debug("Nope", Some(debug_config())),
+        Err(DebugError::FunctionNotFound(_))
+    ));
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_paused_instance_does_not_time_out() {
-    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond { payload: Bytes::from_static(b"1"), delay: Duration::from_millis(600) });
-    let (invoker, _) = invoker_with(function(Duration::from_millis(300), None), Init::Ready, script);
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond {
+        payload: Bytes::from_static(b"1"),
+        delay: Duration::from_millis(600),
+    });
+    let (invoker, _) = invoker_with(
+        function(Duration::from_millis(300), None),
+        Init::Ready,
+        script,
+    );
     let mut events = invoker.subscribe_events();
     let call = tokio::spawn({
         let invoker = invoker.clone();
-        async move { invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))).await }
+        async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+                .await
+        }
     });
     // Pause as soon as the invocation starts, as a debugger stopping at a
     // breakpoint would.
@@ -344,19 +555,36 @@ async fn a_paused_instance_does_not_time_out() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert!(invoker.set_paused(&instance, false));
     let completed = call.await.unwrap().unwrap();
-    assert_eq!(completed.outcome, Outcome::Success(Bytes::from_static(b"1")), "the pause extended the deadline");
+    assert_eq!(
+        completed.outcome,
+        Outcome::Success(Bytes::from_static(b"1")),
+        "the pause extended the deadline"
+    );
     assert!(!invoker.set_paused("no-such-instance", true));
     invoker.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_redeploy_retires_old_instances() {
-    let (invoker, backend) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
-    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"1")))
+        .await
+        .unwrap();
     assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
-    invoker.redeploy("Hello", PathBuf::from("/code-v2")).unwrap();
-    assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)), "the idle old instance stopped");
-    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"2"))).await.unwrap();
+    invoker
+        .redeploy("Hello", PathBuf::from("/code-v2"))
+        .unwrap();
+    assert_eq!(
+        invoker.instance_counts("Hello"),
+        Some((0, 0)),
+        "the idle old instance stopped"
+    );
+    invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"2")))
+        .await
+        .unwrap();
     assert_eq!(backend.started(), 2);
     invoker.shutdown().await;
 }
@@ -364,15 +592,25 @@ async fn a_redeploy_retires_old_instances() {
 #[tokio::test]
 async fn idle_instances_are_reaped() {
     let backend = Arc::new(FakeBackend::new(Init::Ready, echo()));
-    let endpoints = Endpoints { lambda: String::new(), sqs: String::new(), identity: Identity::default() };
+    let endpoints = Endpoints {
+        lambda: String::new(),
+        sqs: String::new(),
+        identity: Identity::default(),
+    };
     let mut settings = InvokerSettings::new(Console::silent(), endpoints);
     settings.idle_timeout = Some(Duration::from_millis(200));
     let invoker = Invoker::new(
-        vec![Deployment { function: Arc::new(function(Duration::from_secs(3), None)), code_dir: PathBuf::from("/code") }],
+        vec![Deployment {
+            function: Arc::new(function(Duration::from_secs(3), None)),
+            code_dir: PathBuf::from("/code"),
+        }],
         backend.clone(),
         settings,
     );
-    invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"1"))).await.unwrap();
+    invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"1")))
+        .await
+        .unwrap();
     assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)));

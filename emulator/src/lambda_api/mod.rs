@@ -86,7 +86,9 @@ impl http_server::Handler for LambdaApi {
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut response = match route(request.method(), request.uri().path()) {
             Some(Route::Invoke(name)) => self.invoke(&name, &request_id, request).await,
-            Some(Route::GetFunction(name)) => self.get_function(&name, request.uri().query(), false),
+            Some(Route::GetFunction(name)) => {
+                self.get_function(&name, request.uri().query(), false)
+            }
             Some(Route::GetFunctionConfiguration(name)) => {
                 self.get_function(&name, request.uri().query(), true)
             }
@@ -102,7 +104,10 @@ impl http_server::Handler for LambdaApi {
             ),
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().entry("x-amzn-requestid").or_insert(value);
+            response
+                .headers_mut()
+                .entry("x-amzn-requestid")
+                .or_insert(value);
         }
         response
     }
@@ -127,7 +132,11 @@ fn invoke_headers(headers: &HeaderMap) -> Result<InvokeHeaders, HttpResponse> {
         match headers.get(name) {
             None => Ok(None),
             Some(value) => value.to_str().map(Some).map_err(|_| {
-                aws_error(400, "InvalidParameterValueException", &format!("the {name} header is not valid text"))
+                aws_error(
+                    400,
+                    "InvalidParameterValueException",
+                    &format!("the {name} header is not valid text"),
+                )
             }),
         }
     };
@@ -165,7 +174,9 @@ fn invoke_headers(headers: &HeaderMap) -> Result<InvokeHeaders, HttpResponse> {
                 .decode(encoded.trim())
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
-                .filter(|json| serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v.is_object()));
+                .filter(|json| {
+                    serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v.is_object())
+                });
             match decoded {
                 Some(json) => Some(json),
                 None => {
@@ -186,7 +197,12 @@ fn invoke_headers(headers: &HeaderMap) -> Result<InvokeHeaders, HttpResponse> {
 }
 
 impl LambdaApi {
-    async fn invoke(&self, name: &str, request_id: &str, request: Request<Incoming>) -> HttpResponse {
+    async fn invoke(
+        &self,
+        name: &str,
+        request_id: &str,
+        request: Request<Incoming>,
+    ) -> HttpResponse {
         let function = match self.resolve(name, request.uri().query()) {
             Ok(function) => function,
             Err(response) => return response,
@@ -211,11 +227,17 @@ impl LambdaApi {
                 return aws_error(
                     413,
                     "RequestTooLargeException",
-                    &format!("Request must be smaller than {limit} bytes for the InvokeFunction operation"),
+                    &format!(
+                        "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+                    ),
                 );
             }
             Err(_) => {
-                return aws_error(400, "InvalidRequestContentException", "the request body could not be read");
+                return aws_error(
+                    400,
+                    "InvalidRequestContentException",
+                    "the request body could not be read",
+                );
             }
         };
         let payload = if payload.iter().all(u8::is_ascii_whitespace) {
@@ -246,28 +268,36 @@ impl LambdaApi {
                 Ok(()) => response(202, "application/json", Bytes::new()),
                 Err(error) => self.invoke_error(&error),
             },
-            InvocationType::RequestResponse => match self.invoker.invoke(&function, invocation).await {
-                Ok(completed) => {
-                    let (payload, function_error) = match completed.outcome {
-                        Outcome::Success(payload) => (payload, false),
-                        Outcome::Error(error) => (error.payload, true),
-                    };
-                    let mut reply = response(200, "application/json", payload);
-                    let headers = reply.headers_mut();
-                    headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
-                    if function_error {
-                        headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
-                    }
-                    if let Some(tail) = completed.log_tail {
-                        let encoded = base64::engine::general_purpose::STANDARD.encode(tail);
-                        if let Ok(value) = HeaderValue::from_str(&encoded) {
-                            headers.insert("x-amz-log-result", value);
+            InvocationType::RequestResponse => {
+                match self.invoker.invoke(&function, invocation).await {
+                    Ok(completed) => {
+                        let (payload, function_error) = match completed.outcome {
+                            Outcome::Success(payload) => (payload, false),
+                            Outcome::Error(error) => (error.payload, true),
+                        };
+                        let mut reply = response(200, "application/json", payload);
+                        let headers = reply.headers_mut();
+                        headers.insert(
+                            "x-amz-executed-version",
+                            HeaderValue::from_static("$LATEST"),
+                        );
+                        if function_error {
+                            headers.insert(
+                                "x-amz-function-error",
+                                HeaderValue::from_static("Unhandled"),
+                            );
                         }
+                        if let Some(tail) = completed.log_tail {
+                            let encoded = base64::engine::general_purpose::STANDARD.encode(tail);
+                            if let Ok(value) = HeaderValue::from_str(&encoded) {
+                                headers.insert("x-amz-log-result", value);
+                            }
+                        }
+                        reply
                     }
-                    reply
+                    Err(error) => self.invoke_error(&error),
                 }
-                Err(error) => self.invoke_error(&error),
-            },
+            }
         }
     }
 
@@ -276,12 +306,15 @@ impl LambdaApi {
             InvokeError::FunctionNotFound(name) => self.not_found(name, None),
             InvokeError::TooManyRequests { .. } => {
                 let mut reply = response(429, "application/json", wire::throttle_body());
-                reply
-                    .headers_mut()
-                    .insert("x-amzn-errortype", HeaderValue::from_static("TooManyRequestsException"));
+                reply.headers_mut().insert(
+                    "x-amzn-errortype",
+                    HeaderValue::from_static("TooManyRequestsException"),
+                );
                 reply
             }
-            InvokeError::ShuttingDown => aws_error(503, "ServiceException", "the emulator is shutting down"),
+            InvokeError::ShuttingDown => {
+                aws_error(503, "ServiceException", "the emulator is shutting down")
+            }
         }
     }
 
@@ -319,10 +352,19 @@ impl LambdaApi {
             arn.push(':');
             arn.push_str(qualifier);
         }
-        aws_error(404, "ResourceNotFoundException", &format!("Function not found: {arn}"))
+        aws_error(
+            404,
+            "ResourceNotFoundException",
+            &format!("Function not found: {arn}"),
+        )
     }
 
-    fn get_function(&self, name: &str, query: Option<&str>, configuration_only: bool) -> HttpResponse {
+    fn get_function(
+        &self,
+        name: &str,
+        query: Option<&str>,
+        configuration_only: bool,
+    ) -> HttpResponse {
         let name = match self.resolve(name, query) {
             Ok(name) => name,
             Err(response) => return response,
@@ -330,7 +372,8 @@ impl LambdaApi {
         let Some(function) = self.invoker.function(&name) else {
             return self.not_found(&name, None);
         };
-        let configuration = wire::function_configuration(&function, &self.identity, &self.last_modified);
+        let configuration =
+            wire::function_configuration(&function, &self.identity, &self.last_modified);
         let body = if configuration_only {
             configuration
         } else {
@@ -412,16 +455,30 @@ mod tests {
         check(
             Method::POST,
             "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3AHello/invocations",
-            Some(Route::Invoke("arn:aws:lambda:us-east-1:123456789012:function:Hello".into())),
+            Some(Route::Invoke(
+                "arn:aws:lambda:us-east-1:123456789012:function:Hello".into(),
+            )),
         );
-        check(Method::GET, "/2015-03-31/functions/Hello", Some(Route::GetFunction("Hello".into())));
+        check(
+            Method::GET,
+            "/2015-03-31/functions/Hello",
+            Some(Route::GetFunction("Hello".into())),
+        );
         check(
             Method::GET,
             "/2015-03-31/functions/Hello/configuration",
             Some(Route::GetFunctionConfiguration("Hello".into())),
         );
-        check(Method::GET, "/2015-03-31/functions/", Some(Route::ListFunctions));
-        check(Method::GET, "/2015-03-31/functions", Some(Route::ListFunctions));
+        check(
+            Method::GET,
+            "/2015-03-31/functions/",
+            Some(Route::ListFunctions),
+        );
+        check(
+            Method::GET,
+            "/2015-03-31/functions",
+            Some(Route::ListFunctions),
+        );
         check(Method::DELETE, "/2015-03-31/functions/Hello", None);
         check(Method::GET, "/2015-03-31/functions/%FF/invocations", None);
         check(Method::POST, "/2015-03-31/functionsX", None);
@@ -430,20 +487,35 @@ mod tests {
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.insert(*name, HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")));
+            map.insert(
+                *name,
+                HeaderValue::from_str(value).unwrap_or(HeaderValue::from_static("")),
+            );
         }
         map
     }
 
     #[test]
     fn invoke_headers_are_validated() {
-        let ok = invoke_headers(&headers(&[("x-amz-invocation-type", "Event"), ("x-amz-log-type", "Tail")]));
-        assert!(matches!(ok, Ok(InvokeHeaders { invocation_type: InvocationType::Event, log_tail: true, .. })));
+        let ok = invoke_headers(&headers(&[
+            ("x-amz-invocation-type", "Event"),
+            ("x-amz-log-type", "Tail"),
+        ]));
+        assert!(matches!(
+            ok,
+            Ok(InvokeHeaders {
+                invocation_type: InvocationType::Event,
+                log_tail: true,
+                ..
+            })
+        ));
         assert!(invoke_headers(&headers(&[("x-amz-invocation-type", "Sometimes")])).is_err());
         assert!(invoke_headers(&headers(&[("x-amz-log-type", "Verbose")])).is_err());
         assert!(invoke_headers(&headers(&[("x-amz-client-context", "not base64!")])).is_err());
         // eyJhIjoxfQ== is {"a":1}.
         let context = invoke_headers(&headers(&[("x-amz-client-context", "eyJhIjoxfQ==")]));
-        assert!(matches!(context, Ok(InvokeHeaders { client_context: Some(ref c), .. }) if c == r#"{"a":1}"#));
+        assert!(
+            matches!(context, Ok(InvokeHeaders { client_context: Some(ref c), .. }) if c == r#"{"a":1}"#)
+        );
     }
 }

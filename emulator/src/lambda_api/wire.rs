@@ -24,14 +24,27 @@ pub fn parse_function_ref(value: &str) -> Option<FunctionRef> {
         [name, qualifier] => (*name, Some(*qualifier)),
         [account, "function", name] if is_account(account) => (*name, None),
         [account, "function", name, qualifier] if is_account(account) => (*name, Some(*qualifier)),
-        ["arn", partition, "lambda", region, account, "function", name]
-            if partition.starts_with("aws") && is_region(region) && is_account(account) =>
-        {
+        [
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+        ] if partition.starts_with("aws") && is_region(region) && is_account(account) => {
             (*name, None)
         }
-        ["arn", partition, "lambda", region, account, "function", name, qualifier]
-            if partition.starts_with("aws") && is_region(region) && is_account(account) =>
-        {
+        [
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+            qualifier,
+        ] if partition.starts_with("aws") && is_region(region) && is_account(account) => {
             (*name, Some(*qualifier))
         }
         _ => return None,
@@ -45,7 +58,8 @@ pub fn parse_function_ref(value: &str) -> Option<FunctionRef> {
         q == "$LATEST"
             || (!q.is_empty()
                 && q.len() <= 128
-                && q.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     });
     (valid_name && valid_qualifier).then(|| FunctionRef {
         name: name.to_owned(),
@@ -58,7 +72,10 @@ fn is_account(value: &str) -> bool {
 }
 
 fn is_region(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The body of an AWS error for the Lambda API (`rest-json`): the code
@@ -79,7 +96,11 @@ pub fn throttle_body() -> String {
 }
 
 /// `FunctionConfiguration`, as GetFunction and ListFunctions return it.
-pub fn function_configuration(function: &Function, identity: &Identity, last_modified: &str) -> Value {
+pub fn function_configuration(
+    function: &Function,
+    identity: &Identity,
+    last_modified: &str,
+) -> Value {
     let architecture = match function.architecture {
         Architecture::X86_64 => "x86_64",
         Architecture::Arm64 => "arm64",
@@ -123,9 +144,15 @@ mod tests {
     #[test]
     fn function_references() {
         check("HelloFunction", Some(("HelloFunction", None)));
-        check("HelloFunction:$LATEST", Some(("HelloFunction", Some("$LATEST"))));
+        check(
+            "HelloFunction:$LATEST",
+            Some(("HelloFunction", Some("$LATEST"))),
+        );
         check("123456789012:function:Hello", Some(("Hello", None)));
-        check("123456789012:function:Hello:live", Some(("Hello", Some("live"))));
+        check(
+            "123456789012:function:Hello:live",
+            Some(("Hello", Some("live"))),
+        );
         check(
             "arn:aws:lambda:us-east-1:123456789012:function:Hello",
             Some(("Hello", None)),
@@ -144,7 +171,10 @@ mod tests {
 
     #[test]
     fn error_bodies() {
-        assert_eq!(error_body("Function not found: x"), r#"{"Type":"User","message":"Function not found: x"}"#);
+        assert_eq!(
+            error_body("Function not found: x"),
+            r#"{"Type":"User","message":"Function not found: x"}"#
+        );
         assert!(throttle_body().contains("Rate Exceeded."));
     }
 }

@@ -245,7 +245,13 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn dispatch(id: &str) -> (Dispatch, oneshot::Receiver<InvocationStart>, oneshot::Receiver<RuntimeReply>) {
+    fn dispatch(
+        id: &str,
+    ) -> (
+        Dispatch,
+        oneshot::Receiver<InvocationStart>,
+        oneshot::Receiver<RuntimeReply>,
+    ) {
         let (started, started_rx) = oneshot::channel();
         let (reply, reply_rx) = oneshot::channel();
         (
@@ -264,7 +270,10 @@ mod tests {
     }
 
     fn channel() -> RuntimeChannel {
-        RuntimeChannel::new("arn:aws:lambda:us-east-1:123456789012:function:F".into(), Duration::from_secs(3))
+        RuntimeChannel::new(
+            "arn:aws:lambda:us-east-1:123456789012:function:F".into(),
+            Duration::from_secs(3),
+        )
     }
 
     #[tokio::test]
@@ -278,8 +287,14 @@ mod tests {
         assert!(channel.initialized_at().is_some());
         assert!(!channel.complete("other", RuntimeReply::Response(Bytes::new())));
         assert!(channel.complete("r1", RuntimeReply::Response(Bytes::from_static(b"ok"))));
-        assert_eq!(reply.await.unwrap(), RuntimeReply::Response(Bytes::from_static(b"ok")));
-        assert!(!channel.complete("r1", RuntimeReply::Response(Bytes::new())), "completes once");
+        assert_eq!(
+            reply.await.unwrap(),
+            RuntimeReply::Response(Bytes::from_static(b"ok"))
+        );
+        assert!(
+            !channel.complete("r1", RuntimeReply::Response(Bytes::new())),
+            "completes once"
+        );
     }
 
     #[tokio::test]
@@ -312,7 +327,10 @@ mod tests {
         channel.close("exit status 1");
         assert_eq!(
             reply.await.unwrap(),
-            RuntimeReply::Exited { reason: "exit status 1".into(), during_init: true }
+            RuntimeReply::Exited {
+                reason: "exit status 1".into(),
+                during_init: true
+            }
         );
         assert!(channel.next().await.is_none());
     }
@@ -320,11 +338,17 @@ mod tests {
     #[tokio::test]
     async fn init_errors_fail_this_and_later_dispatches() {
         let channel = channel();
-        let report = ErrorReport::new(Some("Runtime.ImportModuleError".into()), Bytes::from_static(b"{}"));
+        let report = ErrorReport::new(
+            Some("Runtime.ImportModuleError".into()),
+            Bytes::from_static(b"{}"),
+        );
         let (d, _s, reply) = dispatch("r1");
         assert!(channel.dispatch(d).is_ok());
         channel.init_error(report.clone());
-        assert_eq!(reply.await.unwrap(), RuntimeReply::InitError(report.clone()));
+        assert_eq!(
+            reply.await.unwrap(),
+            RuntimeReply::InitError(report.clone())
+        );
         let (d, _s, reply) = dispatch("r2");
         assert!(channel.dispatch(d).is_ok());
         assert_eq!(reply.await.unwrap(), RuntimeReply::InitError(report));
@@ -339,7 +363,10 @@ mod tests {
         channel.close("signal: kill");
         assert_eq!(
             reply.await.unwrap(),
-            RuntimeReply::Exited { reason: "signal: kill".into(), during_init: false }
+            RuntimeReply::Exited {
+                reason: "signal: kill".into(),
+                during_init: false
+            }
         );
     }
 }

@@ -11,7 +11,7 @@
 mod channel;
 
 pub use channel::{
-    Dispatch, ErrorReport, InvocationStart, RuntimeChannel, RuntimeReply, MAX_RESPONSE_BYTES,
+    Dispatch, ErrorReport, InvocationStart, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply,
 };
 
 use std::sync::Arc;
@@ -89,7 +89,9 @@ impl http_server::Handler for RuntimeApi {
                 let id = id.to_owned();
                 let error_type = error_type_header(&request);
                 match read_body(request).await {
-                    Ok(body) => self.complete(&id, RuntimeReply::Error(ErrorReport::new(error_type, body))),
+                    Ok(body) => {
+                        self.complete(&id, RuntimeReply::Error(ErrorReport::new(error_type, body)))
+                    }
                     Err(BodyError::TooLarge) => self.too_large(&id),
                     Err(BodyError::Broken) => bad_request("the request body could not be read"),
                 }
@@ -114,11 +116,7 @@ impl RuntimeApi {
         let Some(event) = self.channel.next().await else {
             // The instance is shutting down; the bootstrap is about to be
             // stopped, so it only needs to not get an event.
-            return runtime_error(
-                500,
-                "ServiceException",
-                "the instance is shutting down",
-            );
+            return runtime_error(500, "ServiceException", "the instance is shutting down");
         };
         let mut response = response(200, "application/json", event.payload);
         let headers = response.headers_mut();
@@ -229,7 +227,11 @@ mod tests {
 
     #[test]
     fn routes() {
-        check(Method::GET, "/2018-06-01/runtime/invocation/next", Some(Route::Next));
+        check(
+            Method::GET,
+            "/2018-06-01/runtime/invocation/next",
+            Some(Route::Next),
+        );
         check(
             Method::POST,
             "/2018-06-01/runtime/invocation/abc-1/response",
@@ -240,11 +242,27 @@ mod tests {
             "/2018-06-01/runtime/invocation/abc-1/error",
             Some(Route::Error("abc-1")),
         );
-        check(Method::POST, "/2018-06-01/runtime/init/error", Some(Route::InitError));
+        check(
+            Method::POST,
+            "/2018-06-01/runtime/init/error",
+            Some(Route::InitError),
+        );
         check(Method::POST, "/2018-06-01/runtime/invocation/next", None);
-        check(Method::GET, "/2018-06-01/runtime/invocation/abc/response", None);
-        check(Method::POST, "/2018-06-01/runtime/invocation//response", None);
-        check(Method::POST, "/2018-06-01/runtime/invocation/abc/other", None);
+        check(
+            Method::GET,
+            "/2018-06-01/runtime/invocation/abc/response",
+            None,
+        );
+        check(
+            Method::POST,
+            "/2018-06-01/runtime/invocation//response",
+            None,
+        );
+        check(
+            Method::POST,
+            "/2018-06-01/runtime/invocation/abc/other",
+            None,
+        );
         check(Method::GET, "/2020-01-01/extension/register", None);
     }
 }

@@ -75,7 +75,8 @@ fn dirs_from_proc(root: &Path, text: &str) -> Vec<PathBuf> {
     let mut dirs = Vec::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let relative = path.trim_start_matches('/');

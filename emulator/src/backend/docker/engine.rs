@@ -142,7 +142,9 @@ pub(crate) struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("Engine")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -151,7 +153,9 @@ impl std::fmt::Debug for Engine {
 pub(crate) fn configured_endpoint() -> Result<String, String> {
     match std::env::var("DOCKER_HOST") {
         Ok(host) if !host.is_empty() => Ok(host),
-        _ if std::path::Path::new(DEFAULT_SOCKET).exists() => Ok(format!("unix://{DEFAULT_SOCKET}")),
+        _ if std::path::Path::new(DEFAULT_SOCKET).exists() => {
+            Ok(format!("unix://{DEFAULT_SOCKET}"))
+        }
         _ => Err(format!(
             "DOCKER_HOST is not set and {DEFAULT_SOCKET} does not exist"
         )),
@@ -181,10 +185,7 @@ impl Engine {
         let docker = tokio::time::timeout(CONNECT_TIMEOUT, docker.negotiate_version())
             .await
             .map_err(|_| {
-                connect_error(format!(
-                    "no answer within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                ))
+                connect_error(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()))
             })?
             .map_err(|error| connect_error(describe(&error)))?;
         Ok(Engine { docker, endpoint })
@@ -250,13 +251,21 @@ impl Engine {
         };
         match tokio::time::timeout(IMAGE_TIMEOUT, pull).await {
             Ok(result) => result.map_err(error),
-            Err(_) => Err(error(format!("no answer within {} s", IMAGE_TIMEOUT.as_secs()))),
+            Err(_) => Err(error(format!(
+                "no answer within {} s",
+                IMAGE_TIMEOUT.as_secs()
+            ))),
         }
     }
 
     /// Imports a root filesystem tarball as `repository:tag`, as
     /// `docker import` does.
-    pub async fn import_image(&self, repository: &str, tag: &str, tarball: Bytes) -> Result<(), EngineError> {
+    pub async fn import_image(
+        &self,
+        repository: &str,
+        tag: &str,
+        tarball: Bytes,
+    ) -> Result<(), EngineError> {
         let image = format!("{repository}:{tag}");
         let error = |message| EngineError::ImportImage {
             image: image.clone(),
@@ -269,9 +278,9 @@ impl Engine {
             message: Some("fogbank base image".to_owned()),
             ..Default::default()
         };
-        let mut stream = self
-            .docker
-            .create_image(Some(options), Some(bollard::body_full(tarball)), None);
+        let mut stream =
+            self.docker
+                .create_image(Some(options), Some(bollard::body_full(tarball)), None);
         let import = async {
             while let Some(item) = stream.next().await {
                 item.map_err(|e| describe(&e))?;
@@ -280,7 +289,10 @@ impl Engine {
         };
         match tokio::time::timeout(IMAGE_TIMEOUT, import).await {
             Ok(result) => result.map_err(error),
-            Err(_) => Err(error(format!("no answer within {} s", IMAGE_TIMEOUT.as_secs()))),
+            Err(_) => Err(error(format!(
+                "no answer within {} s",
+                IMAGE_TIMEOUT.as_secs()
+            ))),
         }
     }
 
@@ -296,7 +308,12 @@ impl Engine {
             ..Default::default()
         };
         let body = create_body(config);
-        match limit(CONTAINER_TIMEOUT, self.docker.create_container(Some(options), body)).await {
+        match limit(
+            CONTAINER_TIMEOUT,
+            self.docker.create_container(Some(options), body),
+        )
+        .await
+        {
             Ok(Ok(created)) => Ok(created.id),
             Ok(Err(bollard_error)) => Err(error(describe(&bollard_error))),
             Err(timeout) => Err(error(timeout)),
@@ -310,7 +327,8 @@ impl Engine {
         };
         match limit(
             CONTAINER_TIMEOUT,
-            self.docker.start_container(id, None::<StartContainerOptions>),
+            self.docker
+                .start_container(id, None::<StartContainerOptions>),
         )
         .await
         {
@@ -349,14 +367,18 @@ impl Engine {
         };
         match limit(
             QUERY_TIMEOUT,
-            self.docker.inspect_container(id, None::<InspectContainerOptions>),
+            self.docker
+                .inspect_container(id, None::<InspectContainerOptions>),
         )
         .await
         {
             Ok(Ok(inspect)) => {
                 let state = inspect.state.unwrap_or_default();
                 Ok(ContainerState {
-                    pid: state.pid.and_then(|pid| u32::try_from(pid).ok()).filter(|pid| *pid > 0),
+                    pid: state
+                        .pid
+                        .and_then(|pid| u32::try_from(pid).ok())
+                        .filter(|pid| *pid > 0),
                     running: state.running.unwrap_or(false),
                     oom_killed: state.oom_killed.unwrap_or(false),
                 })
@@ -373,7 +395,12 @@ impl Engine {
             force: true,
             ..Default::default()
         };
-        match limit(CONTAINER_TIMEOUT, self.docker.remove_container(id, Some(options))).await {
+        match limit(
+            CONTAINER_TIMEOUT,
+            self.docker.remove_container(id, Some(options)),
+        )
+        .await
+        {
             Ok(Ok(())) => Ok(()),
             Ok(Err(bollard_error)) if status(&bollard_error) == Some(404) => Ok(()),
             // 409: removal already in progress (a concurrent remove).
@@ -391,7 +418,10 @@ impl Engine {
 
     /// Every container (running or not) carrying all of `labels`
     /// (`key` or `key=value` filters).
-    pub async fn list_containers(&self, labels: &[String]) -> Result<Vec<ContainerSummary>, EngineError> {
+    pub async fn list_containers(
+        &self,
+        labels: &[String],
+    ) -> Result<Vec<ContainerSummary>, EngineError> {
         let mut filters = HashMap::new();
         filters.insert("label".to_owned(), labels.to_vec());
         let options = ListContainersOptions {
@@ -516,10 +546,16 @@ fn status(error: &BollardError) -> Option<u16> {
 /// start like our own messages.
 fn describe(error: &BollardError) -> String {
     match error {
-        BollardError::DockerResponseServerError { status_code: 404, message } => {
+        BollardError::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => {
             format!("{NOT_FOUND_PREFIX}{message}")
         }
-        BollardError::DockerResponseServerError { status_code, message } => {
+        BollardError::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
             format!("the engine answered {status_code}: {message}")
         }
         other => other.to_string(),

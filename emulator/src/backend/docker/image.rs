@@ -103,7 +103,11 @@ pub(crate) fn official_candidates(runtime: &Runtime, architecture: Architecture)
 
 /// The kind of an image from its configuration.
 pub(crate) fn kind_of(info: &ImageInfo) -> ImageKind {
-    if info.entrypoint.first().is_some_and(|e| e == "/lambda-entrypoint.sh") {
+    if info
+        .entrypoint
+        .first()
+        .is_some_and(|e| e == "/lambda-entrypoint.sh")
+    {
         ImageKind::Lambda
     } else {
         ImageKind::Plain
@@ -224,14 +228,19 @@ pub(crate) fn host_interpreter(runtime: &Runtime) -> Option<HostInterpreter> {
         Runtime::Node { .. } => (vec!["node".to_owned()], &["-e", "0"]),
         Runtime::Provided { .. } => return None,
     };
-    let mut dirs: Vec<PathBuf> = ["/usr/local/bin", "/usr/bin", "/bin"].iter().map(PathBuf::from).collect();
+    let mut dirs: Vec<PathBuf> = ["/usr/local/bin", "/usr/bin", "/bin"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
     if let Some(path) = std::env::var_os("PATH") {
         dirs.extend(std::env::split_paths(&path));
     }
     for name in &names {
         for dir in &dirs {
             let candidate = dir.join(name);
-            let Ok(real) = std::fs::canonicalize(&candidate) else { continue };
+            let Ok(real) = std::fs::canonicalize(&candidate) else {
+                continue;
+            };
             if !is_binary(&real) || !runs(&real, check) {
                 continue;
             }
@@ -260,7 +269,9 @@ pub(crate) fn host_interpreter(runtime: &Runtime) -> Option<HostInterpreter> {
 fn is_binary(path: &Path) -> bool {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
-    let Ok(meta) = std::fs::metadata(path) else { return false };
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return false;
     }
@@ -292,7 +303,12 @@ pub(crate) struct Images {
 }
 
 impl Images {
-    pub fn new(engine: Engine, overrides: BTreeMap<String, String>, pull: bool, console: Console) -> Images {
+    pub fn new(
+        engine: Engine,
+        overrides: BTreeMap<String, String>,
+        pull: bool,
+        console: Console,
+    ) -> Images {
         Images {
             engine,
             overrides,
@@ -308,7 +324,11 @@ impl Images {
         let configured = configured_image(function, &self.overrides);
         let key = match &configured {
             Some((image, _)) => format!("image:{image}"),
-            None => format!("runtime:{}:{:?}", function.runtime.id(), function.architecture),
+            None => format!(
+                "runtime:{}:{:?}",
+                function.runtime.id(),
+                function.architecture
+            ),
         };
         let mut cache = self.cache.lock().await;
         if let Some(prepared) = cache.get(&key) {
@@ -333,10 +353,13 @@ impl Images {
             Some(info) => info,
             None if self.pull => {
                 self.pull(image).await?;
-                self.engine.inspect_image(image).await?.ok_or_else(|| ImageError::Missing {
-                    image: image.to_owned(),
-                    origin: origin.to_owned(),
-                })?
+                self.engine
+                    .inspect_image(image)
+                    .await?
+                    .ok_or_else(|| ImageError::Missing {
+                        image: image.to_owned(),
+                        origin: origin.to_owned(),
+                    })?
             }
             None => {
                 return Err(ImageError::Missing {
@@ -382,7 +405,8 @@ impl Images {
     }
 
     async fn pull(&self, image: &str) -> Result<(), EngineError> {
-        self.console.line(&format!("pulling image {image} (--pull) ..."));
+        self.console
+            .line(&format!("pulling image {image} (--pull) ..."));
         let console = self.console.clone();
         let started = Instant::now();
         self.engine
@@ -453,22 +477,34 @@ mod tests {
         check(
             "python3.12",
             Architecture::X86_64,
-            &["public.ecr.aws/lambda/python:3.12", "public.ecr.aws/lambda/python:3.12-x86_64"],
+            &[
+                "public.ecr.aws/lambda/python:3.12",
+                "public.ecr.aws/lambda/python:3.12-x86_64",
+            ],
         );
         check(
             "nodejs20.x",
             Architecture::Arm64,
-            &["public.ecr.aws/lambda/nodejs:20", "public.ecr.aws/lambda/nodejs:20-arm64"],
+            &[
+                "public.ecr.aws/lambda/nodejs:20",
+                "public.ecr.aws/lambda/nodejs:20-arm64",
+            ],
         );
         check(
             "provided.al2023",
             Architecture::X86_64,
-            &["public.ecr.aws/lambda/provided:al2023", "public.ecr.aws/lambda/provided:al2023-x86_64"],
+            &[
+                "public.ecr.aws/lambda/provided:al2023",
+                "public.ecr.aws/lambda/provided:al2023-x86_64",
+            ],
         );
         check(
             "provided",
             Architecture::X86_64,
-            &["public.ecr.aws/lambda/provided:alami", "public.ecr.aws/lambda/provided:alami-x86_64"],
+            &[
+                "public.ecr.aws/lambda/provided:alami",
+                "public.ecr.aws/lambda/provided:alami-x86_64",
+            ],
         );
     }
 
@@ -499,10 +535,20 @@ mod tests {
         let names: Vec<String> = archive
             .entries()
             .unwrap()
-            .map(|entry| entry.unwrap().path().unwrap().to_string_lossy().into_owned())
+            .map(|entry| {
+                entry
+                    .unwrap()
+                    .path()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         for expected in ["tmp/", "var/task/", "var/runtime/", "etc/passwd"] {
-            assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
         }
     }
 }

@@ -18,9 +18,9 @@ use std::path::Path;
 
 use super::engine::{Bind, ContainerConfig};
 use super::image::{HostInterpreter, ImageKind, SANDBOX_USER};
+use crate::app::Runtime;
 use crate::backend::InstanceSpec;
 use crate::backend::environment::{self, Paths};
-use crate::app::Runtime;
 
 pub(crate) const TASK_ROOT: &str = "/var/task";
 pub(crate) const RUNTIME_DIR: &str = "/var/runtime";
@@ -36,7 +36,8 @@ const OPEN_FILES_LIMIT: i64 = 1024;
 
 /// Lambda's PATH and library path, for images that do not bring their own.
 const LAMBDA_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/opt/bin";
-const LAMBDA_LIBRARY_PATH: &str = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib";
+const LAMBDA_LIBRARY_PATH: &str =
+    "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib";
 
 /// Everything that decides one container's configuration.
 pub(crate) struct Layout<'a> {
@@ -71,7 +72,11 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
             "--".to_owned(),
         ]);
     }
-    command.extend(runtime_command(layout.kind, &function.runtime, layout.interpreter));
+    command.extend(runtime_command(
+        layout.kind,
+        &function.runtime,
+        layout.interpreter,
+    ));
 
     let mut binds = vec![Bind {
         source: host_path(&spec.code_dir),
@@ -121,7 +126,11 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
         Paths {
             task_root: Path::new(TASK_ROOT),
             runtime_dir: Path::new(RUNTIME_DIR),
-            layers: if layout.layers.is_some() { &layer_paths } else { &[] },
+            layers: if layout.layers.is_some() {
+                &layer_paths
+            } else {
+                &[]
+            },
         },
     );
     if layout.kind == ImageKind::Base {
@@ -132,7 +141,10 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
     let (cap_add, security_opt) = if spec.debug.is_some() {
         // The agent traces the bootstrap; the engine's default seccomp
         // profile refuses some of the calls a debugger needs.
-        (vec!["SYS_PTRACE".to_owned()], vec!["seccomp=unconfined".to_owned()])
+        (
+            vec!["SYS_PTRACE".to_owned()],
+            vec!["seccomp=unconfined".to_owned()],
+        )
     } else {
         (Vec::new(), Vec::new())
     };
@@ -149,7 +161,10 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
             "bootstrap".to_owned(),
         ],
         cmd: command,
-        env: env.into_iter().map(|(key, value)| format!("{key}={value}")).collect(),
+        env: env
+            .into_iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect(),
         working_dir: TASK_ROOT.to_owned(),
         user: SANDBOX_USER.to_owned(),
         labels: layout.labels.clone(),
@@ -168,7 +183,11 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
 }
 
 /// The command that starts the function's runtime.
-fn runtime_command(kind: ImageKind, runtime: &Runtime, interpreter: Option<&HostInterpreter>) -> Vec<String> {
+fn runtime_command(
+    kind: ImageKind,
+    runtime: &Runtime,
+    interpreter: Option<&HostInterpreter>,
+) -> Vec<String> {
     let bootstrap = |file: &str| format!("{RUNTIME_DIR}/{file}");
     match (runtime, kind) {
         // Provided runtimes run the function's own bootstrap everywhere.
@@ -196,10 +215,19 @@ fn host_path(path: &Path) -> String {
 pub(crate) fn container_name(logical_id: &str, instance_id: &str) -> String {
     let function: String = logical_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(48)
         .collect();
-    format!("fogbank-{function}-{}", &instance_id[..instance_id.len().min(16)])
+    format!(
+        "fogbank-{function}-{}",
+        &instance_id[..instance_id.len().min(16)]
+    )
 }
 
 #[cfg(test)]
@@ -226,7 +254,9 @@ mod tests {
             memory_mb: 256,
             ephemeral_storage_mb: 1024,
             architecture: Architecture::X86_64,
-            environment: [("TABLE".to_owned(), "orders".to_owned())].into_iter().collect(),
+            environment: [("TABLE".to_owned(), "orders".to_owned())]
+                .into_iter()
+                .collect(),
             reserved_concurrency: None,
             layers: vec![],
             events: vec![],
@@ -257,10 +287,16 @@ mod tests {
         out.push_str(&format!("image: {}\n", config.image));
         out.push_str(&format!("entrypoint: {:?}\n", config.entrypoint));
         out.push_str(&format!("cmd: {:?}\n", config.cmd));
-        out.push_str(&format!("user: {}  workdir: {}\n", config.user, config.working_dir));
+        out.push_str(&format!(
+            "user: {}  workdir: {}\n",
+            config.user, config.working_dir
+        ));
         for bind in &config.binds {
             let mode = if bind.read_only { "ro" } else { "rw" };
-            out.push_str(&format!("bind: {} -> {} ({mode})\n", bind.source, bind.target));
+            out.push_str(&format!(
+                "bind: {} -> {} ({mode})\n",
+                bind.source, bind.target
+            ));
         }
         for (target, options) in &config.tmpfs {
             out.push_str(&format!("tmpfs: {target} {options}\n"));
@@ -273,12 +309,23 @@ mod tests {
             config.read_only_root
         ));
         if !config.cap_add.is_empty() {
-            out.push_str(&format!("cap_add: {:?} security_opt: {:?}\n", config.cap_add, config.security_opt));
+            out.push_str(&format!(
+                "cap_add: {:?} security_opt: {:?}\n",
+                config.cap_add, config.security_opt
+            ));
         }
         for entry in &config.env {
-            if ["PATH=", "PYTHONPATH=", "NODE_PATH=", "LAMBDA_", "AWS_LAMBDA_RUNTIME_API=", "TABLE=", "_HANDLER="]
-                .iter()
-                .any(|prefix| entry.starts_with(prefix))
+            if [
+                "PATH=",
+                "PYTHONPATH=",
+                "NODE_PATH=",
+                "LAMBDA_",
+                "AWS_LAMBDA_RUNTIME_API=",
+                "TABLE=",
+                "_HANDLER=",
+            ]
+            .iter()
+            .any(|prefix| entry.starts_with(prefix))
             {
                 out.push_str(&format!("env: {entry}\n"));
             }
@@ -286,7 +333,12 @@ mod tests {
         out
     }
 
-    fn check(spec: &InstanceSpec, kind: ImageKind, layers: Option<&str>, expected: expect_test::Expect) {
+    fn check(
+        spec: &InstanceSpec,
+        kind: ImageKind,
+        layers: Option<&str>,
+        expected: expect_test::Expect,
+    ) {
         let interpreter = HostInterpreter {
             program: "/usr/bin/python3.11".into(),
             extra: None,
@@ -301,7 +353,8 @@ mod tests {
             name: container_name(&spec.function.logical_id, &spec.instance_id),
             image: "img:1",
             kind,
-            interpreter: matches!(spec.function.runtime, Runtime::Python { .. }).then_some(&interpreter),
+            interpreter: matches!(spec.function.runtime, Runtime::Python { .. })
+                .then_some(&interpreter),
             host_system: &host_system,
             runtime_files: Path::new("/state/runtime"),
             layers: layers.map(Path::new),
@@ -437,7 +490,10 @@ mod tests {
 
     #[test]
     fn container_names_are_valid() {
-        assert_eq!(container_name("Hello", "0123456789abcdef0123"), "fogbank-Hello-0123456789abcdef");
+        assert_eq!(
+            container_name("Hello", "0123456789abcdef0123"),
+            "fogbank-Hello-0123456789abcdef"
+        );
         assert_eq!(container_name("A.B C", "12"), "fogbank-A-B-C-12");
     }
 }

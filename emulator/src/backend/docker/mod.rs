@@ -32,16 +32,18 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use super::{Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance};
+use super::{
+    Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance,
+};
 use crate::app::{Function, Runtime};
 use crate::console::Console;
 use crate::invoke::output::InstanceOutput;
 use crate::runtimes::RuntimeFiles;
 use cgroup::MemoryPeak;
-use engine::{Bind, Engine};
 pub use engine::EngineError;
-use image::{HostInterpreter, ImageKind, Images};
+use engine::{Bind, Engine};
 pub use image::ImageError;
+use image::{HostInterpreter, ImageKind, Images};
 use output::FifoOutput;
 pub use select::{RuntimeOptions, RuntimeRequest, select};
 
@@ -79,7 +81,10 @@ pub enum DockerError {
     #[error("preparing the image of {function}: {cause}")]
     Image { function: String, cause: ImageError },
     #[error("preparing the container work directory {}: {cause}", path.display())]
-    WorkDir { path: PathBuf, cause: std::io::Error },
+    WorkDir {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
 }
 
 /// Starts instances as containers.
@@ -164,7 +169,9 @@ impl DockerBackend {
             // Finding the host interpreter runs it once; do that now rather
             // than in the first cold start. A missing one is reported by the
             // invocations that need it, as the process runtime does.
-            if image.kind == ImageKind::Base && !matches!(function.runtime, Runtime::Provided { .. }) {
+            if image.kind == ImageKind::Base
+                && !matches!(function.runtime, Runtime::Provided { .. })
+            {
                 let _ = self.inner.interpreter(&function.runtime);
             }
         }
@@ -200,13 +207,17 @@ impl Inner {
             .await
             .map_err(|error| engine_error("preparing the image", error.to_string()))?;
         if let Runtime::Provided { .. } = function.runtime {
-            check_bootstrap(&spec.code_dir.join("bootstrap")).map_err(|message| BackendError::InvalidEntrypoint {
-                function: function.logical_id.clone(),
-                message,
+            check_bootstrap(&spec.code_dir.join("bootstrap")).map_err(|message| {
+                BackendError::InvalidEntrypoint {
+                    function: function.logical_id.clone(),
+                    message,
+                }
             })?;
         }
         let interpreter = match (image.kind, &function.runtime) {
-            (ImageKind::Base, Runtime::Python { .. } | Runtime::Node { .. }) => Some(self.interpreter(&function.runtime)?),
+            (ImageKind::Base, Runtime::Python { .. } | Runtime::Node { .. }) => {
+                Some(self.interpreter(&function.runtime)?)
+            }
             _ => None,
         };
         let layers = self
@@ -214,9 +225,11 @@ impl Inner {
             .map_err(|error| engine_error("merging the layers", error.to_string()))?;
 
         let fifo_path = self.work_dir.join(&spec.instance_id);
-        let fifo = FifoOutput::create(&fifo_path, spec.output.clone()).map_err(|cause| BackendError::Spawn {
-            function: function.logical_id.clone(),
-            cause,
+        let fifo = FifoOutput::create(&fifo_path, spec.output.clone()).map_err(|cause| {
+            BackendError::Spawn {
+                function: function.logical_id.clone(),
+                cause,
+            }
         })?;
         let labels = self.labels(&function);
         let config = layout::container_config(&layout::Layout {
@@ -307,7 +320,10 @@ impl Inner {
 
     /// The host interpreter a base-image container runs, found once.
     fn interpreter(&self, runtime: &Runtime) -> Result<HostInterpreter, BackendError> {
-        let mut interpreters = self.interpreters.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut interpreters = self
+            .interpreters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let found = interpreters
             .entry(runtime.id().to_owned())
             .or_insert_with(|| image::host_interpreter(runtime))
@@ -341,7 +357,10 @@ impl Inner {
             [] => Ok(None),
             [only] => Ok(Some(only.clone())),
             layers => {
-                let mut merged = self.merged_layers.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut merged = self
+                    .merged_layers
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 if let Some(dir) = merged.get(&function.logical_id) {
                     return Ok(Some(dir.clone()));
                 }
@@ -375,9 +394,9 @@ impl Inner {
             .await
             .is_err()
         {
-            self.settings
-                .console
-                .line("some containers were still being removed after 30 s; the next start removes them");
+            self.settings.console.line(
+                "some containers were still being removed after 30 s; the next start removes them",
+            );
         }
         let _ = std::fs::remove_dir_all(&self.work_dir);
     }
@@ -550,7 +569,9 @@ fn merge_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 fn work_root() -> PathBuf {
     use std::os::unix::fs::MetadataExt;
     // The owner of /proc/self is this process's user.
-    let uid = std::fs::metadata("/proc/self").map(|meta| meta.uid()).unwrap_or(0);
+    let uid = std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid())
+        .unwrap_or(0);
     std::env::temp_dir().join(format!("fogbank-docker-{uid}"))
 }
 
@@ -583,7 +604,11 @@ impl Owner {
         let start_time = parts.next()?.parse().ok()?;
         let pid = parts.next()?.parse().ok()?;
         let boot_id = parts.next()?.to_owned();
-        Some(Owner { boot_id, pid, start_time })
+        Some(Owner {
+            boot_id,
+            pid,
+            start_time,
+        })
     }
 
     fn dir_name(&self) -> String {
@@ -599,7 +624,12 @@ impl Owner {
 /// True when a container labelled with `owner` belongs to a Fogbank that
 /// is gone. Containers of another machine sharing the engine are left
 /// alone while they run.
-fn is_orphan(owner: Option<&str>, running: bool, me: &Owner, alive: impl Fn(u32, u64) -> bool) -> bool {
+fn is_orphan(
+    owner: Option<&str>,
+    running: bool,
+    me: &Owner,
+    alive: impl Fn(u32, u64) -> bool,
+) -> bool {
     match owner.and_then(Owner::parse) {
         None => !running,
         Some(owner) if owner == *me => false,
@@ -635,10 +665,21 @@ fn process_alive(pid: u32, start_time: u64) -> bool {
 /// without cleaning up (killed, or crashed).
 async fn remove_orphans(inner: Arc<Inner>, work_root: PathBuf) {
     let me = &inner.owner;
-    if let Ok(containers) = inner.engine.list_containers(&[LABEL_MANAGED.to_owned()]).await {
+    if let Ok(containers) = inner
+        .engine
+        .list_containers(&[LABEL_MANAGED.to_owned()])
+        .await
+    {
         let orphans: Vec<_> = containers
             .into_iter()
-            .filter(|c| is_orphan(c.labels.get(LABEL_OWNER).map(String::as_str), c.running, me, process_alive))
+            .filter(|c| {
+                is_orphan(
+                    c.labels.get(LABEL_OWNER).map(String::as_str),
+                    c.running,
+                    me,
+                    process_alive,
+                )
+            })
             .collect();
         let removals = orphans.iter().map(|c| inner.engine.remove_container(&c.id));
         let removed = futures::future::join_all(removals)
@@ -671,7 +712,8 @@ mod tests {
 
     #[test]
     fn exit_codes_become_exit_reasons() {
-        let check = |code: i64, expected: ExitReason| assert_eq!(exit_reason(code), expected, "{code}");
+        let check =
+            |code: i64, expected: ExitReason| assert_eq!(exit_reason(code), expected, "{code}");
         check(0, ExitReason::Code(0));
         check(1, ExitReason::Code(1));
         check(137, ExitReason::Signal(9));
@@ -690,7 +732,10 @@ mod tests {
             start_time: 987654,
         };
         assert_eq!(Owner::parse(&owner.label()), Some(owner.clone()));
-        assert_eq!(Owner::parse_dir_name(&owner.dir_name()), Some((4242, 987654)));
+        assert_eq!(
+            Owner::parse_dir_name(&owner.dir_name()),
+            Some((4242, 987654))
+        );
         assert_eq!(Owner::parse("garbage"), None);
         assert_eq!(Owner::parse("a:b:c"), None);
     }
@@ -704,7 +749,11 @@ mod tests {
         };
         let alive = |pid: u32, start: u64| pid == 20 && start == 200;
         let check = |owner: Option<&str>, running: bool, expected: bool| {
-            assert_eq!(is_orphan(owner, running, &me, alive), expected, "{owner:?} running={running}");
+            assert_eq!(
+                is_orphan(owner, running, &me, alive),
+                expected,
+                "{owner:?} running={running}"
+            );
         };
         check(Some("boot:10:100"), true, false); // ours
         check(Some("boot:20:200"), true, false); // another live Fogbank
@@ -727,7 +776,11 @@ mod tests {
     #[test]
     fn layers_merge_with_later_layers_winning() {
         let dir = tempfile::tempdir().unwrap();
-        let (first, second, merged) = (dir.path().join("a"), dir.path().join("b"), dir.path().join("m"));
+        let (first, second, merged) = (
+            dir.path().join("a"),
+            dir.path().join("b"),
+            dir.path().join("m"),
+        );
         std::fs::create_dir_all(first.join("python/pkg")).unwrap();
         std::fs::create_dir_all(second.join("python")).unwrap();
         std::fs::create_dir_all(&merged).unwrap();
@@ -736,7 +789,13 @@ mod tests {
         std::fs::write(second.join("python/common.py"), "second").unwrap();
         merge_tree(&first, &merged).unwrap();
         merge_tree(&second, &merged).unwrap();
-        assert_eq!(std::fs::read_to_string(merged.join("python/pkg/a.py")).unwrap(), "first");
-        assert_eq!(std::fs::read_to_string(merged.join("python/common.py")).unwrap(), "second");
+        assert_eq!(
+            std::fs::read_to_string(merged.join("python/pkg/a.py")).unwrap(),
+            "first"
+        );
+        assert_eq!(
+            std::fs::read_to_string(merged.join("python/common.py")).unwrap(),
+            "second"
+        );
     }
 }

@@ -44,7 +44,9 @@ impl FifoOutput {
         // Opening read-write keeps a writer (us) on the pipe, so the open
         // does not block and reads never see end-of-file before the
         // container has opened its end.
-        let reader = pipe::OpenOptions::new().read_write(true).open_receiver(path)?;
+        let reader = pipe::OpenOptions::new()
+            .read_write(true)
+            .open_receiver(path)?;
         let fifo = Arc::new(FifoOutput {
             path: path.to_path_buf(),
             reader,
@@ -80,10 +82,7 @@ impl FifoOutput {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
         let mut chunk = [0u8; 16 * 1024];
         loop {
-            match self
-                .reader
-                .try_io(|| read_pipe(&self.reader, &mut chunk))
-            {
+            match self.reader.try_io(|| read_pipe(&self.reader, &mut chunk)) {
                 Ok(0) => return,
                 Ok(n) => lines.push(&chunk[..n], &self.output),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -188,7 +187,10 @@ mod tests {
 
     #[test]
     fn lines_are_split_across_chunks() {
-        check(&[b"hel", b"lo\r\nwor", b"ld\npartial"], "hello\nworld\npartial\n");
+        check(
+            &[b"hel", b"lo\r\nwor", b"ld\npartial"],
+            "hello\nworld\npartial\n",
+        );
         check(&[b"\n\n"], "\n\n");
         check(&[], "");
     }

@@ -30,7 +30,9 @@ impl std::str::FromStr for RuntimeRequest {
             "auto" => Ok(RuntimeRequest::Auto),
             "docker" => Ok(RuntimeRequest::Docker),
             "process" => Ok(RuntimeRequest::Process),
-            other => Err(format!("unknown runtime `{other}`; use docker, process or auto")),
+            other => Err(format!(
+                "unknown runtime `{other}`; use docker, process or auto"
+            )),
         }
     }
 }
@@ -70,7 +72,9 @@ pub async fn select(
     functions: &[Arc<Function>],
     console: &Console,
 ) -> Result<Arc<dyn Backend>, DockerError> {
-    let process = |runtime_files: RuntimeFiles| -> Arc<dyn Backend> { Arc::new(ProcessBackend::new(runtime_files)) };
+    let process = |runtime_files: RuntimeFiles| -> Arc<dyn Backend> {
+        Arc::new(ProcessBackend::new(runtime_files))
+    };
     let engine = match options.request {
         RuntimeRequest::Process => {
             if !options.images.is_empty() || options.pull {
@@ -119,17 +123,27 @@ mod tests {
 
     #[test]
     fn image_options_are_parsed() {
-        let check = |value: &str, expected: Result<(&str, &str), &str>| {
-            match (RuntimeOptions::parse_image(value), expected) {
-                (Ok((runtime, image)), Ok((want_runtime, want_image))) => {
-                    assert_eq!((runtime.as_str(), image.as_str()), (want_runtime, want_image));
-                }
-                (Err(error), Err(fragment)) => assert!(error.contains(fragment), "{error}"),
-                (got, _) => panic!("unexpected {got:?} for {value}"),
+        let check = |value: &str, expected: Result<(&str, &str), &str>| match (
+            RuntimeOptions::parse_image(value),
+            expected,
+        ) {
+            (Ok((runtime, image)), Ok((want_runtime, want_image))) => {
+                assert_eq!(
+                    (runtime.as_str(), image.as_str()),
+                    (want_runtime, want_image)
+                );
             }
+            (Err(error), Err(fragment)) => assert!(error.contains(fragment), "{error}"),
+            (got, _) => panic!("unexpected {got:?} for {value}"),
         };
-        check("python3.12=my/python:dev", Ok(("python3.12", "my/python:dev")));
-        check("nodejs20.x=registry:5000/node=x", Ok(("nodejs20.x", "registry:5000/node=x")));
+        check(
+            "python3.12=my/python:dev",
+            Ok(("python3.12", "my/python:dev")),
+        );
+        check(
+            "nodejs20.x=registry:5000/node=x",
+            Ok(("nodejs20.x", "registry:5000/node=x")),
+        );
         check("python3.12", Err("RUNTIME=IMAGE"));
         check("=img", Err("RUNTIME=IMAGE"));
         check("python3.12=", Err("RUNTIME=IMAGE"));
