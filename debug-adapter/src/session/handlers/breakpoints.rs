@@ -12,6 +12,31 @@ use super::super::breakpoints::{
 use super::super::target::Resolved;
 use super::super::{HandlerResult, Reply, Session};
 
+/// The options of a requested breakpoint; blank texts mean none. A hit
+/// condition that does not parse is dropped and its problem returned.
+fn stop_options(
+    condition: Option<&str>,
+    hit_condition: Option<&str>,
+    log_message: Option<&str>,
+) -> (StopOptions, Option<String>) {
+    let (hit_condition, problem) = match hit_condition.map(str::trim) {
+        Some(text) if !text.is_empty() => match HitCondition::parse(text) {
+            Ok(condition) => (Some(condition), None),
+            Err(error) => (None, Some(error)),
+        },
+        _ => (None, None),
+    };
+    let options = StopOptions {
+        condition: condition
+            .filter(|c| !c.trim().is_empty())
+            .map(str::to_owned),
+        hit_condition,
+        log_message: log_message.filter(|m| !m.is_empty()).map(str::to_owned),
+        hits: 0,
+    };
+    (options, problem)
+}
+
 impl<W: Write> Session<W> {
     pub(in crate::session) fn set_breakpoints(
         &mut self,
@@ -26,46 +51,19 @@ impl<W: Write> Session<W> {
             .iter()
             .flatten()
             .map(|breakpoint| {
-                let (hit_condition, problem) =
-                    match breakpoint.hit_condition.as_deref().map(str::trim) {
-                        Some(text) if !text.is_empty() => match HitCondition::parse(text) {
-                            Ok(condition) => (Some(condition), None),
-                            Err(error) => (None, Some(error)),
-                        },
-                        _ => (None, None),
-                    };
+                let (options, problem) = stop_options(
+                    breakpoint.condition.as_deref(),
+                    breakpoint.hit_condition.as_deref(),
+                    breakpoint.log_message.as_deref(),
+                );
                 problems.push(problem);
                 let line = u32::try_from(breakpoint.line.max(1)).unwrap_or(u32::MAX);
-                (
-                    line,
-                    StopOptions {
-                        condition: breakpoint
-                            .condition
-                            .clone()
-                            .filter(|c| !c.trim().is_empty()),
-                        hit_condition,
-                        log_message: breakpoint.log_message.clone().filter(|m| !m.is_empty()),
-                        hits: 0,
-                    },
-                )
+                (line, options)
             })
             .collect();
         let specs = self.breakpoints.set_source(&path, requested);
         let ids: Vec<i64> = specs.iter().map(|spec| spec.id).collect();
-        if let Some(program) = self.current_program {
-            self.resolve_in(program, &ids);
-        }
-        let mut views = Vec::new();
-        for (id, problem) in ids.iter().zip(problems) {
-            let mut view = self.breakpoint_view(*id);
-            if let Some(problem) = problem {
-                view["verified"] = Value::Bool(false);
-                view["message"] = Value::String(problem);
-            }
-            views.push(view);
-        }
-        self.on_every_target(|session, id| session.sync_breakpoints(id));
-        Ok(Reply::Body(Some(json!({ "breakpoints": views }))))
+        self.install_breakpoints(&ids, problems)
     }
 
     pub(in crate::session) fn set_function_breakpoints(
@@ -77,33 +75,26 @@ impl<W: Write> Session<W> {
             .breakpoints
             .iter()
             .map(|breakpoint| {
-                let (hit_condition, problem) =
-                    match breakpoint.hit_condition.as_deref().map(str::trim) {
-                        Some(text) if !text.is_empty() => match HitCondition::parse(text) {
-                            Ok(condition) => (Some(condition), None),
-                            Err(error) => (None, Some(error)),
-                        },
-                        _ => (None, None),
-                    };
+                let (options, problem) = stop_options(
+                    breakpoint.condition.as_deref(),
+                    breakpoint.hit_condition.as_deref(),
+                    None,
+                );
                 problems.push(problem);
-                (
-                    breakpoint.name.trim().to_owned(),
-                    StopOptions {
-                        condition: breakpoint
-                            .condition
-                            .clone()
-                            .filter(|c| !c.trim().is_empty()),
-                        hit_condition,
-                        log_message: None,
-                        hits: 0,
-                    },
-                )
+                (breakpoint.name.trim().to_owned(), options)
             })
             .collect();
         let specs = self.breakpoints.set_functions(requested);
         let ids: Vec<i64> = specs.iter().map(|spec| spec.id).collect();
+        self.install_breakpoints(&ids, problems)
+    }
+
+    /// Resolves the breakpoints `ids` in the current program, installs them
+    /// in every target, and answers with their views; a breakpoint whose
+    /// options could not be parsed is reported unverified with `problem`.
+    fn install_breakpoints(&mut self, ids: &[i64], problems: Vec<Option<String>>) -> HandlerResult {
         if let Some(program) = self.current_program {
-            self.resolve_in(program, &ids);
+            self.resolve_in(program, ids);
         }
         let mut views = Vec::new();
         for (id, problem) in ids.iter().zip(problems) {
