@@ -18,7 +18,7 @@ use super::{Completed, FunctionError, Invocation, Outcome, Shared};
 use crate::app::Function;
 use crate::backend::{BackendError, DebugLaunch, ExitReason, InstanceControl, InstanceSpec};
 use crate::runtime_api::{
-    self, Dispatch, ErrorReport, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply,
+    self, Dispatch, ErrorReport, InvocationStart, MAX_RESPONSE_BYTES, RuntimeChannel, RuntimeReply,
 };
 
 pub(crate) struct Instance {
@@ -244,7 +244,7 @@ impl Instance {
     /// Runs one invocation to its end.
     pub async fn run(&self, invocation: Invocation, function: &Function) -> RunResult {
         let request_id = invocation.request_id.clone();
-        let (started_tx, started_rx) = oneshot::channel();
+        let (started_tx, mut started_rx) = oneshot::channel();
         let (reply_tx, mut reply_rx) = oneshot::channel();
         if invocation.log_tail {
             self.output.begin_capture();
@@ -278,22 +278,19 @@ impl Instance {
         // Phase one: wait for the bootstrap to take the event. A cold
         // instance may still be initialising.
         let init_limit = self.init_wait_limit(function);
-        // `started` is polled first: the runtime API sends it before the
-        // function can possibly answer, so a fast answer that is already
-        // waiting in `reply_rx` never hides the start.
-        let start = tokio::select! {
+        let phase_one = tokio::select! {
             biased;
-            started = started_rx => match started {
-                Ok(start) => Ok(Some(start)),
+            started = &mut started_rx => match started {
+                Ok(start) => PhaseOne::Started { start, early_reply: None },
                 // The dispatch was dropped unpicked, so its reply says why.
-                Err(_) => Err((&mut reply_rx).await.ok()),
+                Err(_) => PhaseOne::Failed((&mut reply_rx).await.ok()),
             },
-            reply = &mut reply_rx => Err(reply.ok()),
-            () = tokio::time::sleep(init_limit) => Ok(None),
+            reply = &mut reply_rx => settle_early_reply(reply.ok(), &mut started_rx),
+            () = tokio::time::sleep(init_limit) => PhaseOne::InitTimedOut,
         };
-        let start = match start {
-            Ok(start) => start,
-            Err(reply) => {
+        let (start, early_reply) = match phase_one {
+            PhaseOne::Started { start, early_reply } => (start, early_reply),
+            PhaseOne::Failed(reply) => {
                 // The instance failed before taking the event.
                 let outcome = self.outcome_of_early_reply(&request_id, reply);
                 let completed =
@@ -303,22 +300,23 @@ impl Instance {
                     reusable: false,
                 };
             }
-        };
-        let Some(start) = start else {
-            self.stop();
-            let outcome = Outcome::Error(FunctionError::platform(
-                "Runtime.InitError",
-                &request_id,
-                &format!(
-                    "Runtime did not finish initialising within {:.2} seconds",
-                    init_limit.as_secs_f64()
-                ),
-            ));
-            let completed = self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
-            return RunResult {
-                completed,
-                reusable: false,
-            };
+            PhaseOne::InitTimedOut => {
+                self.stop();
+                let outcome = Outcome::Error(FunctionError::platform(
+                    "Runtime.InitError",
+                    &request_id,
+                    &format!(
+                        "Runtime did not finish initialising within {:.2} seconds",
+                        init_limit.as_secs_f64()
+                    ),
+                ));
+                let completed =
+                    self.finish(&request_id, invocation.log_tail, Duration::ZERO, outcome);
+                return RunResult {
+                    completed,
+                    reusable: false,
+                };
+            }
         };
         self.output.platform_line(&report::start_line(&request_id));
 
@@ -340,26 +338,30 @@ impl Instance {
         let mut paused = self.paused.subscribe();
         let mut paused_since = (*paused.borrow_and_update()).then(tokio::time::Instant::now);
         let mut pause_tracking = true;
-        let reply = loop {
-            tokio::select! {
-                biased;
-                reply = &mut reply_rx => break reply.ok(),
-                changed = paused.changed(), if pause_tracking => {
-                    if changed.is_err() {
-                        pause_tracking = false;
-                        continue;
-                    }
-                    let now_paused = *paused.borrow_and_update();
-                    match (now_paused, paused_since) {
-                        (true, None) => paused_since = Some(tokio::time::Instant::now()),
-                        (false, Some(since)) => {
-                            deadline += since.elapsed();
-                            paused_since = None;
+        let reply = if let Some(reply) = early_reply {
+            reply
+        } else {
+            loop {
+                tokio::select! {
+                    biased;
+                    reply = &mut reply_rx => break reply.ok(),
+                    changed = paused.changed(), if pause_tracking => {
+                        if changed.is_err() {
+                            pause_tracking = false;
+                            continue;
                         }
-                        _ => {}
+                        let now_paused = *paused.borrow_and_update();
+                        match (now_paused, paused_since) {
+                            (true, None) => paused_since = Some(tokio::time::Instant::now()),
+                            (false, Some(since)) => {
+                                deadline += since.elapsed();
+                                paused_since = None;
+                            }
+                            _ => {}
+                        }
                     }
+                    () = tokio::time::sleep_until(deadline), if paused_since.is_none() => break None,
                 }
-                () = tokio::time::sleep_until(deadline), if paused_since.is_none() => break None,
             }
         };
         let duration = start.at.elapsed();
@@ -510,6 +512,37 @@ impl Instance {
     }
 }
 
+/// How phase one of an invocation ended: the bootstrap took the event
+/// (perhaps answering it already), the instance failed first, or it never
+/// finished initialising.
+#[derive(Debug)]
+enum PhaseOne {
+    Started {
+        start: InvocationStart,
+        early_reply: Option<Option<RuntimeReply>>,
+    },
+    Failed(Option<RuntimeReply>),
+    InitTimedOut,
+}
+
+/// Decides what a reply seen before the start means. The Runtime API sends
+/// `started` before the reply can exist, but one poll of phase one checks
+/// `started` first and the reply a moment later: on a loaded machine the
+/// bootstrap can take the event and answer it in between. So a start that
+/// is there now belongs to this reply, and the invocation ran normally.
+fn settle_early_reply(
+    reply: Option<RuntimeReply>,
+    started: &mut oneshot::Receiver<InvocationStart>,
+) -> PhaseOne {
+    match started.try_recv() {
+        Ok(start) => PhaseOne::Started {
+            start,
+            early_reply: Some(reply),
+        },
+        Err(_) => PhaseOne::Failed(reply),
+    }
+}
+
 /// A free loopback port for a debug agent to listen on. The port is free
 /// when chosen; the agent binds it a moment later.
 fn free_port() -> std::io::Result<u16> {
@@ -579,5 +612,42 @@ mod tests {
             "Unhandled",
             r#"{"errorMessage":"","errorType":"Unhandled"}"#,
         );
+    }
+
+    fn start() -> InvocationStart {
+        InvocationStart {
+            at: Instant::now(),
+            deadline: std::time::SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn a_reply_seen_before_its_start_still_belongs_to_a_started_invocation() {
+        let (started_tx, mut started_rx) = oneshot::channel();
+        started_tx.send(start()).ok();
+        let reply = Some(RuntimeReply::Response(Bytes::from_static(b"ok")));
+        match settle_early_reply(reply.clone(), &mut started_rx) {
+            PhaseOne::Started { early_reply, .. } => assert_eq!(early_reply, Some(reply)),
+            other => panic!("expected a started invocation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_reply_without_a_start_is_a_failure_before_the_event_was_taken() {
+        let (started_tx, mut started_rx) = oneshot::channel::<InvocationStart>();
+        drop(started_tx);
+        let reply = Some(RuntimeReply::Exited {
+            reason: "exit status 1".into(),
+            during_init: true,
+        });
+        match settle_early_reply(reply.clone(), &mut started_rx) {
+            PhaseOne::Failed(failed) => assert_eq!(failed, reply),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        let (_started_tx, mut started_rx) = oneshot::channel::<InvocationStart>();
+        assert!(matches!(
+            settle_early_reply(None, &mut started_rx),
+            PhaseOne::Failed(None)
+        ));
     }
 }
