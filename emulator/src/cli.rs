@@ -560,6 +560,7 @@ fn parse_overrides(values: &[String]) -> Result<BTreeMap<String, String>> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::panic)]
     use super::*;
 
     fn check(input: &[&str], expected: Result<&[(&str, &str)], &str>) {

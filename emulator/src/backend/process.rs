@@ -396,6 +396,7 @@ fn check_executable(path: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::console::Console;
 

@@ -194,13 +194,13 @@ async fn poll(
                 .collect(),
             BatchResult::AllFailed => Vec::new(),
         };
-        if !delete.is_empty() {
-            if let Err(error) = sqs.delete_message_batch(&mapping.queue_name, &delete).await {
-                console.line(&format!(
-                    "warning: {}: deleting a processed batch from {}: {error}",
-                    mapping.function, mapping.queue_name
-                ));
-            }
+        if !delete.is_empty()
+            && let Err(error) = sqs.delete_message_batch(&mapping.queue_name, &delete).await
+        {
+            console.line(&format!(
+                "warning: {}: deleting a processed batch from {}: {error}",
+                mapping.function, mapping.queue_name
+            ));
         }
     }
 }

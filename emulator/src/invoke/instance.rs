@@ -626,10 +626,11 @@ mod tests {
         let (started_tx, mut started_rx) = oneshot::channel();
         started_tx.send(start()).ok();
         let reply = Some(RuntimeReply::Response(Bytes::from_static(b"ok")));
-        match settle_early_reply(reply.clone(), &mut started_rx) {
-            PhaseOne::Started { early_reply, .. } => assert_eq!(early_reply, Some(reply)),
-            other => panic!("expected a started invocation, got {other:?}"),
-        }
+        let settled = settle_early_reply(reply.clone(), &mut started_rx);
+        assert!(
+            matches!(&settled, PhaseOne::Started { early_reply, .. } if *early_reply == Some(reply)),
+            "expected a started invocation with its reply, got {settled:?}"
+        );
     }
 
     #[test]
@@ -640,10 +641,11 @@ mod tests {
             reason: "exit status 1".into(),
             during_init: true,
         });
-        match settle_early_reply(reply.clone(), &mut started_rx) {
-            PhaseOne::Failed(failed) => assert_eq!(failed, reply),
-            other => panic!("expected a failure, got {other:?}"),
-        }
+        let settled = settle_early_reply(reply.clone(), &mut started_rx);
+        assert!(
+            matches!(&settled, PhaseOne::Failed(failed) if *failed == reply),
+            "expected a failure with the exit reply, got {settled:?}"
+        );
         let (_started_tx, mut started_rx) = oneshot::channel::<InvocationStart>();
         assert!(matches!(
             settle_early_reply(None, &mut started_rx),

@@ -355,10 +355,10 @@ impl Invoker {
                 runtime: current.function.runtime.id().to_owned(),
             });
         }
-        if let Some(config) = &debug {
-            if !config.agent.is_file() {
-                return Err(DebugError::MissingAgent(config.agent.clone()));
-            }
+        if let Some(config) = &debug
+            && !config.agent.is_file()
+        {
+            return Err(DebugError::MissingAgent(config.agent.clone()));
         }
         if current.debug == debug {
             return Ok(current.function.clone());

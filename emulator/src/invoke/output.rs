@@ -48,13 +48,13 @@ impl InstanceOutput {
     pub fn function_line(&self, line: &[u8]) {
         self.console.prefixed(&self.prefix, line);
         self.record(line);
-        if let Some(subscribers) = &self.subscribers {
-            if subscribers.receiver_count() > 0 {
-                let _ = subscribers.send(FunctionLogLine {
-                    function: self.function.clone(),
-                    line: Arc::from(line),
-                });
-            }
+        if let Some(subscribers) = &self.subscribers
+            && subscribers.receiver_count() > 0
+        {
+            let _ = subscribers.send(FunctionLogLine {
+                function: self.function.clone(),
+                line: Arc::from(line),
+            });
         }
     }
 

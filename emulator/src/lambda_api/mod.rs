@@ -2,6 +2,10 @@
 //! start-lambda` uses: Invoke, GetFunction, GetFunctionConfiguration and
 //! ListFunctions, enough for `aws lambda invoke --endpoint-url` and boto3.
 
+// Handlers return the AWS error response itself as their error: it is
+// built once on a cold path and sent as is, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 mod wire;
 
 pub use wire::{FunctionRef, parse_function_ref};

@@ -119,6 +119,9 @@ impl RuntimeChannel {
 
     /// Hands an invocation to the instance. Gives it back if the instance
     /// can't take it (closed, or already busy).
+    // The refused dispatch goes back by value so its caller can answer it;
+    // it lives a moment on the stack, so its size does not matter.
+    #[allow(clippy::result_large_err)]
     pub fn dispatch(&self, dispatch: Dispatch) -> Result<(), Dispatch> {
         let mut state = self.state();
         if state.closed || state.pending.is_some() || state.in_flight.is_some() {
