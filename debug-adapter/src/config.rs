@@ -9,11 +9,18 @@
 //!   fogbank-agent and debug it;
 //! - **remote** (`gdbserver` + `program`): debug whatever a gdb server
 //!   (fogbank-agent, Debian's gdbserver) serves, loading symbols from
-//!   `program`.
+//!   `program`;
+//! - **relay** (attach with `relay`, `session`, `mode`): debug a function
+//!   invoked in the cloud through a fogbank-relay. In place (`program` for
+//!   symbols), the sandbox's agent is the target. Live (`function`), it is
+//!   an emulator session whose function also runs the invocations the
+//!   cloud forwards ([`EmulatorConfig::live`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use fogbank_relay::secret::{SessionSecret, SessionTicket};
+use fogbank_relay::tls::RelayAddress;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -47,6 +54,41 @@ pub enum SessionKind {
         /// The host copy of the program, for symbols.
         program: PathBuf,
     },
+    /// In-place mode: a function invoked in the cloud runs under the agent
+    /// in its sandbox, reached through a fogbank-relay.
+    Relay {
+        /// The relay and the session.
+        relay: RelayConfig,
+        /// The host copy of the program, for symbols.
+        program: PathBuf,
+    },
+}
+
+/// A session on a fogbank-relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// The relay (`relay`).
+    pub address: RelayAddress,
+    /// The session ticket (`session`).
+    pub ticket: SessionTicket,
+    /// Where the session secret comes from.
+    pub secret: SecretSource,
+    /// A PEM file with the certificate (or CA) the relay is trusted by
+    /// (`relayCa`); the public web roots when absent.
+    pub ca: Option<PathBuf>,
+}
+
+/// Where the session secret comes from. Only the first is checked while
+/// parsing; a file or the environment is read when the session starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The `secret` attribute (usually `${env:FOGBANK_SESSION_SECRET}`,
+    /// which the editor substitutes).
+    Given(SessionSecret),
+    /// The `secretFile` attribute: a file holding the secret.
+    File(PathBuf),
+    /// Neither attribute: the adapter's `FOGBANK_SESSION_SECRET`.
+    Environment,
 }
 
 /// An emulator session.
@@ -67,6 +109,9 @@ pub struct EmulatorConfig {
     pub env: BTreeMap<String, String>,
     /// The control interface's port.
     pub control_port: u16,
+    /// Live mode: the relay session whose cloud invocations the function
+    /// also runs.
+    pub live: Option<RelayConfig>,
 }
 
 /// A program session.
@@ -100,6 +145,11 @@ struct Attributes {
     source_map: Option<BTreeMap<String, String>>,
     agent: Option<String>,
     relay: Option<String>,
+    session: Option<String>,
+    secret: Option<String>,
+    secret_file: Option<String>,
+    relay_ca: Option<String>,
+    mode: Option<String>,
 }
 
 /// Why a configuration was refused.
@@ -126,12 +176,20 @@ pub fn parse(
         None => adapter_cwd.to_path_buf(),
     };
     let resolve = |path: &str| base.join(path);
-    if attributes.relay.is_some() {
-        return Err(ConfigError(
-            "\"relay\": attaching through a fogbank-relay is not available in this version of fogbank-dap; \
-             remove \"relay\" to attach to the local emulator"
-                .to_owned(),
-        ));
+    if attributes.relay.is_none() {
+        for (name, given) in [
+            ("session", attributes.session.is_some()),
+            ("secret", attributes.secret.is_some()),
+            ("secretFile", attributes.secret_file.is_some()),
+            ("relayCa", attributes.relay_ca.is_some()),
+            ("mode", attributes.mode.is_some()),
+        ] {
+            if given {
+                return Err(ConfigError(format!(
+                    "\"{name}\" belongs to a cloud session and needs \"relay\" (https://HOST:PORT of the fogbank-relay)"
+                )));
+            }
+        }
     }
     if let Some(runtime) = &attributes.runtime
         && runtime != "docker"
@@ -141,7 +199,14 @@ pub fn parse(
             "\"runtime\" is {runtime:?}; use \"docker\" or \"process\", or leave it out"
         )));
     }
-    let kind = if let Some(address) = attributes.gdbserver {
+    let kind = if let Some(relay) = &attributes.relay {
+        if is_launch {
+            return Err(ConfigError(
+                "\"relay\" is for attach configurations: set \"request\": \"attach\"".to_owned(),
+            ));
+        }
+        relay_session(relay, &attributes, &resolve)?
+    } else if let Some(address) = attributes.gdbserver {
         let Some(program) = attributes.program else {
             return Err(ConfigError(
                 "\"gdbserver\" needs \"program\": the local copy of the debugged executable, for symbols".to_owned(),
@@ -193,6 +258,7 @@ pub fn parse(
             runtime: attributes.runtime,
             env: attributes.env.unwrap_or_default(),
             control_port: attributes.control_port.unwrap_or(DEFAULT_CONTROL_PORT),
+            live: None,
         })
     } else if let Some(program) = attributes.program {
         if !is_launch {
@@ -237,6 +303,114 @@ pub fn parse(
     })
 }
 
+/// Checks the attributes of an attach through a relay.
+fn relay_session(
+    relay: &str,
+    attributes: &Attributes,
+    resolve: &dyn Fn(&str) -> PathBuf,
+) -> Result<SessionKind, ConfigError> {
+    let address =
+        RelayAddress::parse(relay).map_err(|error| ConfigError(format!("\"relay\": {error}")))?;
+    let Some(ticket) = &attributes.session else {
+        return Err(ConfigError(
+            "\"relay\" needs \"session\": the session (fbs1.…) that `fogbank debug-session new` printed".to_owned(),
+        ));
+    };
+    let ticket = SessionTicket::parse(ticket)
+        .map_err(|error| ConfigError(format!("\"session\": {error}")))?;
+    let secret = match (&attributes.secret, &attributes.secret_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(
+                "give \"secret\" or \"secretFile\", not both".to_owned(),
+            ));
+        }
+        (Some(secret), None) if secret.trim().is_empty() => {
+            return Err(ConfigError(
+                "\"secret\" is empty (is FOGBANK_SESSION_SECRET set where the editor runs?); \
+                 give the session secret (fbsec1_…) that `fogbank debug-session new` printed"
+                    .to_owned(),
+            ));
+        }
+        (Some(secret), None) => SecretSource::Given(
+            SessionSecret::parse(secret)
+                .map_err(|error| ConfigError(format!("\"secret\": {error}")))?,
+        ),
+        (None, Some(file)) => SecretSource::File(resolve(file)),
+        (None, None) => SecretSource::Environment,
+    };
+    let ca = attributes.relay_ca.as_deref().map(resolve);
+    if let Some(ca) = &ca
+        && !ca.is_file()
+    {
+        return Err(ConfigError(format!(
+            "\"relayCa\": {} does not exist; give the PEM certificate the relay serves (or its CA)",
+            ca.display()
+        )));
+    }
+    let relay = RelayConfig {
+        address,
+        ticket,
+        secret,
+        ca,
+    };
+    Ok(match attributes.mode.as_deref() {
+        Some("in-place") => {
+            let Some(program) = &attributes.program else {
+                return Err(ConfigError(
+                    "\"mode\": \"in-place\" needs \"program\": the local copy of the function's executable, for symbols".to_owned(),
+                ));
+            };
+            let program = resolve(program);
+            if !program.is_file() {
+                return Err(ConfigError(format!(
+                    "\"program\": {} does not exist",
+                    program.display()
+                )));
+            }
+            SessionKind::Relay { relay, program }
+        }
+        Some("live") => {
+            let Some(function) = attributes.function.clone().filter(|f| !f.trim().is_empty())
+            else {
+                return Err(ConfigError(
+                    "\"mode\": \"live\" needs \"function\": the function of the local template that runs the cloud's invocations, e.g. \"HelloFunction\"".to_owned(),
+                ));
+            };
+            let template = attributes.template.as_deref().map(resolve);
+            if let Some(template) = &template
+                && !template.is_file()
+            {
+                return Err(ConfigError(format!(
+                    "\"template\": {} does not exist; point it at the SAM template that defines {function}",
+                    template.display()
+                )));
+            }
+            SessionKind::Emulator(EmulatorConfig {
+                // With a template the adapter starts `fogbank start` when
+                // none answers, as a launch does.
+                may_start: template.is_some(),
+                template,
+                function,
+                event: None,
+                runtime: attributes.runtime.clone(),
+                env: attributes.env.clone().unwrap_or_default(),
+                control_port: attributes.control_port.unwrap_or(DEFAULT_CONTROL_PORT),
+                live: Some(relay),
+            })
+        }
+        Some(other) => {
+            return Err(ConfigError(format!(
+                "\"mode\" is {other:?}; use \"live\" (the cloud's invocations run here) or \"in-place\" (the function runs under the agent in the cloud sandbox)"
+            )));
+        }
+        None => {
+            return Err(ConfigError(
+                "\"relay\" needs \"mode\": \"live\" (the cloud's invocations run here) or \"in-place\" (the function runs under the agent in the cloud sandbox)".to_owned(),
+            ));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +449,7 @@ mod tests {
                                 "A": "1",
                             },
                             control_port: 3002,
+                            live: None,
                         },
                     ),
                     stop_on_entry: false,
@@ -300,6 +475,7 @@ mod tests {
                             runtime: None,
                             env: {},
                             control_port: 4000,
+                            live: None,
                         },
                     ),
                     stop_on_entry: false,
@@ -376,6 +552,213 @@ mod tests {
             expect![[
                 r#"error: attach with "program" needs "gdbserver" (HOST:PORT of the gdb server to attach to), or give "function" to attach to a function of the running emulator"#
             ]],
+        );
+    }
+
+    /// A session ticket and secret minted for the tests (the ticket's text
+    /// is random, so outputs show it as $TICKET).
+    fn session() -> (String, String) {
+        let key = fogbank_relay::secret::RelayKey::generate();
+        let credentials = fogbank_relay::secret::new_session(&key, 4_000_000_000);
+        (credentials.ticket.to_text(), credentials.secret.to_text())
+    }
+
+    fn check_relay(mut attributes: Value, expected: Expect) {
+        let (ticket, secret) = session();
+        let object = attributes.as_object_mut().expect("an object");
+        if object.get("session").is_some_and(|v| v == "$TICKET") {
+            object.insert("session".into(), Value::String(ticket.clone()));
+        }
+        if object.get("secret").is_some_and(|v| v == "$SECRET") {
+            object.insert("secret".into(), Value::String(secret));
+        }
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let rendered = match parse(&attributes, false, dir) {
+            Ok(config) => format!("{config:#?}"),
+            Err(error) => format!("error: {error}"),
+        }
+        .replace(dir.to_string_lossy().as_ref(), "$DIR");
+        // The ticket's parts (id, expiry, MAC) are random apart from the
+        // expiry; show only what the test controls.
+        let mut in_mac = false;
+        let rendered = rendered
+            .lines()
+            .filter(|line| {
+                let line = line.trim_start();
+                if line.starts_with("mac: [") {
+                    in_mac = true;
+                }
+                let keep = !in_mac && !line.starts_with("session: ");
+                if in_mac && line.starts_with("],") {
+                    in_mac = false;
+                }
+                keep
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        expected.assert_eq(&rendered);
+    }
+
+    #[test]
+    fn relay_attach_in_place_and_live() {
+        check_relay(
+            json!({"request":"attach","relay":"https://127.0.0.1:7443","session":"$TICKET","secret":"$SECRET","mode":"in-place","program":"Cargo.toml","relayCa":"Cargo.toml"}),
+            expect![[r#"
+                SessionConfig {
+                    kind: Relay {
+                        relay: RelayConfig {
+                            address: RelayAddress {
+                                host: "127.0.0.1",
+                                port: 7443,
+                            },
+                            ticket: SessionTicket {
+                                expires_at: 4000000000,
+                            },
+                            secret: Given(
+                                SessionSecret(..),
+                            ),
+                            ca: Some(
+                                "$DIR/Cargo.toml",
+                            ),
+                        },
+                        program: "$DIR/Cargo.toml",
+                    },
+                    stop_on_entry: false,
+                    source_map: [],
+                    agent: None,
+                }"#]],
+        );
+        check_relay(
+            json!({"request":"attach","relay":"https://relay.example.com","session":"$TICKET","secretFile":"secret.txt","mode":"live","function":"HelloFunction","controlPort":4000}),
+            expect![[r#"
+                SessionConfig {
+                    kind: Emulator(
+                        EmulatorConfig {
+                            may_start: false,
+                            template: None,
+                            function: "HelloFunction",
+                            event: None,
+                            runtime: None,
+                            env: {},
+                            control_port: 4000,
+                            live: Some(
+                                RelayConfig {
+                                    address: RelayAddress {
+                                        host: "relay.example.com",
+                                        port: 443,
+                                    },
+                                    ticket: SessionTicket {
+                                        expires_at: 4000000000,
+                                    },
+                                    secret: File(
+                                        "$DIR/secret.txt",
+                                    ),
+                                    ca: None,
+                                },
+                            ),
+                        },
+                    ),
+                    stop_on_entry: false,
+                    source_map: [],
+                    agent: None,
+                }"#]],
+        );
+    }
+
+    #[test]
+    fn relay_errors_name_the_attribute() {
+        let base = || json!({"request":"attach","relay":"https://127.0.0.1:7443","session":"$TICKET","mode":"live","function":"F"});
+        let with = |changes: Value| {
+            let mut attributes = base();
+            for (key, value) in changes.as_object().expect("object") {
+                if value.is_null() {
+                    attributes.as_object_mut().expect("object").remove(key);
+                } else {
+                    attributes[key] = value.clone();
+                }
+            }
+            attributes
+        };
+        check_relay(
+            with(json!({"relay":"http://127.0.0.1:7443"})),
+            expect![[
+                r#"error: "relay": the relay address "http://127.0.0.1:7443" does not start with https://; write it as https://HOST:PORT"#
+            ]],
+        );
+        check_relay(
+            with(json!({"session":null})),
+            expect![
+                "error: \"relay\" needs \"session\": the session (fbs1.…) that `fogbank debug-session new` printed"
+            ],
+        );
+        check_relay(
+            with(json!({"session":"fbs1.nope"})),
+            expect![[
+                r#"error: "session": the session is damaged: it should have four dot-separated parts; copy it again from `fogbank debug-session new`'s output"#
+            ]],
+        );
+        check_relay(
+            with(json!({"secret":""})),
+            expect![[
+                r#"error: "secret" is empty (is FOGBANK_SESSION_SECRET set where the editor runs?); give the session secret (fbsec1_…) that `fogbank debug-session new` printed"#
+            ]],
+        );
+        check_relay(
+            with(json!({"secret":"fbsec1_short"})),
+            expect![[
+                r#"error: "secret": the session secret is damaged: it is not 32 bytes of base64url; copy it again from `fogbank debug-session new`'s output"#
+            ]],
+        );
+        check_relay(
+            with(json!({"secret":"$SECRET","secretFile":"s.txt"})),
+            expect![[r#"error: give "secret" or "secretFile", not both"#]],
+        );
+        check_relay(
+            with(json!({"relayCa":"missing.pem"})),
+            expect![[
+                r#"error: "relayCa": $DIR/missing.pem does not exist; give the PEM certificate the relay serves (or its CA)"#
+            ]],
+        );
+        check_relay(
+            with(json!({"mode":null})),
+            expect![[
+                r#"error: "relay" needs "mode": "live" (the cloud's invocations run here) or "in-place" (the function runs under the agent in the cloud sandbox)"#
+            ]],
+        );
+        check_relay(
+            with(json!({"mode":"remote"})),
+            expect![[
+                r#"error: "mode" is "remote"; use "live" (the cloud's invocations run here) or "in-place" (the function runs under the agent in the cloud sandbox)"#
+            ]],
+        );
+        check_relay(
+            with(json!({"mode":"in-place"})),
+            expect![[
+                r#"error: "mode": "in-place" needs "program": the local copy of the function's executable, for symbols"#
+            ]],
+        );
+        check_relay(
+            with(json!({"mode":"in-place","program":"missing"})),
+            expect![[r#"error: "program": $DIR/missing does not exist"#]],
+        );
+        check_relay(
+            with(json!({"function":null})),
+            expect![[
+                r#"error: "mode": "live" needs "function": the function of the local template that runs the cloud's invocations, e.g. "HelloFunction""#
+            ]],
+        );
+        check_relay(
+            json!({"request":"attach","function":"F","mode":"live"}),
+            expect![[
+                r#"error: "mode" belongs to a cloud session and needs "relay" (https://HOST:PORT of the fogbank-relay)"#
+            ]],
+        );
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        assert_eq!(
+            parse(&base(), true, dir).err(),
+            Some(ConfigError(
+                "\"relay\" is for attach configurations: set \"request\": \"attach\"".to_owned()
+            ))
         );
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! Beside them: [`rsp`] (the gdb remote protocol client that controls
 //! targets), [`control`] (the emulator's control interface), [`config`]
-//! (launch and attach attributes) and [`launcher`] (finding and starting
-//! `fogbank` and `fogbank-agent`). [`server`] is the entry point `main`
+//! (launch and attach attributes), [`launcher`] (finding and starting
+//! `fogbank` and `fogbank-agent`) and [`relay`] (attaching through a
+//! fogbank-relay to a function invoked in the cloud). [`server`] is the entry point `main`
 //! calls: DAP over stdio, or over TCP with `--port`.
 
 pub mod codec;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod control;
 pub mod launcher;
 pub mod protocol;
+pub mod relay;
 pub mod rsp;
 pub mod server;
 pub mod session;

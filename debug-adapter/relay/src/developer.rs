@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::client::asynch::{attach, join};
+use crate::client::asynch::{Attachment, attach, join};
 use crate::client::{ClientError, RelaySettings};
 use crate::live::{LiveDecoder, LiveMessage};
 use crate::noise::{ChannelMode, DeveloperHello};
@@ -119,6 +119,15 @@ pub enum LiveEvent {
         /// Time left until the cloud deadline.
         remaining: Duration,
     },
+    /// An invocation is still running locally after its cloud deadline:
+    /// the cloud has answered its caller with a timeout, and this run's
+    /// answer will be refused.
+    DeadlinePassed {
+        /// Its channel.
+        channel: String,
+        /// The cloud request id.
+        request_id: String,
+    },
     /// A channel ended or failed.
     SandboxLeft {
         /// Its channel.
@@ -126,6 +135,50 @@ pub enum LiveEvent {
         /// Why, if it failed.
         error: Option<String>,
     },
+}
+
+/// A warning about a cloud deadline, from [`watch_deadline`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineWarning {
+    /// This much time is left.
+    Near(Duration),
+    /// The deadline passed.
+    Passed,
+}
+
+/// Runs `run` (a forwarded invocation's local run) and calls `warn` once
+/// when less than a fifth of `remaining` (at most 5 s) is left, and once
+/// more when the deadline passes, if `run` has not finished by then. The
+/// cloud's clock keeps going while a breakpoint holds the local run, so the
+/// developer is told before the cloud gives up. Uses tokio's clock, so
+/// tests run it with paused time.
+pub async fn watch_deadline<T>(
+    run: impl Future<Output = T>,
+    remaining: Option<Duration>,
+    mut warn: impl FnMut(DeadlineWarning),
+) -> T {
+    let Some(remaining) = remaining else {
+        return run.await;
+    };
+    tokio::pin!(run);
+    let warn_after = remaining.saturating_sub((remaining / 5).min(DEADLINE_WARNING));
+    // An invocation that arrives with no time left only gets the second
+    // warning: "near" would say nothing more.
+    if !remaining.is_zero() {
+        tokio::select! {
+            outcome = &mut run => return outcome,
+            () = tokio::time::sleep(warn_after) => {
+                warn(DeadlineWarning::Near(remaining.saturating_sub(warn_after)));
+            }
+        }
+    }
+    tokio::select! {
+        outcome = &mut run => outcome,
+        () = tokio::time::sleep(remaining.saturating_sub(warn_after)) => {
+            warn(DeadlineWarning::Passed);
+            run.await
+        }
+    }
 }
 
 /// Attaches to the session and serves live channels until `shutdown` is
@@ -137,9 +190,22 @@ pub async fn serve_live<I: InvokeLocally>(
     events: impl Fn(LiveEvent) + Send + Sync + 'static,
     shutdown: CancellationToken,
 ) -> Result<(), ClientError> {
-    let mut attachment = attach(&settings).await?;
-    let events = Arc::new(events);
+    let attachment = attach(&settings).await?;
     events(LiveEvent::Attached);
+    serve_live_attached(attachment, settings, invoker, events, shutdown).await
+}
+
+/// [`serve_live`] on an attachment made beforehand (by
+/// [`crate::client::asynch::attach`]), so that a caller can report a
+/// refused session before it prepares the local side.
+pub async fn serve_live_attached<I: InvokeLocally>(
+    mut attachment: Attachment,
+    settings: RelaySettings,
+    invoker: Arc<I>,
+    events: impl Fn(LiveEvent) + Send + Sync + 'static,
+    shutdown: CancellationToken,
+) -> Result<(), ClientError> {
+    let events = Arc::new(events);
     let settings = Arc::new(settings);
     loop {
         let channel = tokio::select! {
@@ -212,26 +278,20 @@ async fn serve_channel<I: InvokeLocally>(
                 });
                 let started = Instant::now();
                 let remaining = invocation.remaining();
-                let run = invoker.invoke(invocation);
-                tokio::pin!(run);
-                // Warn once when less than a fifth of the time (at most 5 s)
-                // is left, so the developer knows the cloud will give up.
-                let warn_after =
-                    remaining.map(|left| left.saturating_sub((left / 5).min(DEADLINE_WARNING)));
-                let outcome = match warn_after {
-                    Some(warn_after) => tokio::select! {
-                        outcome = &mut run => outcome,
-                        () = tokio::time::sleep(warn_after) => {
-                            events(LiveEvent::DeadlineNear {
-                                channel: name.clone(),
-                                request_id: request_id.clone(),
-                                remaining: remaining.unwrap_or_default().saturating_sub(warn_after),
-                            });
-                            run.await
-                        }
-                    },
-                    None => run.await,
-                };
+                let outcome = watch_deadline(invoker.invoke(invocation), remaining, |warning| {
+                    events(match warning {
+                        DeadlineWarning::Near(left) => LiveEvent::DeadlineNear {
+                            channel: name.clone(),
+                            request_id: request_id.clone(),
+                            remaining: left,
+                        },
+                        DeadlineWarning::Passed => LiveEvent::DeadlinePassed {
+                            channel: name.clone(),
+                            request_id: request_id.clone(),
+                        },
+                    })
+                })
+                .await;
                 let error = matches!(outcome, LocalOutcome::Error { .. });
                 let reply = match outcome {
                     LocalOutcome::Response(body) => LiveMessage::Response {
@@ -460,5 +520,66 @@ pub async fn serve_in_place(
             channel: name,
             error,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a local run taking `takes` against a deadline `remaining` away,
+    /// with tokio's clock paused, and returns the warnings with the
+    /// (virtual) time each came at.
+    async fn check(
+        takes: Duration,
+        remaining: Option<Duration>,
+        expected: &[(u64, DeadlineWarning)],
+    ) {
+        let start = tokio::time::Instant::now();
+        let mut warnings = Vec::new();
+        let outcome = watch_deadline(
+            async {
+                tokio::time::sleep(takes).await;
+                "done"
+            },
+            remaining,
+            |warning| warnings.push((start.elapsed().as_millis() as u64, warning)),
+        )
+        .await;
+        assert_eq!(outcome, "done");
+        assert_eq!(start.elapsed(), takes, "the run is never cut short");
+        assert_eq!(
+            warnings, expected,
+            "takes {takes:?}, remaining {remaining:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadline_warnings_come_before_and_at_the_cloud_deadline() {
+        let s = Duration::from_secs;
+        use DeadlineWarning::{Near, Passed};
+        // Held at a breakpoint past the deadline: warned 5 s before (a
+        // fifth of 60 s is more than 5 s), and when it passes.
+        check(
+            s(90),
+            Some(s(60)),
+            &[(55_000, Near(s(5))), (60_000, Passed)],
+        )
+        .await;
+        // A short deadline: warned with a fifth of it left.
+        check(
+            s(3),
+            Some(s(2)),
+            &[(1_600, Near(Duration::from_millis(400))), (2_000, Passed)],
+        )
+        .await;
+        // Finished in time: no warning.
+        check(s(1), Some(s(60)), &[]).await;
+        // Finished between the warning and the deadline.
+        check(s(57), Some(s(60)), &[(55_000, Near(s(5)))]).await;
+        // No deadline header: nothing to warn about.
+        check(s(600), None, &[]).await;
+        // Arrived with no time left: only "passed".
+        check(s(1), Some(Duration::ZERO), &[(0, Passed)]).await;
     }
 }

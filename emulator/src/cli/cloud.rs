@@ -111,6 +111,10 @@ struct NewSessionArgs {
     /// Print machine-readable `KEY=VALUE` lines only.
     #[arg(long)]
     env_only: bool,
+    /// The function (logical ID) of the local template that live mode runs,
+    /// for the printed launch.json.
+    #[arg(long, value_name = "LOGICAL_ID")]
+    function: Option<String>,
 }
 
 /// `fogbank live`.
@@ -223,8 +227,10 @@ async fn attach_in_place(args: AttachArgs) -> Result<ExitCode> {
             Some(error) => println!("in-place: [{channel}] the channel ended: {error}"),
             None => println!("in-place: [{channel}] the debugger left; the function runs on"),
         },
-        LiveEvent::Invoked { .. } | LiveEvent::Answered { .. } | LiveEvent::DeadlineNear { .. } => {
-        }
+        LiveEvent::Invoked { .. }
+        | LiveEvent::Answered { .. }
+        | LiveEvent::DeadlineNear { .. }
+        | LiveEvent::DeadlinePassed { .. } => {}
     };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
@@ -288,8 +294,14 @@ fn new_session_command(args: NewSessionArgs) -> Result<ExitCode> {
     println!("   (or its `bootstrap` for provided.* runtimes).\n");
     println!("2. On your machine:");
     println!("   export FOGBANK_SESSION_SECRET={secret}\n");
-    println!("3. In .vscode/launch.json:");
-    let launch = serde_json::json!({
+    println!(
+        "3. In .vscode/launch.json, one of (fogbank-dap attaches through the relay itself; add \"relayCa\": \"PEM\" for a relay with a private or self-signed certificate):"
+    );
+    let function = args
+        .function
+        .clone()
+        .unwrap_or_else(|| "LOGICAL_ID_IN_TEMPLATE".to_owned());
+    let live = serde_json::json!({
         "type": "fogbank",
         "request": "attach",
         "name": "Fogbank: cloud (live)",
@@ -297,13 +309,37 @@ fn new_session_command(args: NewSessionArgs) -> Result<ExitCode> {
         "session": ticket,
         "secret": "${env:FOGBANK_SESSION_SECRET}",
         "mode": "live",
+        "function": function,
+        "template": "${workspaceFolder}/template.yaml",
     });
-    let text = serde_json::to_string_pretty(&launch).unwrap_or_default();
-    for line in text.lines() {
-        println!("   {line}");
+    let in_place = serde_json::json!({
+        "type": "fogbank",
+        "request": "attach",
+        "name": "Fogbank: cloud (in-place)",
+        "relay": address.to_string(),
+        "session": ticket,
+        "secret": "${env:FOGBANK_SESSION_SECRET}",
+        "mode": "in-place",
+        "program": "${workspaceFolder}/PATH/TO/THE/DEPLOYED/bootstrap",
+    });
+    for (what, configuration) in [
+        (
+            "live: the cloud's invocations run here, in the local emulator's function",
+            live,
+        ),
+        (
+            "in-place: the function runs under fogbank-agent in the sandbox; \"program\" is your copy of the deployed executable, for symbols",
+            in_place,
+        ),
+    ] {
+        println!("   // {what}");
+        let text = serde_json::to_string_pretty(&configuration).unwrap_or_default();
+        for line in text.lines() {
+            println!("   {line}");
+        }
     }
     println!(
-        "\n   or, without the editor: fogbank live FUNCTION --relay {address} --session {ticket}"
+        "\n   or, for another debugger: fogbank live FUNCTION --relay {address} --session {ticket}\n   (live), or fogbank debug-session attach --relay {address} --session {ticket} (in-place, then gdb's target remote)"
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -350,6 +386,12 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
         } => println!(
             "live: [{channel}] warning: {request_id} has {:.1} s left before the cloud's deadline; the cloud will answer it with a timeout error",
             remaining.as_secs_f64()
+        ),
+        LiveEvent::DeadlinePassed {
+            channel,
+            request_id,
+        } => println!(
+            "live: [{channel}] warning: {request_id} passed its cloud deadline; the cloud answered its caller with a timeout error"
         ),
         LiveEvent::SandboxLeft { channel, error } => match error {
             Some(error) => println!("live: [{channel}] the sandbox's channel ended: {error}"),

@@ -81,7 +81,38 @@ impl<W: Write> Session<W> {
                 self.event_file = emulator.event.clone();
                 let agent = config.agent.clone();
                 self.runtime.spawn(async move {
-                    let result = prepare_emulator(emulator, agent, &inputs).await;
+                    let result = match emulator.live.clone() {
+                        None => prepare_emulator(emulator, agent, &inputs).await,
+                        // Live mode: the relay checks the session before
+                        // anything local starts; then the emulator session
+                        // also answers the cloud's invocations.
+                        Some(relay) => match crate::relay::attach_session(&relay).await {
+                            Err(error) => Err(error),
+                            Ok(attached) => {
+                                let prepared = prepare_emulator(emulator, agent, &inputs).await;
+                                if let Ok(Prepared::Emulator {
+                                    status,
+                                    function_name,
+                                    ..
+                                }) = &prepared
+                                {
+                                    crate::relay::serve_live(
+                                        attached,
+                                        status.ports.lambda,
+                                        function_name,
+                                        inputs.clone(),
+                                    );
+                                }
+                                prepared
+                            }
+                        },
+                    };
+                    let _ = inputs.send(Input::Prepared(result));
+                });
+            }
+            SessionKind::Relay { relay, program } => {
+                self.runtime.spawn(async move {
+                    let result = crate::relay::prepare_in_place(relay, program, &inputs).await;
                     let _ = inputs.send(Input::Prepared(result));
                 });
             }
