@@ -107,6 +107,42 @@ pub fn fogbank_binary() -> PathBuf {
         .clone()
 }
 
+/// fogbank-agent built static, exactly as its README says
+/// (`RUSTFLAGS="-C target-feature=+crt-static" cargo build -p fogbank-agent
+/// --release --target x86_64-unknown-linux-gnu`), into this test run's
+/// target directory, where fogbank-dap looks for it and from where a
+/// container can bind-mount it (it runs in any image). Built once per test
+/// process; later runs reuse cargo's cache.
+pub fn static_agent() -> PathBuf {
+    static AGENT: OnceLock<PathBuf> = OnceLock::new();
+    AGENT
+        .get_or_init(|| {
+            let target = target_dir();
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let output = Command::new(cargo)
+                .current_dir(repo_root())
+                .args([
+                    "build",
+                    "-p",
+                    "fogbank-agent",
+                    "--release",
+                    "--target",
+                    "x86_64-unknown-linux-gnu",
+                ])
+                .env("CARGO_TARGET_DIR", &target)
+                .env("RUSTFLAGS", "-C target-feature=+crt-static")
+                .output()
+                .expect("run cargo build for the static agent");
+            assert!(
+                output.status.success(),
+                "building the static fogbank-agent failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            target.join("x86_64-unknown-linux-gnu/release/fogbank-agent")
+        })
+        .clone()
+}
+
 /// A copy of an example (or any directory) in a fresh temporary directory,
 /// without build outputs and state, so tests can edit and build it freely.
 pub fn copy_dir(from: &Path) -> tempfile::TempDir {

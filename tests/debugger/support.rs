@@ -4,8 +4,7 @@
 //! redaction of transcripts for snapshots.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use fogbank_tests::dap_client::DapClient;
@@ -22,40 +21,10 @@ pub fn fogbank_dap() -> PathBuf {
         .clone()
 }
 
-/// The static fogbank-agent, built as its README says, into this test
-/// run's target directory, where fogbank-dap looks for it
+/// The static fogbank-agent, built into this test run's target directory,
+/// where fogbank-dap looks for it
 /// (`<target>/x86_64-unknown-linux-gnu/release/fogbank-agent`).
-pub fn static_agent() -> PathBuf {
-    static AGENT: OnceLock<PathBuf> = OnceLock::new();
-    static LOCK: Mutex<()> = Mutex::new(());
-    AGENT
-        .get_or_init(|| {
-            let _guard = LOCK.lock().unwrap_or_else(|poison| poison.into_inner());
-            let target = fogbank_tests::target_dir();
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let output = Command::new(cargo)
-                .current_dir(fogbank_tests::repo_root())
-                .args([
-                    "build",
-                    "-p",
-                    "fogbank-agent",
-                    "--release",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .env("CARGO_TARGET_DIR", &target)
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .output()
-                .expect("run cargo build for the static agent");
-            assert!(
-                output.status.success(),
-                "building the static fogbank-agent failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            target.join("x86_64-unknown-linux-gnu/release/fogbank-agent")
-        })
-        .clone()
-}
+pub use fogbank_tests::static_agent;
 
 /// Where copies of hello-api are built (shared, so a copy recompiles only
 /// the example's own crate).

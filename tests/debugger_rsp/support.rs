@@ -6,7 +6,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fogbank_dap::rsp::RspClient;
@@ -67,49 +67,8 @@ pub fn fixture(static_link: bool) -> PathBuf {
     .clone()
 }
 
-/// Builds fogbank-agent static, exactly as documented in the README:
-/// `RUSTFLAGS="-C target-feature=+crt-static" cargo build -p fogbank-agent
-/// --release --target x86_64-unknown-linux-gnu`, into this test run's
-/// target directory. Built once per test run; later runs reuse cargo's cache.
-pub fn static_agent() -> PathBuf {
-    static AGENT: OnceLock<PathBuf> = OnceLock::new();
-    static BUILD_LOCK: Mutex<()> = Mutex::new(());
-    AGENT
-        .get_or_init(|| {
-            let _guard = BUILD_LOCK
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            // The test binary lives in <target>/debug/deps/.
-            let exe = std::env::current_exe().expect("test executable path");
-            let target_dir = exe
-                .ancestors()
-                .nth(3)
-                .expect("target directory above the test executable")
-                .to_path_buf();
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let result = Command::new(cargo)
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .args([
-                    "build",
-                    "-p",
-                    "fogbank-agent",
-                    "--release",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .output()
-                .expect("run cargo build for the static agent");
-            assert!(
-                result.status.success(),
-                "building the static fogbank-agent failed:\n{}",
-                String::from_utf8_lossy(&result.stderr)
-            );
-            target_dir.join("x86_64-unknown-linux-gnu/release/fogbank-agent")
-        })
-        .clone()
-}
+/// fogbank-agent built static, exactly as documented in its README.
+pub use fogbank_tests::static_agent;
 
 /// Symbols and code bytes of an ELF file.
 pub struct Elf {
