@@ -2,47 +2,13 @@
 //! static `fogbank-agent`, bind-mounted into its container, and a debugger
 //! on the host reaches the agent over loopback.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use fogbank_dap::rsp::{RspClient, StopReply};
-use fogbank_tests::{copy_dir, http};
+use fogbank_tests::{copy_dir, http, static_agent};
 use serde_json::json;
 
 use super::{app_label, docker, eventually, fixture, running_containers, start_docker};
-
-/// fogbank-agent built static as its README says, so it runs in any image.
-fn static_agent() -> PathBuf {
-    static AGENT: OnceLock<PathBuf> = OnceLock::new();
-    AGENT
-        .get_or_init(|| {
-            let target_dir = fogbank_tests::target_dir();
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let result = Command::new(cargo)
-                .current_dir(fogbank_tests::repo_root())
-                .args([
-                    "build",
-                    "-p",
-                    "fogbank-agent",
-                    "--release",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .output()
-                .expect("run cargo build for the static agent");
-            assert!(
-                result.status.success(),
-                "building the static fogbank-agent failed:\n{}",
-                String::from_utf8_lossy(&result.stderr)
-            );
-            target_dir.join("x86_64-unknown-linux-gnu/release/fogbank-agent")
-        })
-        .clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_debugged_function_runs_under_the_agent_in_its_container() {
