@@ -11,14 +11,22 @@
 //!   same event invoked directly on `fogbank start`'s Invoke API. The live
 //!   figure includes RIE's own invoke path.
 //!
+//! - A DAP `next` in hello-api's handler: fogbank-dap attached in place
+//!   through the relay (`"relay"` + `"mode": "in-place"`, the agent run
+//!   with `--relay`), beside fogbank-dap attached to the same agent over a
+//!   direct loopback connection (`"gdbserver"`, the agent run with
+//!   `--listen`). A small Runtime API in this process hands hello-api the
+//!   same event forever, so the handler runs again after every `continue`.
+//!
 //! Medians of sequential requests; targets: the relay adds at most 1 ms per
 //! round trip, live mode at most 5 ms per invocation.
 
 // A benchmark stops at the first failure with a message, like a test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +41,9 @@ use fogbank_relay::secret::{RelayKey, SessionCredentials, new_session};
 use fogbank_relay::server::{RelayConfig, run};
 use fogbank_relay::tls::RelayAddress;
 use fogbank_tests::bench::Table;
+use fogbank_tests::dap_client::DapClient;
 use fogbank_tests::{Fogbank, StartOptions, example, fogbank_binary, http, venv, workspace_binary};
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 struct Killed(Child);
@@ -113,6 +123,25 @@ impl Relay {
         )
         .expect("settings");
         (credentials, settings)
+    }
+
+    /// A fresh session for a fogbank-dap attach: the agent's environment
+    /// and the attach attributes (the relay's certificate in a file that
+    /// lives as long as the process).
+    fn dap_session(&self) -> (Vec<(String, String)>, Value) {
+        let (credentials, _) = self.session();
+        let ca = std::env::temp_dir().join(format!("relay-bench-{}.pem", std::process::id()));
+        std::fs::write(&ca, &self.pem).expect("write the relay certificate");
+        let attributes = json!({
+            "type": "fogbank",
+            "request": "attach",
+            "relay": format!("https://127.0.0.1:{}", self.address.port()),
+            "session": credentials.ticket.to_text(),
+            "secret": credentials.secret.to_text(),
+            "relayCa": ca,
+            "mode": "in-place",
+        });
+        (self.env(&credentials), attributes)
     }
 
     fn env(&self, credentials: &SessionCredentials) -> Vec<(String, String)> {
@@ -265,6 +294,37 @@ async fn main() {
     let direct = rsp_direct(&agent, rounds).await;
     let relayed = rsp_relayed(&agent, &relay, rounds).await;
 
+    // DAP `next`, direct and through the relay, alternating sessions so
+    // drift hits both alike.
+    let program = hello_api_binary();
+    let dap = workspace_binary("fogbank-dap", "fogbank-dap");
+    let runtime_api = spawn_runtime_api();
+    let sessions = (rounds / 100).clamp(1, 5);
+    let mut next_direct = Vec::new();
+    let mut next_relayed = Vec::new();
+    for _ in 0..sessions {
+        let (settings_env, attributes) = relay.dap_session();
+        let (dap_path, agent_path, program_path) = (dap.clone(), agent.clone(), program.clone());
+        let (direct, relayed) = tokio::task::spawn_blocking(move || {
+            let direct = dap_nexts(&dap_path, &agent_path, &program_path, runtime_api, None);
+            let relayed = dap_nexts(
+                &dap_path,
+                &agent_path,
+                &program_path,
+                runtime_api,
+                Some((settings_env, attributes)),
+            );
+            (direct, relayed)
+        })
+        .await
+        .expect("the DAP sessions");
+        next_direct.extend(direct);
+        next_relayed.extend(relayed);
+    }
+    let next_count = next_direct.len();
+    let next_direct = median(next_direct);
+    let next_relayed = median(next_relayed);
+
     // The example in place: its build output is reused between runs.
     let app = example("hello-api");
     let template = app.join("template.yaml");
@@ -335,6 +395,19 @@ async fn main() {
         String::new(),
     );
     table.latency(
+        &format!("DAP `next` p50 ({next_count} steps), fogbank-dap in place through the relay"),
+        next_relayed,
+        "fogbank-dap, direct TCP to the agent",
+        next_direct,
+    );
+    table.row(
+        "added by the relay per `next`",
+        fogbank_tests::bench::format_duration(next_relayed.saturating_sub(next_direct)),
+        "target",
+        "≤ 1 ms per round trip".into(),
+        String::new(),
+    );
+    table.latency(
         "live-mode invocation (RIE → stub → relay → fogbank)",
         live,
         "local invoke (Invoke API)",
@@ -348,4 +421,198 @@ async fn main() {
         String::new(),
     );
     println!("{}", table.render());
+}
+
+/// How long one DAP exchange may take before the benchmark gives up.
+const DAP_STEP: Duration = Duration::from_secs(120);
+
+/// Handler runs per session, and `next`s per run.
+const RUNS_PER_SESSION: usize = 5;
+const NEXTS_PER_RUN: usize = 3;
+
+/// hello-api's release binary (with debug info, as the example's profile
+/// builds it), built in place when missing.
+fn hello_api_binary() -> PathBuf {
+    let app = example("hello-api");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--release"])
+        .current_dir(&app)
+        .env_remove("CARGO_TARGET_DIR")
+        .status()
+        .expect("run cargo build for hello-api");
+    assert!(status.success(), "building examples/hello-api failed");
+    app.join("target/release/hello-api")
+}
+
+/// One fogbank-dap session on hello-api under fogbank-agent: a breakpoint
+/// on the handler's first line, then `next`s; returns each `next`'s
+/// request-to-`stopped` time. With `relay` (the agent's environment and
+/// the attach attributes) the adapter attaches in place through the relay;
+/// without, to the agent's `--listen` port.
+fn dap_nexts(
+    dap: &Path,
+    agent: &Path,
+    program: &Path,
+    runtime_api: SocketAddr,
+    relay: Option<(Vec<(String, String)>, Value)>,
+) -> Vec<Duration> {
+    let source = example("hello-api").join("src/main.rs");
+    let line = {
+        let text = std::fs::read_to_string(&source).expect("read hello-api's source");
+        text.lines()
+            .position(|l| l.trim() == "let greeting = format!(\"Hello, {name}!\");")
+            .expect("the greeting line") as i64
+            + 1
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut client = DapClient::spawn(dap, &[], dir.path(), &[]);
+    client.request(
+        "initialize",
+        json!({"clientID": "vscode", "adapterID": "fogbank", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true}),
+        DAP_STEP,
+    );
+    let mut command = Command::new(agent);
+    command
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let (attach, _agent) = match relay {
+        Some((env, mut attributes)) => {
+            attributes["program"] = json!(program);
+            let attach = client.send("attach", attributes);
+            // The agent finds the adapter attached to the session.
+            client.output_containing("waiting for the function's sandbox", DAP_STEP);
+            command
+                .args(["--relay", "--wait-timeout", "60", "--"])
+                .arg(program)
+                .envs(env);
+            (attach, Killed(command.spawn().expect("start the agent")))
+        }
+        None => {
+            let port_file = dir.path().join("port");
+            command
+                .args(["--listen", "127.0.0.1:0", "--port-file"])
+                .arg(&port_file)
+                .arg("--")
+                .arg(program);
+            let agent = Killed(command.spawn().expect("start the agent"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let address = loop {
+                if let Ok(text) = std::fs::read_to_string(&port_file)
+                    && let Ok(address) = text.trim().parse::<SocketAddr>()
+                {
+                    break address;
+                }
+                assert!(Instant::now() < deadline, "the agent did not listen");
+                std::thread::sleep(Duration::from_millis(10));
+            };
+            let attach = client.send(
+                "attach",
+                json!({"type": "fogbank", "request": "attach", "gdbserver": address.to_string(), "program": program}),
+            );
+            (attach, agent)
+        }
+    };
+    let got = client.wait_for("`initialized`", DAP_STEP, |m| {
+        (m["type"] == "event" && m["event"] == "initialized")
+            || (m["type"] == "response" && m["request_seq"] == attach && m["success"] == false)
+    });
+    assert_eq!(
+        got.message["event"], "initialized",
+        "attach failed: {}",
+        got.message
+    );
+    let set = client.request(
+        "setBreakpoints",
+        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
+        DAP_STEP,
+    );
+    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
+    client.request("configurationDone", Value::Null, DAP_STEP);
+    assert_eq!(client.response(attach, DAP_STEP).message["success"], true);
+    let stopped = client.event("stopped", DAP_STEP).message;
+    assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped}");
+    let thread = stopped["body"]["threadId"].clone();
+    let mut nexts = Vec::new();
+    for run in 0..RUNS_PER_SESSION {
+        if run > 0 {
+            client.request("continue", json!({ "threadId": thread }), DAP_STEP);
+            let stopped = client.event("stopped", DAP_STEP).message;
+            assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped}");
+        }
+        for _ in 0..NEXTS_PER_RUN {
+            let sent = Instant::now();
+            client.send("next", json!({ "threadId": thread }));
+            let stop = client.event("stopped", DAP_STEP);
+            assert_eq!(stop.message["body"]["reason"], "step", "{}", stop.message);
+            nexts.push(stop.at.duration_since(sent));
+        }
+    }
+    client.send("disconnect", json!({ "terminateDebuggee": true }));
+    let _ = client.wait_exit(Duration::from_secs(10));
+    nexts
+}
+
+/// A Runtime API that answers every `next` with the same API Gateway
+/// event and accepts every response, so the handler runs in a loop.
+fn spawn_runtime_api() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_runtime_api(stream));
+        }
+    });
+    address
+}
+
+fn serve_runtime_api(stream: TcpStream) {
+    let event = std::fs::read_to_string(example("hello-api").join("events/hello.json"))
+        .expect("hello-api's event");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+    let mut writer = stream;
+    let mut count = 0u64;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = if request_line.starts_with("GET ")
+            && request_line.contains("/invocation/next")
+        {
+            count += 1;
+            let deadline = unix_now() * 1000 + 3_600_000;
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-{count}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:HelloFunction\r\n\
+                 content-length: {}\r\n\r\n{event}",
+                event.len()
+            )
+        } else {
+            "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_owned()
+        };
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
 }

@@ -1,17 +1,22 @@
-//! fogbank-dap debugging a cloud invocation in place: hello-api's real
-//! bootstrap runs under `fogbank-agent --relay` in the sandbox container;
-//! `fogbank debug-session attach` serves it on a local port through the
-//! relay; fogbank-dap attaches there (`"gdbserver"` + `"program"`), stops
-//! at a function breakpoint in the handler hit by a cloud invocation,
-//! reads the handler's `name: &str` argument (the event's path parameter),
-//! and after `continue` the sandbox's caller receives the answer.
+//! fogbank-dap debugging cloud invocations through the relay (issue 9),
+//! with the adapter itself as the developer's end of the session
+//! (`"relay"` attach attributes), in both modes:
+//! - in place: hello-api's real bootstrap runs under `fogbank-agent
+//!   --relay` in the sandbox container, and fogbank-dap's gdb-remote
+//!   connection is the end-to-end-encrypted relay stream;
+//! - live: the sandbox's forwarding stub sends the cloud invocation through
+//!   the relay to fogbank-dap, which runs it with the local `fogbank start`
+//!   under the debugger.
 //!
-//! FIXME: the acceptance asks for a `String` local; hello-api's release
-//! build (the example's own profile) keeps `greeting` in registers that
-//! its DWARF marks optimized out at the points a `next` reaches, so the
-//! test reads the `&str` argument instead.
+//! In both, a cloud invocation stops at a line breakpoint in the handler,
+//! the `String` local `greeting` is read from the debuggee, and after
+//! `continue` the sandbox's caller receives the answer. The companion
+//! commands (`fogbank debug-session attach` here, `fogbank live` in
+//! `sandbox.rs`) keep working for other debuggers. Wrong or expired
+//! secrets and a second debugger are refused with errors naming the field.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,7 +25,8 @@ use fogbank_tests::dap_client::DapClient;
 use fogbank_tests::{example, fogbank_binary, workspace_binary};
 use serde_json::{Value, json};
 
-use super::sandbox::{Sandbox, hello_event};
+use super::in_place::hello_api_binary;
+use super::sandbox::{CloudAnswer, Sandbox, hello_event};
 use super::{RelayProcess, Session};
 use crate::docker::require_docker;
 
@@ -95,68 +101,42 @@ impl Attach {
     }
 }
 
-#[test]
-fn fogbank_dap_debugs_a_cloud_invocation_in_place_through_the_relay() {
-    require_docker();
-    // A stable copy of hello-api's binary (other tests rebuild the example).
-    let dir = tempfile::tempdir().expect("temp dir");
-    let binary = dir.path().join("bootstrap");
-    std::fs::copy(
-        example("hello-api").join("target/release/hello-api"),
-        &binary,
-    )
-    .expect("hello-api is built (the live-mode test's fogbank start builds it)");
-    let relay = RelayProcess::start(&[]);
-    let session = relay.mint("1h");
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address");
-    let attach = Attach::start(&relay, &session, listen);
-    attach.wait_for("attached to the session");
-    let sandbox = Sandbox::start_command(
-        &relay,
-        &session,
-        &relay.url(),
-        &[
-            "/opt/bin/fogbank-agent",
-            "--relay",
-            "--wait-timeout",
-            "60",
-            "--",
-            "/var/task/bootstrap",
-        ],
-        &[(binary.as_path(), "/var/task/bootstrap")],
-    );
-    let marker = format!("Dap{}", uuid::Uuid::new_v4().simple());
-    let event = hello_event(&marker);
-    let invocation = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let answer = runtime.block_on(sandbox.invoke(&event));
-        (sandbox, answer)
-    });
-    attach.wait_for("a cloud sandbox is waiting");
-
+/// Starts fogbank-dap in `cwd` with extra environment and initializes it.
+fn start_adapter(cwd: &Path, env: &[(&str, &str)]) -> DapClient {
     let fogbank = fogbank_binary().to_string_lossy().into_owned();
+    let mut env = env.to_vec();
+    env.push(("FOGBANK_BIN", fogbank.as_str()));
     let mut dap = DapClient::spawn(
         &workspace_binary("fogbank-dap", "fogbank-dap"),
         &[],
-        dir.path(),
-        &[("FOGBANK_BIN", fogbank.as_str())],
+        cwd,
+        &env,
     );
     dap.request(
         "initialize",
         json!({"clientID": "vscode", "adapterID": "fogbank", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true, "supportsVariableType": true}),
         STEP,
     );
-    let attach_seq = dap.send(
-        "attach",
-        json!({"type": "fogbank", "request": "attach", "gdbserver": listen.to_string(), "program": binary}),
-    );
-    let got = dap.wait_for("initialized", STEP, |m| {
+    dap
+}
+
+/// The attach attributes of a session through the test's relay (its
+/// self-signed certificate in `relayCa`), without the secret.
+fn relay_attributes(relay: &RelayProcess, session: &Session, mode: &str) -> Value {
+    json!({
+        "type": "fogbank",
+        "request": "attach",
+        "relay": session.relay,
+        "session": session.ticket,
+        "relayCa": relay.certificate.cert,
+        "mode": mode,
+    })
+}
+
+/// Waits for `initialized` after an attach, failing with the attach's
+/// error response if it comes first.
+fn wait_initialized(dap: &mut DapClient, attach_seq: i64, within: Duration) {
+    let got = dap.wait_for("initialized", within, |m| {
         (m["type"] == "event" && m["event"] == "initialized")
             || (m["type"] == "response" && m["request_seq"] == attach_seq && m["success"] == false)
     });
@@ -165,62 +145,21 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_place_through_the_relay() {
         "attach failed: {}",
         got.message
     );
-    let set = dap.request(
-        "setFunctionBreakpoints",
-        json!({ "breakpoints": [{ "name": "hello_api::hello" }] }),
-        STEP,
-    );
-    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
-    dap.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
-    dap.request("configurationDone", Value::Null, STEP);
-    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
+}
 
-    // The cloud invocation stops in the handler on this machine.
-    let stopped = dap.event("stopped", STEP).message["body"].clone();
-    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
-    let thread = stopped["threadId"].as_i64().expect("threadId");
-    let stack = dap.request(
-        "stackTrace",
-        json!({ "threadId": thread, "startFrame": 0, "levels": 5 }),
-        STEP,
-    );
-    let top = &stack["stackFrames"][0];
-    assert!(
-        top["name"].as_str().unwrap_or_default().contains("hello"),
-        "{stack}"
-    );
-    // The handler's `name` argument holds the cloud event's path parameter.
-    let frame = top["id"].as_i64().expect("frame id");
-    let name = dap.request(
-        "evaluate",
-        json!({ "expression": "name", "frameId": frame, "context": "watch" }),
-        STEP,
-    );
-    let scopes = dap.request("scopes", json!({ "frameId": frame }), STEP);
-    assert!(
-        scopes["scopes"]
-            .as_array()
-            .is_some_and(|scopes| scopes.iter().any(|s| s["name"] == "Arguments")),
-        "{scopes}"
-    );
-    assert!(
-        name["result"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&marker),
-        "{name}"
-    );
-
-    dap.request("continue", json!({ "threadId": thread }), STEP);
-    let (sandbox, answer) = invocation.join().expect("the invocation thread");
-    assert_eq!(answer.status, 200, "{answer:?}\n{}", sandbox.logs());
-    assert!(answer.body.contains(&marker), "{answer:?}");
-    let _ = dap.request("disconnect", json!({}), STEP);
-    drop(sandbox);
+/// Sends the attach and returns its error message, which must come.
+fn attach_error(dap: &mut DapClient, attributes: Value) -> String {
+    let seq = dap.send("attach", attributes);
+    let response = dap.response(seq, STEP).message;
+    assert_eq!(response["success"], false, "{response}");
+    response["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| response.to_string())
 }
 
 /// The 1-based number of the line of `path` whose trimmed text is `text`.
-fn line_of(path: &std::path::Path, text: &str) -> i64 {
+fn line_of(path: &Path, text: &str) -> i64 {
     let source = std::fs::read_to_string(path).expect("read source");
     let index = source
         .lines()
@@ -229,59 +168,22 @@ fn line_of(path: &std::path::Path, text: &str) -> i64 {
     index as i64 + 1
 }
 
-/// Live mode under the debugger: fogbank-dap debugs HelloFunction of a local
-/// `fogbank start` (a copy of hello-api built with debug info), `fogbank
-/// live` forwards the sandbox's invocations to it, and a cloud invocation
-/// stops at a line breakpoint in the handler, where the `String` local
-/// `greeting` is read; after `continue` the sandbox's caller gets the
-/// answer.
-#[test]
-fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
-    require_docker();
-    let app = fogbank_tests::copy_dir(&example("hello-api"));
-    let template = app.path().join("template.yaml");
-    let source = app.path().join("src/main.rs");
-    let mut options = fogbank_tests::StartOptions::new(&template);
-    options.env.push((
-        "CARGO_TARGET_DIR".to_owned(),
-        fogbank_tests::target_dir()
-            .join("hello-api-debugger")
-            .to_string_lossy()
-            .into_owned(),
-    ));
-    let fogbank = fogbank_tests::Fogbank::start_with(options);
-    let relay = RelayProcess::start(&[]);
-    let session = relay.mint("1h");
+/// The line of hello-api's handler where `greeting` is complete.
+const BREAKPOINT_LINE: &str = "let body = json!({ \"message\": greeting, \"length\": length });";
 
-    let fogbank_bin = fogbank_binary().to_string_lossy().into_owned();
-    let mut dap = DapClient::spawn(
-        &workspace_binary("fogbank-dap", "fogbank-dap"),
-        &[],
-        app.path(),
-        &[("FOGBANK_BIN", fogbank_bin.as_str())],
-    );
-    dap.request(
-        "initialize",
-        json!({"clientID": "vscode", "adapterID": "fogbank", "pathFormat": "path", "linesStartAt1": true, "columnsStartAt1": true, "supportsVariableType": true}),
-        STEP,
-    );
-    let attach_seq = dap.send(
-        "attach",
-        json!({"type": "fogbank", "request": "attach", "function": "HelloFunction", "controlPort": fogbank.control.port()}),
-    );
-    let got = dap.wait_for("initialized", Duration::from_secs(600), |m| {
-        (m["type"] == "event" && m["event"] == "initialized")
-            || (m["type"] == "response" && m["request_seq"] == attach_seq && m["success"] == false)
-    });
-    assert_eq!(
-        got.message["event"], "initialized",
-        "attach failed: {}",
-        got.message
-    );
-    let line = line_of(
-        &source,
-        "let body = json!({ \"message\": greeting, \"length\": length });",
-    );
+/// After an attach reached `initialized`: sets the handler's line
+/// breakpoint in `source`, configures, waits for the cloud invocation to
+/// stop there, reads the `String` local `greeting` (it must hold `marker`,
+/// which only the cloud event carries), continues, and returns the
+/// sandbox's answer from `invocation`.
+fn debug_the_invocation(
+    dap: &mut DapClient,
+    attach_seq: i64,
+    source: &Path,
+    marker: &str,
+    invocation: impl FnOnce() -> (Sandbox, CloudAnswer),
+) -> (Sandbox, CloudAnswer) {
+    let line = line_of(source, BREAKPOINT_LINE);
     let set = dap.request(
         "setBreakpoints",
         json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
@@ -291,19 +193,6 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
     dap.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
     dap.request("configurationDone", Value::Null, STEP);
     assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
-
-    let live = super::Live::start(&relay, &session, "HelloFunction", fogbank.lambda);
-    let sandbox = Sandbox::start(&relay, &session, &relay.url());
-    let marker = format!("Live{}", uuid::Uuid::new_v4().simple());
-    let event = hello_event(&marker);
-    let invocation = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let answer = runtime.block_on(sandbox.invoke(&event));
-        (sandbox, answer)
-    });
 
     let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
     assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
@@ -325,7 +214,7 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
         greeting["result"]
             .as_str()
             .unwrap_or_default()
-            .contains(&marker),
+            .contains(marker),
         "{greeting}"
     );
     assert!(
@@ -335,21 +224,224 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
             .contains("String"),
         "{greeting}"
     );
-
     dap.request("continue", json!({ "threadId": thread }), STEP);
-    let (sandbox, answer) = invocation.join().expect("the invocation thread");
-    assert_eq!(
-        answer.status,
-        200,
-        "{answer:?}\n{}\n{}",
-        sandbox.logs(),
-        live.output()
+    let (sandbox, answer) = invocation();
+    assert_eq!(answer.status, 200, "{answer:?}\n{}", sandbox.logs());
+    assert!(answer.body.contains(marker), "{answer:?}");
+    (sandbox, answer)
+}
+
+/// A stable copy of hello-api's release binary (other tests rebuild the
+/// example), in `dir`.
+fn copy_hello_api(dir: &Path) -> std::path::PathBuf {
+    let binary = dir.join("bootstrap");
+    std::fs::copy(hello_api_binary(), &binary).expect("copy hello-api");
+    binary
+}
+
+/// The sandbox's in-place command line: the agent runs the bootstrap under
+/// ptrace and waits up to 60 s for a debugger.
+const IN_PLACE: &[&str] = &[
+    "/opt/bin/fogbank-agent",
+    "--relay",
+    "--wait-timeout",
+    "60",
+    "--",
+    "/var/task/bootstrap",
+];
+
+/// Starts the in-place sandbox with `binary` and invokes it with an event
+/// carrying `marker` on a thread of its own.
+fn invoke_in_place(
+    relay: &RelayProcess,
+    session: &Session,
+    binary: &Path,
+    marker: &str,
+) -> std::thread::JoinHandle<(Sandbox, CloudAnswer)> {
+    let sandbox = Sandbox::start_command(
+        relay,
+        session,
+        &relay.url(),
+        IN_PLACE,
+        &[(binary, "/var/task/bootstrap")],
     );
-    assert!(answer.body.contains(&marker), "{answer:?}");
+    let event = hello_event(marker);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let answer = runtime.block_on(sandbox.invoke(&event));
+        (sandbox, answer)
+    })
+}
+
+#[test]
+fn fogbank_dap_attaches_in_place_through_the_relay() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = copy_hello_api(dir.path());
+    let source = example("hello-api").join("src/main.rs");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    // The secret comes from the adapter's environment here (neither
+    // "secret" nor "secretFile"); the live test passes "secret".
+    let mut dap = start_adapter(dir.path(), &[("FOGBANK_SESSION_SECRET", &session.secret)]);
+    let mut attributes = relay_attributes(&relay, &session, "in-place");
+    attributes["program"] = json!(binary);
+    let attach_seq = dap.send("attach", attributes);
+    // The adapter is attached to the session before the cloud invocation
+    // starts the sandbox, whose agent then waits for it.
+    dap.output_containing("waiting for the function's sandbox", STEP);
+    let marker = format!("InPlace{}", uuid::Uuid::new_v4().simple());
+    let invocation = invoke_in_place(&relay, &session, &binary, &marker);
+    wait_initialized(&mut dap, attach_seq, STEP);
+    let (sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
+        invocation.join().expect("the invocation thread")
+    });
+    let _ = dap.request("disconnect", json!({}), STEP);
+    drop(sandbox);
+}
+
+#[test]
+fn fogbank_dap_attaches_in_place_through_the_companion_command() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = copy_hello_api(dir.path());
+    let source = example("hello-api").join("src/main.rs");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let attach = Attach::start(&relay, &session, listen);
+    attach.wait_for("attached to the session");
+    let marker = format!("Companion{}", uuid::Uuid::new_v4().simple());
+    let invocation = invoke_in_place(&relay, &session, &binary, &marker);
+    attach.wait_for("a cloud sandbox is waiting");
+    let mut dap = start_adapter(dir.path(), &[]);
+    let attach_seq = dap.send(
+        "attach",
+        json!({"type": "fogbank", "request": "attach", "gdbserver": listen.to_string(), "program": binary}),
+    );
+    wait_initialized(&mut dap, attach_seq, STEP);
+    let (sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
+        invocation.join().expect("the invocation thread")
+    });
+    let _ = dap.request("disconnect", json!({}), STEP);
+    drop(sandbox);
+}
+
+/// Live mode in the adapter: fogbank-dap debugs HelloFunction of a local
+/// `fogbank start` (a copy of hello-api built with debug info) and answers
+/// the session's forwarded cloud invocations with it, with no companion
+/// process.
+#[test]
+fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
+    require_docker();
+    let app = fogbank_tests::copy_dir(&example("hello-api"));
+    let template = app.path().join("template.yaml");
+    let source = app.path().join("src/main.rs");
+    let mut options = fogbank_tests::StartOptions::new(&template);
+    options.env.push((
+        "CARGO_TARGET_DIR".to_owned(),
+        fogbank_tests::target_dir()
+            .join("hello-api-debugger")
+            .to_string_lossy()
+            .into_owned(),
+    ));
+    let fogbank = fogbank_tests::Fogbank::start_with(options);
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+
+    let mut dap = start_adapter(app.path(), &[]);
+    let mut attributes = relay_attributes(&relay, &session, "live");
+    attributes["secret"] = json!(session.secret);
+    attributes["function"] = json!("HelloFunction");
+    attributes["controlPort"] = json!(fogbank.control.port());
+    let attach_seq = dap.send("attach", attributes);
+    wait_initialized(&mut dap, attach_seq, Duration::from_secs(600));
+    dap.output_containing("Live mode: attached to session", STEP);
+
+    let sandbox = Sandbox::start(&relay, &session, &relay.url());
+    let marker = format!("Live{}", uuid::Uuid::new_v4().simple());
+    let event = hello_event(&marker);
+    let invocation = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let answer = runtime.block_on(sandbox.invoke(&event));
+        (sandbox, answer)
+    });
+    let (_sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
+        invocation.join().expect("the invocation thread")
+    });
+    // The forwarded invocation's remaining cloud time is shown.
+    let output = dap.all_output();
     assert!(
-        live.output().contains("left before the cloud deadline"),
-        "{}",
-        live.output()
+        output.contains("left before the cloud's deadline"),
+        "{output}"
     );
     let _ = dap.request("disconnect", json!({}), STEP);
+}
+
+#[test]
+fn fogbank_dap_refuses_bad_secrets_and_a_second_debugger_naming_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let program = workspace_binary("fogbank-agent", "fogbank-agent");
+    let in_place = |session: &Session, secret: &str| {
+        let mut attributes = relay_attributes(&relay, session, "in-place");
+        attributes["program"] = json!(program);
+        attributes["secret"] = json!(secret);
+        attributes
+    };
+
+    // A wrong secret: the relay refuses it, and the error names "secret".
+    let wrong = fogbank_relay::secret::SessionSecret::generate().to_text();
+    let mut dap = start_adapter(dir.path(), &[]);
+    let error = attach_error(&mut dap, in_place(&session, &wrong));
+    assert!(
+        error.starts_with("\"secret\"") && error.contains("not valid for this session"),
+        "{error}"
+    );
+    dap.output_containing("attach failed", STEP);
+
+    // An expired session names "session".
+    let expired = relay.mint("1s");
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut dap = start_adapter(dir.path(), &[]);
+    let error = attach_error(&mut dap, in_place(&expired, &expired.secret));
+    assert!(
+        error.starts_with("\"session\"") && error.contains("expired"),
+        "{error}"
+    );
+
+    // Without the relay's certificate, TLS fails and the error points at
+    // "relayCa".
+    let mut dap = start_adapter(dir.path(), &[]);
+    let mut attributes = in_place(&session, &session.secret);
+    attributes
+        .as_object_mut()
+        .expect("object")
+        .remove("relayCa");
+    let error = attach_error(&mut dap, attributes);
+    assert!(
+        error.starts_with("\"relay\"") && error.contains("relayCa"),
+        "{error}"
+    );
+
+    // A second debugger cannot take over an attached session.
+    let mut first = start_adapter(dir.path(), &[]);
+    first.send("attach", in_place(&session, &session.secret));
+    first.output_containing("waiting for the function's sandbox", STEP);
+    let mut second = start_adapter(dir.path(), &[]);
+    let error = attach_error(&mut second, in_place(&session, &session.secret));
+    assert!(error.contains("another debugger is attached"), "{error}");
+
+    // The relay never logged the secret.
+    assert!(!relay.output().contains(&session.secret[7..]));
 }

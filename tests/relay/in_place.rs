@@ -22,7 +22,7 @@ use crate::docker::require_docker;
 
 /// hello-api's release binary, as `fogbank build` (and the live-mode test's
 /// `fogbank start`) leaves it.
-fn hello_api_binary() -> std::path::PathBuf {
+pub(super) fn hello_api_binary() -> std::path::PathBuf {
     let binary = example("hello-api").join("target/release/hello-api");
     if !binary.is_file() {
         let status =

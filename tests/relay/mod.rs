@@ -2,16 +2,20 @@
 //! `fogbank-relay` binary with a certificate made here, sessions minted by
 //! `fogbank debug-session new`, and a "cloud sandbox": AWS's Runtime
 //! Interface Emulator in its own host-network container with
-//! `fogbank-agent --forward` as the function's bootstrap, answered by
-//! `fogbank live` and a local `fogbank start` of examples/hello-api.
+//! `fogbank-agent --forward` (live) or `fogbank-agent --relay` (in place)
+//! as the function's bootstrap, answered by fogbank-dap attached through
+//! the relay (`dap.rs`), or by the companion commands `fogbank live` and
+//! `fogbank debug-session attach`, with a local `fogbank start` of
+//! examples/hello-api.
 //!
 //! The relay's own behaviour (pairing, refusals, hijack, limits, what it
-//! sees, 100 sessions) is tested in-process in
-//! `debug-adapter/relay/src/server_tests.rs`; the frame parsers are fuzzed
-//! beside them.
+//! sees) is tested in-process in `debug-adapter/relay/src/server_tests.rs`;
+//! the frame parsers are fuzzed beside them. `load.rs` runs 100 sessions
+//! against the relay binary.
 
 mod dap;
 mod in_place;
+mod load;
 mod sandbox;
 
 use std::io::{BufRead, BufReader};
