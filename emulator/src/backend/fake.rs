@@ -55,6 +55,8 @@ pub struct FakeBackend {
     init: Init,
     script: Script,
     started: AtomicUsize,
+    /// Instances whose exit has not been reported yet.
+    running: Arc<AtomicUsize>,
 }
 
 impl FakeBackend {
@@ -63,12 +65,19 @@ impl FakeBackend {
             init,
             script,
             started: AtomicUsize::new(0),
+            running: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     /// How many instances were started so far.
     pub fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// How many instances are running (started, and neither exited nor
+    /// killed).
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 }
 
@@ -79,10 +88,21 @@ impl Backend for FakeBackend {
 
     fn start(&self, spec: InstanceSpec) -> BoxFuture<'_, Result<RunningInstance, BackendError>> {
         self.started.fetch_add(1, Ordering::SeqCst);
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = self.running.clone();
         let init = self.init.clone();
         let script = self.script.clone();
         Box::pin(async move {
             let (exit_tx, exit_rx) = watch::channel(None);
+            // The exit is reported once, by the task or by a kill, and
+            // counts the instance as no longer running.
+            let counter = running.clone();
+            let mut exits = exit_tx.subscribe();
+            tokio::spawn(async move {
+                if exits.wait_for(Option::is_some).await.is_ok() {
+                    counter.fetch_sub(1, Ordering::SeqCst);
+                }
+            });
             let exit_tx = Arc::new(exit_tx);
             let task_exit = exit_tx.clone();
             let base = format!("http://{}/2018-06-01/runtime", spec.runtime_api);

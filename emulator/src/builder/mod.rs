@@ -240,9 +240,82 @@ pub async fn build_unit(
     console: &Console,
     fingerprint: &str,
 ) -> Result<Built, BuildError> {
+    stage_unit(unit, dirs, console, fingerprint)
+        .await?
+        .finish()
+        .await
+}
+
+/// A build whose code directory is complete, with a last step left: the
+/// syntax check of an interpreted function. Its deployments can already
+/// start instances, which a reload does to overlap the new version's cold
+/// start with the check; they must not serve before [`Staged::finish`]
+/// succeeds.
+pub struct Staged {
+    built: Built,
+    /// The version directory and its pending check, for a fresh Python or
+    /// Node.js version.
+    pending: Option<PendingCheck>,
+}
+
+struct PendingCheck {
+    staging: snapshot::Staging,
+    kind: BuildKind,
+    owner: Arc<Function>,
+    fingerprint: String,
+    console: Console,
+    prefix: crate::console::Prefix,
+}
+
+impl Staged {
+    /// The deployments the build will serve.
+    pub fn deployments(&self) -> &[Deployment] {
+        &self.built.deployments
+    }
+
+    /// True when a check is still to run, so that starting an instance now
+    /// saves time.
+    pub fn has_pending_check(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Runs the remaining check and finishes the version. A failed check
+    /// removes the version directory.
+    pub async fn finish(self) -> Result<Built, BuildError> {
+        let Some(pending) = self.pending else {
+            return Ok(self.built);
+        };
+        let version = pending.staging.path();
+        let checked = match pending.kind {
+            BuildKind::Python => {
+                check::python(&pending.owner, version, &pending.console, &pending.prefix).await
+            }
+            BuildKind::Node => {
+                check::node(&pending.owner, version, &pending.console, &pending.prefix).await
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = checked {
+            pending.staging.discard();
+            return Err(error);
+        }
+        pending.staging.commit(&pending.fingerprint)?;
+        Ok(self.built)
+    }
+}
+
+/// Does everything of [`build_unit`] but the syntax check of a fresh
+/// Python or Node.js version, which [`Staged::finish`] runs.
+pub async fn stage_unit(
+    unit: &BuildUnit,
+    dirs: &BuildDirs,
+    console: &Console,
+    fingerprint: &str,
+) -> Result<Staged, BuildError> {
     let owner = unit.owner();
     let output = unit.output(dirs);
     let prefix = console.prefix(&format!("{} build", owner.logical_id));
+    let mut pending = None;
     let (code_dir, ran) = match unit.kind {
         BuildKind::None => (owner.code_uri.clone(), false),
         BuildKind::Cargo => {
@@ -264,14 +337,35 @@ pub async fn build_unit(
                     staging.discard();
                     return Err(error);
                 }
-                write_stamp(owner, staging.path(), fingerprint)?;
-                (staging.commit()?, true)
+                let code_dir = staging.path().to_path_buf();
+                if matches!(unit.kind, BuildKind::Python | BuildKind::Node) {
+                    pending = Some(PendingCheck {
+                        staging,
+                        kind: unit.kind,
+                        owner: owner.clone(),
+                        fingerprint: fingerprint.to_owned(),
+                        console: console.clone(),
+                        prefix: prefix.clone(),
+                    });
+                } else {
+                    staging.commit(fingerprint)?;
+                }
+                (code_dir, true)
             }
         }
     };
     let layers = match unit.kind {
-        BuildKind::Python => python::dependencies(owner, &dirs.root, console, &prefix).await?,
-        _ => Vec::new(),
+        BuildKind::Python => python::dependencies(owner, &dirs.root, console, &prefix).await,
+        _ => Ok(Vec::new()),
+    };
+    let layers = match layers {
+        Ok(layers) => layers,
+        Err(error) => {
+            if let Some(pending) = pending {
+                pending.staging.discard();
+            }
+            return Err(error);
+        }
     };
     let deployments = unit
         .functions
@@ -297,11 +391,14 @@ pub async fn build_unit(
     } else {
         code_dir.clone()
     };
-    Ok(Built {
-        deployments,
-        code_dir,
-        artifact,
-        ran,
+    Ok(Staged {
+        built: Built {
+            deployments,
+            code_dir,
+            artifact,
+            ran,
+        },
+        pending,
     })
 }
 
@@ -329,16 +426,14 @@ async fn fill(
 ) -> Result<(), BuildError> {
     let owner = unit.owner();
     match unit.kind {
-        BuildKind::Python => {
-            snapshot::copy_source(owner, staging)?;
-            check::python(owner, staging, console, prefix).await
-        }
+        // The syntax check of these two is the staged build's last step.
+        BuildKind::Python => snapshot::copy_source(owner, staging),
         BuildKind::Node => {
             snapshot::copy_source(owner, staging)?;
             if let Some(modules) = node::dependencies(owner, &dirs.root, console, prefix).await? {
                 snapshot::link_node_modules(owner, &modules, staging)?;
             }
-            check::node(owner, staging, console, prefix).await
+            Ok(())
         }
         BuildKind::Makefile => process::makefile(owner, staging, console, prefix).await,
         BuildKind::Esbuild => {

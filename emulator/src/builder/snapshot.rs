@@ -1,7 +1,11 @@
 //! Version directories: each build of an interpreted function is a fresh
-//! `v<N>/` under its build directory, filled under a staging name and
-//! renamed into place only when the build succeeded. Old versions stay
-//! while instances may still run from them; the oldest are pruned.
+//! `v<N>/` under its build directory. A version is finished when it holds
+//! the stamp of the inputs it was built from; only a finished version is
+//! ever served as current, and a failed build removes its directory. The
+//! directory has its final name from the start so that a reload can start
+//! the new version's instance while the syntax check still runs (the
+//! instance is discarded if the check fails). Old versions stay while
+//! instances may still run from them; the oldest are pruned.
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +34,7 @@ fn versions(output: &Path) -> Vec<(u64, PathBuf)> {
     found
 }
 
-/// The newest version, if it was built from `fingerprint`.
+/// The newest version, if it was finished from `fingerprint`.
 pub(super) fn current(output: &Path, fingerprint: &str) -> Option<PathBuf> {
     let (_, newest) = versions(output).pop()?;
     let stamp = std::fs::read_to_string(newest.join(STAMP)).ok()?;
@@ -48,7 +52,7 @@ pub(super) struct Staging {
 impl Staging {
     pub(super) fn new(function: &Function, output: &Path) -> Result<Staging, BuildError> {
         let number = versions(output).last().map_or(1, |(n, _)| n + 1);
-        let path = output.join(format!(".v{number}.partial"));
+        let path = output.join(format!("v{number}"));
         let _ = std::fs::remove_dir_all(&path);
         std::fs::create_dir_all(&path).map_err(|cause| BuildError::Io {
             function: function.logical_id.clone(),
@@ -72,19 +76,22 @@ impl Staging {
         let _ = std::fs::remove_dir_all(&self.path);
     }
 
-    /// Publishes the version and prunes the oldest. Returns its directory.
-    pub(super) fn commit(self) -> Result<PathBuf, BuildError> {
-        let published = self.output.join(format!("v{}", self.number));
-        std::fs::rename(&self.path, &published).map_err(|cause| BuildError::Io {
+    /// Finishes the version by stamping it with `fingerprint`, and prunes
+    /// the oldest. Returns its directory.
+    pub(super) fn commit(self, fingerprint: &str) -> Result<PathBuf, BuildError> {
+        let stamp = self.path.join(STAMP);
+        std::fs::write(&stamp, fingerprint).map_err(|cause| BuildError::Io {
             function: self.function.clone(),
-            path: published.clone(),
+            path: stamp,
             cause,
         })?;
         let all = versions(&self.output);
-        for (_, old) in all.iter().take(all.len().saturating_sub(KEEP)) {
-            let _ = std::fs::remove_dir_all(old);
+        for (number, old) in all.iter().take(all.len().saturating_sub(KEEP)) {
+            if *number != self.number {
+                let _ = std::fs::remove_dir_all(old);
+            }
         }
-        Ok(published)
+        Ok(self.path)
     }
 }
 
@@ -160,8 +167,9 @@ mod tests {
         let function = function("F", python(), output, None);
         for round in 1..=6u64 {
             let staging = Staging::new(&function, output).unwrap();
-            std::fs::write(staging.path().join(STAMP), format!("f{round}")).unwrap();
-            let published = staging.commit().unwrap();
+            // Until it is stamped, the version is not current.
+            assert_eq!(current(output, &format!("f{round}")), None);
+            let published = staging.commit(&format!("f{round}")).unwrap();
             assert_eq!(published, output.join(format!("v{round}")));
             assert_eq!(current(output, &format!("f{round}")), Some(published));
             assert_eq!(current(output, "other"), None);

@@ -230,6 +230,11 @@ impl Instance {
         let _ = exit.wait_for(Option::is_some).await;
     }
 
+    /// True once the bootstrap has asked for work.
+    pub fn is_ready(&self) -> bool {
+        self.channel.initialized_at().is_some()
+    }
+
     /// Waits until the bootstrap has asked for work, or `limit` passes.
     pub async fn wait_ready(&self, limit: Duration) {
         let deadline = Instant::now() + limit;

@@ -31,6 +31,7 @@ use crate::backend::Backend;
 use crate::backend::environment::Endpoints;
 use crate::console::Console;
 use events::InstanceEvent;
+use instance::Instance;
 use output::FunctionLogLine;
 use pool::FunctionPool;
 
@@ -209,6 +210,20 @@ impl Shared {
     pub(crate) fn publish(&self, event: impl FnOnce() -> InstanceEvent) {
         if self.events.receiver_count() > 0 {
             let _ = self.events.send(event());
+        }
+    }
+}
+
+/// A started, ready instance of a function's next version, made by
+/// [`Invoker::prepare`]. Dropped without being swapped in, it stops.
+pub struct Prepared {
+    instance: Option<Arc<Instance>>,
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            instance.stop();
         }
     }
 }
@@ -444,15 +459,36 @@ impl Invoker {
         self.inner.shared.backend.shutdown().await;
     }
 
+    /// Starts and readies an instance of `deployment`, the next version of
+    /// its function, without serving it; [`Invoker::swap`] then serves it.
+    /// None when the function is unknown or debugged, or the instance did
+    /// not come up (the first invocation of the new version then starts
+    /// one and reports why).
+    pub async fn prepare(&self, deployment: &Deployment) -> Option<Prepared> {
+        let pool = self.pool(&deployment.function.logical_id).ok()?;
+        let instance = pool.prepare(deployment.clone()).await?;
+        Some(Prepared {
+            instance: Some(instance),
+        })
+    }
+
     /// Serves `deployment` as the next version of its function (a hot
     /// reload): new invocations go to instances of the new version, busy
-    /// instances finish on the old one, idle ones stop. Returns the new
-    /// version number.
-    pub fn swap(&self, deployment: Deployment) -> Result<u64, InvokeError> {
+    /// instances finish on the old one, idle ones stop. A `prepared`
+    /// instance of it becomes the new version's first idle instance.
+    /// Returns the new version number.
+    pub fn swap(
+        &self,
+        deployment: Deployment,
+        prepared: Option<Prepared>,
+    ) -> Result<u64, InvokeError> {
         let pool = self.pool(&deployment.function.logical_id)?;
         let old_name = pool.deployment().function.name.clone();
         let new_name = deployment.function.name.clone();
         let next = pool.redeploy(|current| (deployment, current.debug.clone()));
+        if let Some(instance) = prepared.and_then(|mut prepared| prepared.instance.take()) {
+            pool.adopt(instance);
+        }
         if old_name != new_name {
             let mut pools = self
                 .inner
@@ -469,7 +505,7 @@ impl Invoker {
     /// same logical ID is swapped to the new deployment instead.
     pub fn add_function(&self, deployment: Deployment) -> u64 {
         if self.pool(&deployment.function.logical_id).is_ok() {
-            return self.swap(deployment.clone()).unwrap_or(1);
+            return self.swap(deployment.clone(), None).unwrap_or(1);
         }
         let pool = Arc::new(FunctionPool::new(self.inner.shared.clone(), deployment));
         let mut pools = self

@@ -249,6 +249,56 @@ impl FunctionPool {
         next
     }
 
+    /// Starts an instance of `deployment` as the version the next redeploy
+    /// will make, and waits until it is ready, without serving it: a reload
+    /// overlaps the new version's cold start with its syntax check this
+    /// way. Gives None when the function is being debugged (its instance
+    /// waits for a debugger) or the instance did not come up.
+    pub async fn prepare(&self, deployment: Deployment) -> Option<Arc<Instance>> {
+        let current = self.deployment();
+        if current.debug.is_some() || self.shared.shutdown.is_cancelled() {
+            return None;
+        }
+        let next = Arc::new(Versioned {
+            deployment,
+            debug: None,
+            version: current.version + 1,
+        });
+        let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
+        let instance = Instance::start(&self.shared, &next, number).await.ok()?;
+        instance.wait_ready(self.shared.settings.init_timeout).await;
+        if instance.is_alive() && instance.is_ready() {
+            Some(instance)
+        } else {
+            instance.stop();
+            None
+        }
+    }
+
+    /// Takes a prepared instance into the pool as an idle instance of the
+    /// current version. It is stopped instead when a redeploy in between
+    /// made another version, or when the pool is at its concurrency limit
+    /// (old busy instances still count until they retire).
+    pub fn adopt(&self, instance: Arc<Instance>) {
+        let current = self.deployment();
+        let mut state = self.state();
+        let fits = state.live < self.limit(&current);
+        if fits
+            && instance.is_alive()
+            && instance.version() == current.version
+            && !self.shared.shutdown.is_cancelled()
+        {
+            state.live += 1;
+            state.all.push(instance.clone());
+            state.idle.push((instance, Instant::now()));
+            drop(state);
+            self.slot_freed.notify_one();
+        } else {
+            drop(state);
+            instance.stop();
+        }
+    }
+
     /// Stops idle instances unused for longer than `idle_timeout`.
     pub fn reap_idle(&self, idle_timeout: Duration) {
         let expired: Vec<Arc<Instance>> = {

@@ -616,3 +616,81 @@ async fn idle_instances_are_reaped() {
     assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)));
     invoker.shutdown().await;
 }
+
+fn version_two(concurrency: Option<u32>) -> Deployment {
+    Deployment {
+        function: Arc::new(function(Duration::from_secs(3), concurrency)),
+        code_dir: PathBuf::from("/code-v2"),
+    }
+}
+
+#[tokio::test]
+async fn a_prepared_instance_serves_the_new_versions_first_call() {
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"1")))
+        .await
+        .unwrap();
+    let prepared = invoker.prepare(&version_two(None)).await;
+    assert!(prepared.is_some(), "the new version's instance came up");
+    assert_eq!(backend.started(), 2);
+    assert_eq!(
+        invoker.instance_counts("Hello"),
+        Some((1, 1)),
+        "a prepared instance does not serve before the swap"
+    );
+    invoker.swap(version_two(None), prepared).unwrap();
+    assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
+    invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"2")))
+        .await
+        .unwrap();
+    assert_eq!(backend.started(), 2, "no cold start after the swap");
+    assert_eq!(invoker.code_dir("Hello"), Some(PathBuf::from("/code-v2")));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_prepared_instance_that_is_not_swapped_in_stops() {
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    let prepared = invoker.prepare(&version_two(None)).await;
+    assert!(prepared.is_some());
+    drop(prepared);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(backend.running(), 0, "the dropped instance was stopped");
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_prepared_instance_past_the_concurrency_limit_stops() {
+    let (invoker, _backend) = invoker_with(
+        function(Duration::from_secs(3), Some(1)),
+        Init::Ready,
+        Arc::new(|event: &Bytes| Behaviour::Respond {
+            payload: event.clone(),
+            delay: Duration::from_millis(300),
+        }),
+    );
+    let busy = tokio::spawn({
+        let invoker = invoker.clone();
+        async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from_static(b"1")))
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let prepared = invoker.prepare(&version_two(Some(1))).await;
+    assert!(prepared.is_some());
+    invoker.swap(version_two(Some(1)), prepared).unwrap();
+    assert_eq!(
+        invoker.instance_counts("Hello"),
+        Some((0, 1)),
+        "the old busy instance still holds the one slot"
+    );
+    assert!(busy.await.unwrap().is_ok());
+    assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)));
+    invoker.shutdown().await;
+}

@@ -23,7 +23,7 @@ pub mod ignore;
 pub mod stale;
 mod watcher;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ use crate::console::Console;
 use crate::event_source::{self, EventSources};
 use crate::gateway::Routes;
 use crate::invoke::events::InstanceEvent;
-use crate::invoke::{Deployment, Invoker};
+use crate::invoke::{Deployment, Invoker, Prepared};
 use crate::sqs::SqsService;
 pub use debounce::Debouncer;
 pub use stale::Fingerprint;
@@ -292,6 +292,10 @@ impl Reloader {
     /// Builds `unit` and swaps `functions` (a subset of its functions) to
     /// the result. Returns false when the build failed; then nothing
     /// changed and the error has been printed.
+    ///
+    /// An interpreted function's new version starts its instance while its
+    /// syntax check runs, so the first request after the swap finds a warm
+    /// instance; a failed check stops that instance again.
     async fn rebuild(
         &self,
         unit: &BuildUnit,
@@ -299,40 +303,82 @@ impl Reloader {
         functions: &[Arc<Function>],
     ) -> bool {
         let console = &self.served.console;
+        let invoker = &self.served.invoker;
         let started = Instant::now();
-        let built =
-            match builder::build_unit(unit, &self.config.dirs, console, &fingerprint.0).await {
-                Ok(built) => built,
+        let staged =
+            match builder::stage_unit(unit, &self.config.dirs, console, &fingerprint.0).await {
+                Ok(staged) => staged,
                 Err(error) => {
-                    console.line(&format!(
-                        "reload of {} failed; still serving the previous version: {error}",
-                        unit.names()
-                    ));
-                    for function in &unit.functions {
-                        self.served.invoker.publish(InstanceEvent::ReloadFailed {
-                            function: Arc::from(function.logical_id.as_str()),
-                            error: error.to_string(),
-                        });
-                    }
+                    self.report_failed_build(unit, &error);
                     return false;
                 }
             };
-        let build_time = started.elapsed();
-        self.swap(unit, &built, functions, build_time);
+        let early: Vec<Deployment> = if staged.has_pending_check() {
+            staged
+                .deployments()
+                .iter()
+                .filter(|deployment| {
+                    let id = &deployment.function.logical_id;
+                    functions.iter().any(|f| &f.logical_id == id) && invoker.function(id).is_some()
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let prepare = futures::future::join_all(early.iter().map(|deployment| async move {
+            let prepared = invoker.prepare(deployment).await;
+            (deployment.function.logical_id.clone(), prepared)
+        }));
+        let finish = async {
+            let result = staged.finish().await;
+            (result, started.elapsed(), Instant::now())
+        };
+        let ((finished, build_time, built_at), prepared) = tokio::join!(finish, prepare);
+        let built = match finished {
+            Ok(built) => built,
+            Err(error) => {
+                // Dropping the prepared instances stops them.
+                drop(prepared);
+                self.report_failed_build(unit, &error);
+                return false;
+            }
+        };
+        self.swap(unit, &built, functions, build_time, built_at, prepared);
         true
     }
 
+    fn report_failed_build(&self, unit: &BuildUnit, error: &BuildError) {
+        self.served.console.line(&format!(
+            "reload of {} failed; still serving the previous version: {error}",
+            unit.names()
+        ));
+        for function in &unit.functions {
+            self.served.invoker.publish(InstanceEvent::ReloadFailed {
+                function: Arc::from(function.logical_id.as_str()),
+                error: error.to_string(),
+            });
+        }
+    }
+
     /// Serves `built` for `functions`, prints the reload line and
-    /// publishes a reload event per function.
+    /// publishes a reload event per function. The swap time includes
+    /// waiting for prepared instances that were still starting when the
+    /// build finished.
     fn swap(
         &self,
         unit: &BuildUnit,
         built: &Built,
         functions: &[Arc<Function>],
         build_time: Duration,
+        swap_started: Instant,
+        prepared: Vec<(String, Option<Prepared>)>,
     ) {
         let invoker = &self.served.invoker;
-        let swap_started = Instant::now();
+        let mut prepared: HashMap<String, Prepared> = prepared
+            .into_iter()
+            .filter_map(|(id, prepared)| Some((id, prepared?)))
+            .collect();
         let mut versions = Vec::new();
         let mut names = Vec::new();
         for deployment in &built.deployments {
@@ -341,7 +387,7 @@ impl Reloader {
                 continue;
             }
             let version = if invoker.function(id).is_some() {
-                match invoker.swap(deployment.clone()) {
+                match invoker.swap(deployment.clone(), prepared.remove(id)) {
                     Ok(version) => version,
                     Err(_) => continue,
                 }
