@@ -585,7 +585,7 @@ fn scan_functions(
 }
 
 /// The lowest range of a DIE with code: `(low, high)`; `None` without code.
-fn first_range(
+pub(crate) fn first_range(
     unit: gimli::UnitRef<'_, Reader>,
     entry: &gimli::DebuggingInformationEntry<Reader>,
 ) -> Option<(u64, u64)> {

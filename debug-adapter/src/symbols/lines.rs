@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::DebugInfo;
 use super::error::{Result, SymbolError};
 use super::loader::Reader;
+use super::units::{self, DieKey};
 
 /// Rewrites source-path prefixes between the machine that built the
 /// binary (the paths in DWARF) and the developer's machine (the paths the
@@ -161,6 +162,22 @@ impl Sequence {
     }
 }
 
+/// A call of an inlined function, seen from its call site: where the call
+/// is written and where the inlined code starts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InlinedCall {
+    /// DWARF file index (the unit's line-program numbering) of the call.
+    pub(crate) file: u64,
+    /// Line of the call.
+    pub(crate) line: u32,
+    /// File address where the inlined code starts (`DW_AT_entry_pc`, else
+    /// the lowest address of its ranges).
+    pub(crate) address: u64,
+    /// The function or inlined call the call is written in (its DIE key):
+    /// one breakpoint address per caller, as for line-table rows.
+    pub(crate) caller: Option<DieKey>,
+}
+
 /// Splits a path into normal components, resolving `.` and `..` lexically.
 fn components(path: &str) -> Vec<&str> {
     let mut parts: Vec<&str> = Vec::new();
@@ -255,6 +272,52 @@ fn file_entry(
         path: normalise(&join(&comp_dir, &written)),
         written_components,
     })
+}
+
+/// Adds the inlined calls of a unit, with their callers, to `out`. Stops
+/// at malformed data.
+fn scan_inlined_calls(unit: gimli::UnitRef<'_, Reader>, out: &mut Vec<InlinedCall>) {
+    let mut cursor = unit.entries();
+    // The enclosing functions and inlined calls: (depth, DIE key).
+    let mut callers: Vec<(isize, Option<DieKey>)> = Vec::new();
+    while let Ok(Some(entry)) = cursor.next_dfs() {
+        let depth = entry.depth();
+        while callers
+            .last()
+            .is_some_and(|(caller_depth, _)| *caller_depth >= depth)
+        {
+            callers.pop();
+        }
+        let tag = entry.tag();
+        if tag != gimli::DW_TAG_subprogram && tag != gimli::DW_TAG_inlined_subroutine {
+            continue;
+        }
+        if tag == gimli::DW_TAG_inlined_subroutine {
+            let file = entry
+                .attr_value(gimli::DW_AT_call_file)
+                .and_then(|value| match value {
+                    gimli::AttributeValue::FileIndex(index) => Some(index),
+                    other => other.udata_value(),
+                });
+            let line = units::attr_u64(entry, gimli::DW_AT_call_line)
+                .and_then(|line| u32::try_from(line).ok())
+                .filter(|line| *line != 0);
+            let entry_pc = entry
+                .attr_value(gimli::DW_AT_entry_pc)
+                .and_then(|value| unit.attr_address(value).ok().flatten());
+            let low = super::functions::first_range(unit, entry).map(|(low, _)| low);
+            let address = entry_pc.filter(|pc| *pc != 0).or(low);
+            if let (Some(file), Some(line), Some(address)) = (file, line, address) {
+                out.push(InlinedCall {
+                    file,
+                    line,
+                    address,
+                    caller: callers.last().and_then(|(_, key)| *key),
+                });
+            }
+        }
+        callers.push((depth, units::die_key(&unit, entry.offset())));
+    }
 }
 
 impl DebugInfo {
@@ -360,6 +423,21 @@ impl DebugInfo {
         Ok(Some(lines))
     }
 
+    /// The calls of inlined functions in unit `index`, by call site;
+    /// scanned once per unit and cached.
+    pub(crate) fn inlined_calls(&self, index: usize) -> Arc<Vec<InlinedCall>> {
+        if let Some(calls) = self.inlined_calls.borrow().get(&index) {
+            return calls.clone();
+        }
+        let mut calls = Vec::new();
+        if let Some(unit) = self.units().unit(index) {
+            scan_inlined_calls(unit, &mut calls);
+        }
+        let calls = Arc::new(calls);
+        self.inlined_calls.borrow_mut().insert(index, calls.clone());
+        calls
+    }
+
     /// Resolves a source breakpoint at `path:line`.
     ///
     /// `path` is as the IDE sends it (usually absolute on the developer's
@@ -424,7 +502,59 @@ impl DebugInfo {
                 }
             }
         }
-        let Some(found_line) = candidates.iter().map(|(line, ..)| *line).min() else {
+        let row_line = candidates.iter().map(|(line, ..)| *line).min();
+        // A line whose only code is an inlined call has no rows of its own
+        // (they carry the callee's lines). Like lldb, such a line binds to
+        // where the inlined code starts, found through the call sites of
+        // DW_TAG_inlined_subroutine, when it comes before the next line
+        // with rows.
+        let mut calls: Vec<(u32, u64, Option<DieKey>, &str)> = Vec::new();
+        // When the requested line has rows, no call can come before them:
+        // the units' DIEs need no scan.
+        let scanned = if row_line == Some(line) {
+            &[][..]
+        } else {
+            &matches[..]
+        };
+        for (unit_index, file_index, file_path) in scanned {
+            for call in self.inlined_calls(*unit_index).iter() {
+                if call.file == *file_index
+                    && call.line >= line
+                    && row_line.is_none_or(|row_line| call.line < row_line)
+                {
+                    calls.push((call.line, call.address, call.caller, file_path));
+                }
+            }
+        }
+        if let Some(call_line) = calls.iter().map(|(line, ..)| *line).min() {
+            calls.retain(|(line, ..)| *line == call_line);
+            calls.sort_unstable_by_key(|(_, address, ..)| *address);
+            // One address per caller: several calls on one line (or one
+            // call split over ranges) stop once, each inlined copy of the
+            // caller once.
+            let mut callers = Vec::new();
+            let mut addresses = Vec::new();
+            for (_, address, caller, _) in &calls {
+                if let Some(caller) = caller {
+                    if callers.contains(caller) {
+                        continue;
+                    }
+                    callers.push(*caller);
+                }
+                let address = self.to_runtime_address(*address);
+                if !addresses.contains(&address) {
+                    addresses.push(address);
+                }
+            }
+            let path = calls.first().map(|call| call.3).unwrap_or_default();
+            return Ok(Some(LineBreakpoint {
+                requested_line: line,
+                line: call_line,
+                path: self.source_map.to_local_path(path),
+                addresses,
+            }));
+        }
+        let Some(found_line) = row_line else {
             return Ok(None);
         };
         let mut file_addresses: Vec<(usize, u64)> = candidates
@@ -555,6 +685,69 @@ impl DebugInfo {
     }
 }
 
+impl DebugInfo {
+    /// The code of the function holding runtime address `pc` that has no
+    /// source the user can see: rows at line 0, or of files for which
+    /// `has_source` (given the path after the source map) is false, such
+    /// as the standard library's inlined code. `next` runs through it with
+    /// the line it steps over. Runtime ranges, merged, in address order.
+    pub fn sourceless_ranges(
+        &self,
+        pc: u64,
+        mut has_source: impl FnMut(&str) -> bool,
+    ) -> Result<Vec<Range<u64>>> {
+        self.require_dwarf()?;
+        let file_pc = self.to_file_address(pc);
+        let Some(unit_index) = self.unit_index_for_pc(file_pc) else {
+            return Ok(Vec::new());
+        };
+        let Some(lines) = self.unit_lines(unit_index)? else {
+            return Ok(Vec::new());
+        };
+        let Some((sequence, _)) = lines.row_at(file_pc) else {
+            return Ok(Vec::new());
+        };
+        let Some(bounds) = self.function_range_file(file_pc) else {
+            return Ok(Vec::new());
+        };
+        let Some(unit) = self.units().unit(unit_index) else {
+            return Ok(Vec::new());
+        };
+        let header = unit.line_program.as_ref().map(|program| program.header());
+        let mut visible: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+        let mut ranges: Vec<Range<u64>> = Vec::new();
+        for (index, row) in sequence.rows.iter().enumerate() {
+            if row.address < bounds.start || row.address >= bounds.end {
+                continue;
+            }
+            let seen = row.line != 0
+                && *visible.entry(row.file).or_insert_with(|| {
+                    header
+                        .and_then(|header| {
+                            let file = header.file(row.file)?;
+                            file_entry(unit, header, file)
+                        })
+                        .is_some_and(|entry| {
+                            has_source(&self.source_map.to_local_path(&entry.path))
+                        })
+                });
+            if seen {
+                continue;
+            }
+            let end = sequence.row_end(index).min(bounds.end);
+            match ranges.last_mut() {
+                Some(last) if last.end == row.address => last.end = end,
+                _ if end > row.address => ranges.push(row.address..end),
+                _ => {}
+            }
+        }
+        Ok(ranges
+            .into_iter()
+            .map(|range| self.to_runtime_address(range.start)..self.to_runtime_address(range.end))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -676,6 +869,51 @@ mod tests {
     }
 
     #[test]
+    fn lines_whose_code_is_all_inlined_bind_to_the_inlined_call() {
+        let check = |line, expect: Expect| {
+            check_breakpoint("rust_inline", None, "rust_inline.rs", line, expect);
+        };
+        // `let total = sum_of_squares(a, b);` has no rows of its own: the
+        // breakpoint goes where the inlined call starts, on line 21.
+        check(
+            21,
+            expect![
+                "line 21 -> 21 in /work/main/debug-adapter/fixtures/rust_inline.rs at [0x201220]"
+            ],
+        );
+        // `exit(result as i32)` in `_start`, likewise.
+        check(
+            28,
+            expect![
+                "line 28 -> 28 in /work/main/debug-adapter/fixtures/rust_inline.rs at [0x201294]"
+            ],
+        );
+        // Lines with rows of their own keep them.
+        check(
+            16,
+            expect![
+                "line 16 -> 16 in /work/main/debug-adapter/fixtures/rust_inline.rs at [0x201259]"
+            ],
+        );
+        check(
+            22,
+            expect![
+                "line 22 -> 22 in /work/main/debug-adapter/fixtures/rust_inline.rs at [0x20126b]"
+            ],
+        );
+        // A function's signature has neither: the next line with code.
+        check(
+            15,
+            expect![
+                "line 15 -> 16 in /work/main/debug-adapter/fixtures/rust_inline.rs at [0x201259]"
+            ],
+        );
+        // `exit(101)` in the panic handler, which the linker discarded
+        // (its inlined call starts at address 0): nothing to bind.
+        check(40, expect!["unresolved"]);
+    }
+
+    #[test]
     fn source_map_applies_to_requests_and_results() {
         let map = SourceMap::with_rule(FIXTURES, "/home/dev/checkout");
         check_breakpoint(
@@ -713,6 +951,26 @@ mod tests {
         ));
         // An address in another module (libc) has no location here.
         assert!(info.location_at(0x7fff_f7dd_5000).unwrap().is_none());
+    }
+
+    #[test]
+    fn sourceless_code_of_a_function_is_found_by_file() {
+        let info = testing::load("rust_inline");
+        let render = |ranges: Vec<Range<u64>>| {
+            ranges
+                .iter()
+                .map(|r| format!("{:#x}..{:#x}", r.start, r.end))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // In `compute`, core::hint::black_box is inlined from a file that
+        // is not on this machine.
+        let local = |path: &str| path.ends_with("rust_inline.rs");
+        expect!["0x201220..0x201239 0x20123f..0x201253 0x20125c..0x20126b"]
+            .assert_eq(&render(info.sourceless_ranges(0x20126b, local).unwrap()));
+        // With every file present, only line-0 code is left.
+        expect![""].assert_eq(&render(info.sourceless_ranges(0x20126b, |_| true).unwrap()));
+        assert!(info.sourceless_ranges(0x10, local).unwrap().is_empty());
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod arch;
 mod condition;
 mod error;
 mod expr;
+mod flow;
 mod functions;
 mod lines;
 mod loader;
@@ -92,6 +93,7 @@ pub struct DebugInfo {
     addr2line: OnceCell<Option<addr2line::Context<Reader>>>,
     aranges: OnceCell<Vec<(u64, u64, usize)>>,
     unit_lines: RefCell<HashMap<usize, Arc<lines::UnitLines>>>,
+    inlined_calls: RefCell<HashMap<usize, Arc<Vec<lines::InlinedCall>>>>,
     symbols: OnceCell<Vec<loader::FunctionSymbol>>,
     dwarf_functions: OnceCell<Vec<functions::DwarfFunction>>,
     types: RefCell<HashMap<units::DieKey, Arc<types::TypeInfo>>>,
@@ -139,6 +141,7 @@ impl DebugInfo {
             addr2line: OnceCell::new(),
             aranges: OnceCell::new(),
             unit_lines: RefCell::default(),
+            inlined_calls: RefCell::default(),
             symbols: OnceCell::new(),
             dwarf_functions: OnceCell::new(),
             types: RefCell::default(),
