@@ -1,6 +1,7 @@
 //! fogbank-dap end to end: a DAP client (sending requests in the order VS
-//! Code does) on examples/hello-api in a container through the gateway, and
-//! fogbank-dap against Debian's gdbserver. (Malformed DAP frames are
+//! Code does) on examples/hello-api in a container through the gateway,
+//! fogbank-dap against Debian's gdbserver, and `next` under fogbank-agent
+//! on a small C program (recursion, returns, code without debug info). (Malformed DAP frames are
 //! fuzzed in fogbank-dap's own suite: `debug-adapter/src/fuzz.rs`.)
 //!
 //! Prerequisites (the tests fail, naming what to install, when missing):
@@ -11,4 +12,5 @@
 
 mod gdbserver;
 mod hello_api;
+mod stepping;
 mod support;

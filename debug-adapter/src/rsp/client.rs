@@ -871,6 +871,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
         operation: &'static str,
         payload: &[u8],
     ) -> Result<(), RspError> {
+        tracing::trace!(target: "fogbank_dap::rsp::wire", "-> {}", excerpt(payload));
         let framed = encode_packet(payload);
         for _ in 0..MAX_SEND_ATTEMPTS {
             self.write_raw(operation, &framed).await?;
@@ -910,6 +911,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
         loop {
             match self.receive_item(operation, timeout).await? {
                 Incoming::Packet(payload) => {
+                    tracing::trace!(target: "fogbank_dap::rsp::wire", "<- {}", excerpt(&payload));
                     if !self.no_ack {
                         self.write_raw(operation, b"+").await?;
                     }

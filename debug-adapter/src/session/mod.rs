@@ -468,6 +468,7 @@ impl<W: Write> Session<W> {
         use dap::requests::Command;
         let seq = request.seq;
         let name = protocol::command_name(&request.command);
+        tracing::trace!(target: "fogbank_dap::session", "request {seq} {name}");
         if self.phase == Phase::New && !matches!(request.command, Command::Initialize(_)) {
             return self.out.error(
                 seq,

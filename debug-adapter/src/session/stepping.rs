@@ -14,6 +14,16 @@
 //! - a return to the caller (the stack pointer reached our frame's CFA):
 //!   stop there if it has source, else keep stepping out.
 //!
+//! `next` does not range-step when it can help it: the session decodes the
+//! line's machine code and [`StepPlan::through_calls`] turns the range step
+//! into one run to the line's exits (the first addresses outside its code,
+//! calls not counted) with temporary breakpoints there, so calls made by
+//! the line run at full speed instead of stopping at each callee's entry
+//! and return. An exit reached by a deeper frame (recursion, or a callee
+//! that shares the exit's code) is run past: its CFA is below the
+//! stepping frame's. An exit inside the line (a return or indirect jump)
+//! is single-stepped, and the step goes on from where it lands.
+//!
 //! `stepOut` runs to the frame's return address (and, for recursion, until
 //! the stack pointer shows the frame is gone); out of an inlined function
 //! it range-steps over the inlined code instead.
@@ -65,6 +75,20 @@ pub struct StepPlan {
     pub entered: bool,
     /// Moves made so far (a runaway guard).
     pub moves: u32,
+    /// Running to the exits of this code (a `next` through calls).
+    pub exits: Option<ExitRun>,
+    /// Code of the function without source the user can see (inlined
+    /// library code, line 0): `next` runs through it with the line.
+    pub library: Vec<Range<u64>>,
+}
+
+/// A run to the exits of a line's code, with temporary breakpoints there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExitRun {
+    /// The code being run through.
+    pub code: Vec<Range<u64>>,
+    /// The exits: the temporary breakpoints.
+    pub stops: Vec<u64>,
 }
 
 /// A temporary breakpoint at a return address, and the CFA of the frame it
@@ -96,6 +120,9 @@ pub struct Observation {
     /// When the pc is in library code inlined into code with source: the
     /// address range of that inlined call, stepped over in one move.
     pub inlined_range: Option<Range<u64>>,
+    /// The CFA of the stopped frame, when the step ran to exits (to tell
+    /// the stepping frame from deeper ones) and it is known.
+    pub cfa: Option<u64>,
 }
 
 /// The line ranges and function of a callee, for `stepIn`.
@@ -112,6 +139,9 @@ pub struct CalleeLine {
 pub enum Next {
     /// Range-step the thread over this range.
     RangeStep(Range<u64>),
+    /// Run (all threads) with temporary breakpoints at these addresses:
+    /// the exits of the code being stepped over.
+    RunToExits(Vec<u64>),
     /// Run (all threads) to this address with a temporary breakpoint.
     RunTo(u64),
     /// Single-step one instruction.
@@ -145,6 +175,8 @@ impl StepPlan {
             returning: None,
             entered: false,
             moves: 0,
+            exits: None,
+            library: Vec::new(),
         }
     }
 
@@ -160,6 +192,8 @@ impl StepPlan {
             returning: Some(Return { address, cfa }),
             entered: false,
             moves: 0,
+            exits: None,
+            library: Vec::new(),
         }
     }
 
@@ -174,6 +208,48 @@ impl StepPlan {
         match self.ranges.iter().find(|range| range.contains(&pc)) {
             Some(range) => Next::RangeStep(range.clone()),
             None => Next::StepOutToCaller,
+        }
+    }
+
+    /// For `next`, turns a range step over the line's code (or an inlined
+    /// library call) into a run to the exits of that code, which `exits`
+    /// finds (see [`crate::symbols::DebugInfo::range_exits`]). Other moves,
+    /// other steps, and code whose exits are unknown are left as they are.
+    /// `pc` is where the thread is.
+    pub fn through_calls(
+        &mut self,
+        next: Next,
+        pc: u64,
+        exits: impl FnOnce(&[Range<u64>]) -> Option<Vec<u64>>,
+    ) -> Next {
+        let Next::RangeStep(range) = next else {
+            // `decide` keeps the exits for a run to them, else drops them.
+            return next;
+        };
+        self.exits = None;
+        if self.kind != StepKind::Over {
+            return Next::RangeStep(range);
+        }
+        let code = if self.ranges.contains(&range) {
+            let mut code: Vec<Range<u64>> =
+                self.ranges.iter().chain(&self.library).cloned().collect();
+            code.sort_unstable_by_key(|range| range.start);
+            code
+        } else {
+            vec![range.clone()]
+        };
+        match exits(&code) {
+            // The thread is on an exit (a return): continuing would step
+            // off it first and run on from wherever it went.
+            Some(stops) if stops.contains(&pc) => Next::Instruction,
+            Some(stops) if !stops.is_empty() => {
+                self.exits = Some(ExitRun {
+                    code,
+                    stops: stops.clone(),
+                });
+                Next::RunToExits(stops)
+            }
+            _ => Next::RangeStep(range),
         }
     }
 
@@ -199,6 +275,19 @@ impl StepPlan {
         self.moves += 1;
         if self.moves > MAX_MOVES || self.kind == StepKind::Instruction {
             return Next::Report;
+        }
+        if let Some(run) = self.exits.take() {
+            if at.cfa.is_some_and(|cfa| cfa < self.frame_cfa) {
+                // A deeper frame reached an exit: run on.
+                let stops = run.stops.clone();
+                self.exits = Some(run);
+                return Next::RunToExits(stops);
+            }
+            if run.code.iter().any(|range| range.contains(&at.pc)) {
+                // A return or indirect jump of the code (or a breakpoint
+                // inside it): one instruction further shows where it goes.
+                return Next::Instruction;
+            }
         }
         if let Some(back) = self.returning {
             if at.pc != back.address {
@@ -327,6 +416,7 @@ mod tests {
             has_source,
             function_has_source: has_source,
             inlined_range: None,
+            cfa: None,
         }
     }
 
@@ -491,6 +581,114 @@ mod tests {
         assert_eq!(
             step.decide(&at(0x1050, 0x6f00, None, true), no_callee),
             Next::Report
+        );
+    }
+
+    /// The exits a test's code has: the end of each range.
+    fn ends(ranges: &[Range<u64>]) -> Option<Vec<u64>> {
+        Some(ranges.iter().map(|range| range.end).collect())
+    }
+
+    #[test]
+    fn next_runs_through_calls_to_the_exits_of_the_whole_line() {
+        let mut step = plan(StepKind::Over);
+        let first = step.first_move(0x1012);
+        assert_eq!(
+            step.through_calls(first, 0x1012, ends),
+            Next::RunToExits(vec![0x1020, 0x1048])
+        );
+        // An exit reached in the stepping frame: another line, the end.
+        let mut exit = at(0x1048, 0x6f00, None, true);
+        exit.cfa = Some(0x7000);
+        assert_eq!(step.decide(&exit, no_callee), Next::Report);
+    }
+
+    #[test]
+    fn exits_reached_by_deeper_frames_are_run_past() {
+        let mut step = plan(StepKind::Over);
+        let first = step.first_move(0x1012);
+        step.through_calls(first, 0x1012, ends);
+        // Recursion: the same exit, hit by a deeper activation.
+        let mut deeper = at(0x1020, 0x6000, None, true);
+        deeper.cfa = Some(0x6100);
+        let again = step.decide(&deeper, no_callee);
+        assert_eq!(again, Next::RunToExits(vec![0x1020, 0x1048]));
+        assert_eq!(
+            step.through_calls(again, 0x1020, ends),
+            Next::RunToExits(vec![0x1020, 0x1048])
+        );
+        // Then the stepping frame gets there. Without a known CFA the
+        // stop counts as the stepping frame's.
+        assert_eq!(
+            step.decide(&at(0x1020, 0x6f00, None, true), no_callee),
+            Next::Report
+        );
+    }
+
+    #[test]
+    fn exits_inside_the_line_are_single_stepped() {
+        let mut step = plan(StepKind::Over);
+        let first = step.first_move(0x1012);
+        // The line ends in a return at 0x101f: its exit is the return.
+        assert_eq!(
+            step.through_calls(first, 0x1012, |_| Some(vec![0x101f, 0x1048])),
+            Next::RunToExits(vec![0x101f, 0x1048])
+        );
+        let mut on_return = at(0x101f, 0x6ff8, None, true);
+        on_return.cfa = Some(0x7000);
+        assert_eq!(step.decide(&on_return, no_callee), Next::Instruction);
+        // In the caller, with source.
+        assert_eq!(
+            step.decide(&at(0x9000, 0x7000, None, true), no_callee),
+            Next::Report
+        );
+        // A `next` that starts on the return single-steps it.
+        let mut step = plan(StepKind::Over);
+        assert_eq!(
+            step.through_calls(Next::RangeStep(0x1010..0x1020), 0x101f, |_| Some(vec![
+                0x101f
+            ])),
+            Next::Instruction
+        );
+        assert_eq!(step.exits, None);
+    }
+
+    #[test]
+    fn next_runs_through_library_code_with_the_line() {
+        let mut step = plan(StepKind::Over);
+        step.library = vec![0x1020..0x1030];
+        let first = step.first_move(0x1012);
+        // The line's code and the library code, in address order.
+        assert_eq!(
+            step.through_calls(first, 0x1012, |code| {
+                assert_eq!(code, [0x1010..0x1020, 0x1020..0x1030, 0x1040..0x1048]);
+                Some(vec![0x1030, 0x1048])
+            }),
+            Next::RunToExits(vec![0x1030, 0x1048])
+        );
+    }
+
+    #[test]
+    fn only_next_runs_through_calls_and_only_with_known_exits() {
+        let mut step = plan(StepKind::Into);
+        assert_eq!(
+            step.through_calls(Next::RangeStep(0x1010..0x1020), 0x1012, ends),
+            Next::RangeStep(0x1010..0x1020)
+        );
+        let mut step = plan(StepKind::Over);
+        assert_eq!(
+            step.through_calls(Next::RangeStep(0x1010..0x1020), 0x1012, |_| None),
+            Next::RangeStep(0x1010..0x1020)
+        );
+        assert_eq!(step.exits, None);
+        assert_eq!(
+            step.through_calls(Next::RunTo(0x1015), 0x1012, ends),
+            Next::RunTo(0x1015)
+        );
+        // An inlined library call runs to its own exits.
+        assert_eq!(
+            step.through_calls(Next::RangeStep(0x1020..0x1040), 0x1030, ends),
+            Next::RunToExits(vec![0x1040])
         );
     }
 

@@ -275,8 +275,9 @@ impl<W: Write> Session<W> {
         }
     }
 
-    /// Resumes a target.
+    /// Resumes a target, with exactly the breakpoints it should have.
     pub(super) fn resume(&mut self, id: u32, action: ResumeAction) -> io::Result<()> {
+        self.sync_breakpoints(id);
         let runtime = self.runtime.clone();
         let pauser = self
             .emulator
@@ -412,6 +413,12 @@ impl<W: Write> Session<W> {
             target.silent_interrupts -= 1;
             let again = target.last_resume.unwrap_or(ResumeAction::Continue);
             return self.resume(id, again);
+        }
+        if matches!(target.activity, Activity::Step(_)) {
+            // A step reads the stack pointer (and often the CFA's
+            // registers) next: one `g` now instead of several `p`s. A
+            // failure shows in the pc read below.
+            let _ = runtime.block_on(target.rsp.read_registers(thread));
         }
         let pc = match runtime.block_on(target.rsp.read_pc(thread)) {
             Ok(pc) => pc,
@@ -566,9 +573,10 @@ impl<W: Write> Session<W> {
         first: bool,
     ) -> io::Result<()> {
         let thread = plan.thread;
-        let mut next = if first {
+        let next = if first {
             plan.first_move(pc)
         } else if plan.returning.is_none()
+            && plan.exits.is_none()
             && let Some(range) = plan.ranges.iter().find(|range| range.contains(&pc))
         {
             // The common case (a range step ended inside the line, e.g. at
@@ -576,7 +584,7 @@ impl<W: Write> Session<W> {
             plan.moves += 1;
             Next::RangeStep(range.clone())
         } else {
-            match self.observe(id, thread, pc) {
+            match self.observe(id, thread, pc, &plan) {
                 Ok(observation) => plan.decide(&observation, |callee| self.callee_line(id, callee)),
                 Err(error) => {
                     self.console(&format!("stepping stopped: {error}\n"))?;
@@ -584,6 +592,10 @@ impl<W: Write> Session<W> {
                 }
             }
         };
+        let mut next = plan.through_calls(next, pc, |code| {
+            self.with_symbols(id, |info, _| info.range_exits(code))
+                .flatten()
+        });
         loop {
             match next {
                 Next::StepOutToCaller => {
@@ -594,7 +606,7 @@ impl<W: Write> Session<W> {
                 }
                 Next::Report => return self.report_stop(id, thread, StopKind::Step),
                 Next::RangeStep(range) => {
-                    self.set_temporary(id, None);
+                    self.set_temporaries(id, []);
                     self.set_activity(id, plan);
                     return self.resume(
                         id,
@@ -606,12 +618,17 @@ impl<W: Write> Session<W> {
                     );
                 }
                 Next::RunTo(address) => {
-                    self.set_temporary(id, Some(address));
+                    self.set_temporaries(id, [address]);
+                    self.set_activity(id, plan);
+                    return self.resume(id, ResumeAction::Continue);
+                }
+                Next::RunToExits(stops) => {
+                    self.set_temporaries(id, stops);
                     self.set_activity(id, plan);
                     return self.resume(id, ResumeAction::Continue);
                 }
                 Next::Instruction => {
-                    self.set_temporary(id, None);
+                    self.set_temporaries(id, []);
                     self.set_activity(id, plan);
                     return self.resume(id, ResumeAction::Step(thread));
                 }
@@ -625,30 +642,49 @@ impl<W: Write> Session<W> {
         }
     }
 
-    /// Sets the step engine's temporary breakpoint (or none).
-    fn set_temporary(&mut self, id: u32, address: Option<u64>) {
-        let Some(target) = self.target_mut(id) else {
-            return;
-        };
-        let wanted: BTreeSet<u64> = address.into_iter().collect();
-        if target.temporary != wanted {
-            target.temporary = wanted;
-            self.sync_breakpoints(id);
+    /// Sets the step engine's temporary breakpoints (or none); the
+    /// resume that follows installs them.
+    fn set_temporaries(&mut self, id: u32, addresses: impl IntoIterator<Item = u64>) {
+        if let Some(target) = self.target_mut(id) {
+            target.temporary = addresses.into_iter().collect();
         }
     }
 
     /// What the step engine needs to know about the thread at `pc`.
-    fn observe(&mut self, id: u32, thread: ThreadId, pc: u64) -> Result<Observation, String> {
+    fn observe(
+        &mut self,
+        id: u32,
+        thread: ThreadId,
+        pc: u64,
+        plan: &StepPlan,
+    ) -> Result<Observation, String> {
         let runtime = self.runtime.clone();
         let target = self.target_mut(id).ok_or("the target is gone")?;
         let sp_name = target.rsp.layout().sp_name().unwrap_or("rsp").to_owned();
         let sp = runtime
             .block_on(target.rsp.read_register(thread, &sp_name))
             .map_err(|error| error.to_string())?;
-        let top_of_stack = runtime
-            .block_on(target.rsp.read_memory(sp, 8))
-            .ok()
-            .and_then(|bytes| Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)));
+        // The word on top of the stack tells a call apart, which happens
+        // outside the stepped function or at its entry only.
+        let in_body = plan
+            .function
+            .as_ref()
+            .is_some_and(|function| function.contains(&pc) && function.start != pc);
+        let top_of_stack = if in_body {
+            None
+        } else {
+            runtime
+                .block_on(target.rsp.read_memory(sp, 8))
+                .ok()
+                .and_then(|bytes| Some(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)))
+        };
+        let cfa = if plan.exits.is_some() {
+            let registers = self.symbol_registers(id, thread)?;
+            self.with_symbols(id, |info, memory| info.frame_cfa(&registers, memory))
+                .flatten()
+        } else {
+            None
+        };
         let has_source = self.has_source(id, pc);
         let function_has_source = has_source || self.function_has_source(id, pc);
         let inlined_range = if has_source {
@@ -663,6 +699,7 @@ impl<W: Write> Session<W> {
             has_source,
             function_has_source,
             inlined_range,
+            cfa,
         })
     }
 
@@ -714,6 +751,24 @@ impl<W: Write> Session<W> {
         })
     }
 
+    /// The code of the function at `pc` without source on this machine.
+    fn sourceless_ranges(&mut self, id: u32, pc: u64) -> Vec<std::ops::Range<u64>> {
+        let mut exists = std::mem::take(&mut self.source_exists);
+        let ranges = self
+            .with_symbols(id, |info, _| {
+                info.sourceless_ranges(pc, |path| {
+                    *exists
+                        .entry(path.to_owned())
+                        .or_insert_with(|| std::path::Path::new(path).is_file())
+                })
+                .ok()
+            })
+            .flatten()
+            .unwrap_or_default();
+        self.source_exists = exists;
+        ranges
+    }
+
     /// Whether `pc` is in code whose source file is on this machine.
     pub(super) fn has_source(&mut self, id: u32, pc: u64) -> bool {
         let location = self
@@ -746,6 +801,26 @@ impl<W: Write> Session<W> {
         Some((caller.pc, cfa))
     }
 
+    /// The CFA of the thread's top frame, for a step. `stepOut` unwinds
+    /// (it needs the caller next); the others read only the CFI row,
+    /// unless this stop's stack is known already.
+    fn frame_cfa(&mut self, id: u32, thread: ThreadId, kind: StepKind) -> Result<u64, String> {
+        let cached = self
+            .target(id)
+            .is_some_and(|target| target.stacks.contains_key(&thread));
+        if kind == StepKind::Out || cached {
+            let frame = self.top_frame(id, thread)?;
+            let sp = frame.registers.sp().unwrap_or(0);
+            return Ok(frame.cfa.unwrap_or(sp.saturating_add(8)));
+        }
+        let registers = self.symbol_registers(id, thread)?;
+        let sp = registers.sp().unwrap_or(0);
+        Ok(self
+            .with_symbols(id, |info, memory| info.frame_cfa(&registers, memory))
+            .flatten()
+            .unwrap_or(sp.saturating_add(8)))
+    }
+
     /// Starts a step on a stopped thread.
     pub(super) fn start_step(
         &mut self,
@@ -757,16 +832,16 @@ impl<W: Write> Session<W> {
         let Some(target) = self.target_mut(id) else {
             return Ok(());
         };
+        // One `g` answers the pc, stack pointer and CFA reads below.
+        let _ = runtime.block_on(target.rsp.read_registers(thread));
         let pc = match runtime.block_on(target.rsp.read_pc(thread)) {
             Ok(pc) => pc,
             Err(error) => return self.console(&format!("cannot step: {error}\n")),
         };
-        let frame = match self.top_frame(id, thread) {
-            Ok(frame) => frame,
+        let cfa = match self.frame_cfa(id, thread, kind) {
+            Ok(cfa) => cfa,
             Err(error) => return self.console(&format!("cannot step: {error}\n")),
         };
-        let sp = frame.registers.sp().unwrap_or(0);
-        let cfa = frame.cfa.unwrap_or(sp.saturating_add(8));
         let plan = match kind {
             StepKind::Out => {
                 let stack = match self.stack(id, thread) {
@@ -806,10 +881,14 @@ impl<W: Write> Session<W> {
                 let range = self
                     .with_symbols(id, |info, _| info.step_range(pc).ok().flatten())
                     .flatten();
-                match range {
+                let mut plan = match range {
                     Some(range) => StepPlan::line(kind, thread, range.ranges, range.function, cfa),
                     None => StepPlan::line(kind, thread, Vec::new(), None, cfa),
+                };
+                if kind == StepKind::Over && !plan.ranges.is_empty() {
+                    plan.library = self.sourceless_ranges(id, pc);
                 }
+                plan
             }
         };
         self.step_move(id, plan, pc, true)
@@ -960,10 +1039,10 @@ impl<W: Write> Session<W> {
         if let (Some(pauser), Some(instance)) = (pauser, &target.instance) {
             let _ = pauser.send((instance.clone(), true));
         }
-        if !target.temporary.is_empty() {
-            target.temporary.clear();
-            self.sync_breakpoints(id);
-        }
+        // The step engine's breakpoints stay in the program until it runs
+        // again (`resume` removes them): a `next` after this one usually
+        // wants most of them back, which saves a round trip each.
+        target.temporary.clear();
         let dap_thread = self.threads.id(id, thread);
         let all_stopped = self.targets.len() == 1;
         let (reason, description, text, hit) = match kind {
@@ -986,6 +1065,7 @@ impl<W: Write> Session<W> {
                 )
             }
         };
+        tracing::trace!(target: "fogbank_dap::session", "stopped: {reason}");
         self.out.raw_event(
             "stopped",
             json!({
