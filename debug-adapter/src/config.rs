@@ -412,6 +412,7 @@ fn relay_session(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use expect_test::{Expect, expect};

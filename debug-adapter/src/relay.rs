@@ -325,6 +325,7 @@ pub fn live_output(event: &LiveEvent, function: &str) -> Option<(Category, Strin
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use expect_test::{Expect, expect};

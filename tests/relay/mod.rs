@@ -13,6 +13,9 @@
 //! the frame parsers are fuzzed beside them. `load.rs` runs 100 sessions
 //! against the relay binary.
 
+// Tests stop at the first failure with a message.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 mod dap;
 mod in_place;
 mod load;
