@@ -100,7 +100,11 @@ fn next_steps_over_recursion_returns_and_code_without_debug_info() {
 
     let top = next(&mut dap, thread);
     assert_eq!(top["line"], marker_line("return"), "{top}");
-    // Out through the function's return, into main's line of the call.
+    // The closing brace (the epilogue), then out through the return into
+    // main's line of the call.
+    let top = next(&mut dap, thread);
+    assert_eq!(top["name"], "factorial", "{top}");
+    assert_eq!(top["line"], marker_line("return") + 1, "{top}");
     let top = next(&mut dap, thread);
     assert_eq!(top["name"], "main", "{top}");
     assert_eq!(top["line"], marker_line("call"), "{top}");
