@@ -7,6 +7,8 @@
 //! gcc, gdb, gdbserver, docker (engine running), and a cargo able to build
 //! `fogbank-agent` for `x86_64-unknown-linux-gnu` with `+crt-static`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod client;
 mod container;
 mod fuzz;
