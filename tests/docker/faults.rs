@@ -58,14 +58,19 @@ async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
         "the busy container should outlive a killed fogbank"
     );
 
-    let second = start_docker(&template, &[]);
+    // The clock starts when `fogbank start` is run, not when it
+    // has printed its banner.
     let started = Instant::now();
-    let gone = eventually(Duration::from_secs(5), || {
-        orphans.iter().all(|id| {
-            let output = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("id={id}")]);
-            String::from_utf8_lossy(&output.stdout).trim().is_empty()
-        })
-    });
+    let second = start_docker(&template, &[]);
+    let gone = eventually(
+        Duration::from_secs(5).saturating_sub(started.elapsed()),
+        || {
+            orphans.iter().all(|id| {
+                let output = docker(&["ps", "-q", "--no-trunc", "--filter", &format!("id={id}")]);
+                String::from_utf8_lossy(&output.stdout).trim().is_empty()
+            })
+        },
+    );
     assert!(
         gone,
         "orphans still running {:?} after the second start:\n{}",
