@@ -472,8 +472,14 @@ fn dap_nexts(
         DAP_STEP,
     );
     let mut command = Command::new(agent);
+    // What the lambda_runtime crate reads at start-up.
     command
         .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "HelloFunction")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/HelloFunction")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let (attach, _agent) = match relay {
