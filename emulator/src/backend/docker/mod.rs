@@ -113,7 +113,7 @@ impl DockerBackend {
     /// left behind by Fogbank runs that were killed.
     pub async fn connect(settings: DockerSettings) -> Result<DockerBackend, DockerError> {
         let engine = Engine::connect().await.map_err(DockerError::Unreachable)?;
-        Ok(DockerBackend::with_engine(engine, settings)?)
+        DockerBackend::with_engine(engine, settings)
     }
 
     fn with_engine(engine: Engine, settings: DockerSettings) -> Result<DockerBackend, DockerError> {
