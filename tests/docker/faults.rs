@@ -105,7 +105,7 @@ async fn a_container_killed_from_outside_fails_its_invocation_and_is_replaced() 
     let fogbank = start_docker(&template, &[]);
     let before = invoke(&fogbank, "Sandbox", json!({"action": "env"})).await;
     let first_stream = before.body["env"]["AWS_LAMBDA_LOG_STREAM_NAME"].clone();
-    let function_label = format!("dev.fogbank.function=Sandbox");
+    let function_label = "dev.fogbank.function=Sandbox".to_owned();
     let containers: Vec<String> = running_containers(&app_label(&template))
         .into_iter()
         .filter(|id| running_containers(&function_label).contains(id))

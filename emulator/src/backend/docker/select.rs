@@ -119,6 +119,7 @@ pub async fn select(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::panic)]
     use super::*;
 
     #[test]
