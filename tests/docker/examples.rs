@@ -3,12 +3,12 @@
 //! Gateway.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use fogbank_tests::{example, fogbank_binary, http, python, run, venv_bin};
 use serde_json::Value;
 
-use super::{app_label, require_docker, running_containers, start_docker};
+use super::{app_label, containers_owned_by, require_docker, running_containers, start_docker};
 
 /// (example, function, event file, gateway path, expected body fields)
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
@@ -57,13 +57,27 @@ fn check_proxy_response(response: &Value, expected: &str, context: &str) {
 #[test]
 fn fogbank_invoke_runs_each_example_in_a_container() {
     require_docker();
+    let mut invocations = Vec::new();
     for (name, function, event, _, expected) in CASES {
         let dir = example(name);
-        let (exit, stdout, stderr) = run(Command::new(fogbank_binary())
+        let child = Command::new(fogbank_binary())
             .current_dir(&dir)
             .args(["invoke", function, "--runtime", "docker", "--event"])
             .arg(Path::new("events").join(event))
-            .env("NO_COLOR", "1"));
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning fogbank invoke");
+        invocations.push((*name, child.id()));
+        let output = child
+            .wait_with_output()
+            .expect("waiting for fogbank invoke");
+        let (exit, stdout, stderr) = (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
         assert!(
             exit.success(),
             "{name}: fogbank invoke --runtime docker failed ({exit}):\n{stderr}"
@@ -80,13 +94,13 @@ fn fogbank_invoke_runs_each_example_in_a_container() {
             "{name} fell back to the process runtime:\n{stderr}"
         );
     }
-    // `fogbank invoke` removes its container when it is done.
-    for (name, ..) in CASES {
+    // `fogbank invoke` removes its container when it is done. Another test
+    // serves the same examples in parallel, so only this test's processes'
+    // containers count.
+    for (name, pid) in invocations {
         let template = example(name).join("template.yaml");
-        assert!(
-            running_containers(&app_label(&template)).is_empty(),
-            "{name} left a container running"
-        );
+        let left = containers_owned_by(&app_label(&template), pid);
+        assert!(left.is_empty(), "{name} left containers behind: {left:?}");
     }
 }
 

@@ -113,6 +113,33 @@ pub fn all_containers(label: &str) -> Vec<String> {
         .collect()
 }
 
+/// IDs of all containers carrying `label` that the Fogbank process `pid`
+/// started, as their `dev.fogbank.owner` label (`BOOT_ID:PID:START_TIME`)
+/// shows. Tests that share an example run in parallel, so the app label alone
+/// would also match another test's containers.
+pub fn containers_owned_by(label: &str, pid: u32) -> Vec<String> {
+    let output = docker(&[
+        "ps",
+        "-a",
+        "--no-trunc",
+        "--filter",
+        &format!("label={label}"),
+        "--format",
+        "{{.ID}} {{.Label \"dev.fogbank.owner\"}}",
+    ]);
+    assert!(
+        output.status.success(),
+        "docker ps: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .filter(|(_, owner)| owner.split(':').nth(1) == Some(pid.to_string().as_str()))
+        .map(|(id, _)| id.to_owned())
+        .collect()
+}
+
 /// The `dev.fogbank.app` label of containers of the app at `template`.
 pub fn app_label(template: &Path) -> String {
     format!(
