@@ -300,6 +300,16 @@ impl ControlClient {
         self.call("DELETE", &path, None).await.map(drop)
     }
 
+    /// Gives the function its own environment back after live mode laid a
+    /// cloud sandbox's over it (a no-op when none was).
+    pub async fn restore_environment(&self, function: &str) -> Result<(), ControlError> {
+        let path = format!(
+            "/fogbank/v1/functions/{}/cloud-environment",
+            encode_segment(function)
+        );
+        self.call("DELETE", &path, None).await.map(drop)
+    }
+
     /// Stops (or restarts) an instance's timeout clock.
     pub async fn set_paused(&self, instance: &str, paused: bool) -> Result<(), ControlError> {
         let path = format!("/fogbank/v1/instances/{}/paused", encode_segment(instance));

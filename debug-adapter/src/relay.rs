@@ -211,10 +211,13 @@ fn keep_attached(mut attachment: Attachment, relay: String, inputs: mpsc::Unboun
 
 /// Live: serves the attached session's forwarding stubs with the local
 /// emulator's Invoke API on `lambda_port` for `function`, for the rest of
-/// the session.
+/// the session. The sandbox's environment is laid over the function's
+/// through the control interface on `control_port`; the session restores
+/// it when it ends.
 pub fn serve_live(
     (settings, attachment): (RelaySettings, Attachment),
     lambda_port: u16,
+    control_port: u16,
     function: &str,
     inputs: mpsc::UnboundedSender<Input>,
 ) {
@@ -226,10 +229,10 @@ pub fn serve_live(
             settings.credentials.ticket.session, settings.address
         ),
     );
-    let invoker = Arc::new(InvokeApi::new(
-        &format!("http://127.0.0.1:{lambda_port}"),
-        function,
-    ));
+    let invoker = Arc::new(
+        InvokeApi::new(&format!("http://127.0.0.1:{lambda_port}"), function)
+            .with_control(&format!("http://127.0.0.1:{control_port}"), function),
+    );
     let relay = settings.address.to_string();
     let function = function.to_owned();
     let events = {

@@ -214,12 +214,14 @@ impl Drop for Live {
 
 impl Live {
     /// Starts `fogbank live FUNCTION` against the local Invoke API at
-    /// `lambda`, and waits until it attached (or exited).
+    /// `lambda` and the control interface at `control`, and waits until it
+    /// attached (or exited).
     pub fn start(
         relay: &RelayProcess,
         session: &Session,
         function: &str,
         lambda: SocketAddr,
+        control: SocketAddr,
     ) -> Live {
         let mut child = Command::new(fogbank_binary())
             .args([
@@ -233,6 +235,7 @@ impl Live {
             .arg("--relay-ca")
             .arg(&relay.certificate.cert)
             .args(["--lambda-endpoint", &format!("http://{lambda}")])
+            .args(["--control-endpoint", &format!("http://{control}")])
             .env("FOGBANK_SESSION_SECRET", &session.secret)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -265,6 +268,25 @@ impl Live {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// Stops it as Ctrl-C does, and waits for it to exit.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
+        // SAFETY: `pid` is our own child, which has not been waited for.
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fogbank live did not stop on SIGINT: {}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

@@ -18,6 +18,9 @@ use super::{Live, RelayProcess, Session};
 use crate::docker::{docker, require_docker};
 use crate::runtimes::rie::rie_binary;
 
+/// The temporary credentials the sandbox's role gives the function.
+const CLOUD_ACCESS_KEY_ID: &str = "ASIAFOGBANKCLOUDTEST";
+
 fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -145,6 +148,9 @@ impl Sandbox {
             .args(["-e", "AWS_LAMBDA_FUNCTION_TIMEOUT=10"])
             .args(["-e", "AWS_REGION=eu-west-1"])
             .args(["-e", "ORDERS_TABLE=orders-prod"])
+            .args(["-e", &format!("AWS_ACCESS_KEY_ID={CLOUD_ACCESS_KEY_ID}")])
+            .args(["-e", "AWS_SECRET_ACCESS_KEY=cloud/secret/access/key"])
+            .args(["-e", "AWS_SESSION_TOKEN=cloud-session-token"])
             .args(["-e", &format!("FOGBANK_RELAY={relay_url}")])
             .args(["-e", &format!("FOGBANK_SESSION={}", session.ticket)])
             .args(["-e", &format!("FOGBANK_SESSION_SECRET={}", session.secret)])
@@ -300,7 +306,13 @@ async fn live_mode_answers_a_cloud_invocation_through_the_relay() {
     assert_eq!(local.status, 200, "{}", local.text());
     assert!(local.text().contains(&marker), "{}", local.text());
 
-    let live = Live::start(&relay, &session, "HelloFunction", fogbank.lambda);
+    let live = Live::start(
+        &relay,
+        &session,
+        "HelloFunction",
+        fogbank.lambda,
+        fogbank.control,
+    );
     let relay_url = format!("https://127.0.0.1:{}", recorder.address.port());
     let sandbox = Sandbox::start(&relay, &session, &relay_url);
     let answer = sandbox.invoke(&event).await;
@@ -381,7 +393,7 @@ async fn a_sandbox_with_a_wrong_or_expired_secret_still_answers_with_a_clear_err
     // A developer is attached with the right secret; the sandboxes hold a
     // wrong one, and an expired session.
     let invoke_api = free_port();
-    let live = Live::start(&relay, &session, "HelloFunction", invoke_api);
+    let live = Live::start(&relay, &session, "HelloFunction", invoke_api, free_port());
     for (credentials, expected) in [
         (&wrong, "the session token is not valid for this session"),
         (&expired, "expired"),
@@ -402,5 +414,123 @@ async fn a_sandbox_with_a_wrong_or_expired_secret_still_answers_with_a_clear_err
         !live.output().contains("a cloud sandbox connected"),
         "{}",
         live.output()
+    );
+}
+
+/// A Python function that answers with the environment variables the event
+/// names, and a template with a variable of its own.
+fn environment_app() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary app");
+    std::fs::create_dir(dir.path().join("src")).expect("src");
+    std::fs::write(
+        dir.path().join("src/app.py"),
+        "import os\n\ndef handler(event, context):\n    return {key: os.environ.get(key) for key in event['keys']}\n",
+    )
+    .expect("app.py");
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  EnvFunction:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n      Environment:\n        Variables:\n          ORDERS_TABLE: orders-local\n",
+    )
+    .expect("template.yaml");
+    dir
+}
+
+const ENVIRONMENT_KEYS: &str = r#"{"keys": ["ORDERS_TABLE", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "AWS_LAMBDA_FUNCTION_NAME", "AWS_ENDPOINT_URL_SQS", "AWS_LAMBDA_RUNTIME_API", "FOGBANK_SESSION_SECRET"]}"#;
+
+async fn local_environment(fogbank: &Fogbank) -> Value {
+    let answer = http::send(
+        fogbank.lambda,
+        "POST",
+        "/2015-03-31/functions/EnvFunction/invocations",
+        &[],
+        ENVIRONMENT_KEYS.to_owned(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.json()
+}
+
+/// Live mode runs the function locally with the cloud sandbox's
+/// environment: its variables, its role's temporary credentials and its
+/// region, with no local endpoint overrides, and gives the function its own
+/// environment back when the developer leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_mode_runs_the_function_with_the_sandboxs_environment() {
+    require_docker();
+    let app = environment_app();
+    let fogbank = Fogbank::start(&app.path().join("template.yaml"));
+    let local = local_environment(&fogbank).await;
+    assert_eq!(local["ORDERS_TABLE"], "orders-local", "{local}");
+    assert_eq!(
+        local["AWS_ACCESS_KEY_ID"], "AKIAFOGBANKLOCAL0000",
+        "{local}"
+    );
+    assert!(
+        local["AWS_ENDPOINT_URL_SQS"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("http://127.0.0.1:")),
+        "{local}"
+    );
+
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let mut live = Live::start(
+        &relay,
+        &session,
+        "EnvFunction",
+        fogbank.lambda,
+        fogbank.control,
+    );
+    let sandbox = Sandbox::start(&relay, &session, &relay.url());
+    let answer = sandbox.invoke(ENVIRONMENT_KEYS).await;
+    assert_eq!(answer.status, 200, "{answer:?}\nlive: {}", live.output());
+    let cloud = answer.json();
+    let runtime_api = cloud["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap_or_default();
+    assert!(
+        runtime_api.starts_with("127.0.0.1:"),
+        "the local Runtime API stays: {cloud}"
+    );
+    assert_eq!(
+        cloud,
+        serde_json::json!({
+            "ORDERS_TABLE": "orders-prod",
+            "AWS_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": CLOUD_ACCESS_KEY_ID,
+            "AWS_SESSION_TOKEN": "cloud-session-token",
+            "AWS_LAMBDA_FUNCTION_NAME": "hello-api-cloud",
+            "AWS_ENDPOINT_URL_SQS": null,
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "FOGBANK_SESSION_SECRET": null,
+        }),
+        "live: {}",
+        live.output()
+    );
+    let status = http::send(
+        fogbank.control,
+        "GET",
+        "/fogbank/v1/status",
+        &[],
+        String::new(),
+    )
+    .await;
+    assert_eq!(
+        status.json()["functions"][0]["cloudEnvironment"],
+        true,
+        "{}",
+        status.text()
+    );
+
+    // The developer leaves: the function runs with its own environment again.
+    live.interrupt();
+    let local = local_environment(&fogbank).await;
+    assert_eq!(
+        local["ORDERS_TABLE"],
+        "orders-local",
+        "{local}\nlive: {}",
+        live.output()
+    );
+    assert_eq!(
+        local["AWS_ACCESS_KEY_ID"], "AKIAFOGBANKLOCAL0000",
+        "{local}"
     );
 }

@@ -359,13 +359,52 @@ async fn read_message(
 /// error (`X-Amz-Function-Error`) or an API error becomes
 /// [`LocalOutcome::Error`] with the error type the body or
 /// `x-amzn-ErrorType` names.
-#[derive(Debug, Clone)]
+///
+/// With [`InvokeApi::with_control`], the sandbox's forwarded environment is
+/// laid over the local function's through fogbank's control interface
+/// (`PUT /fogbank/v1/functions/{name}/cloud-environment`) before the first
+/// invocation, and again when a sandbox's configuration differs; the local
+/// instances then run with the cloud's variables and its role's temporary
+/// credentials.
+#[derive(Debug)]
 pub struct InvokeApi {
     url: String,
+    /// The control interface's cloud-environment URL for the function.
+    environment_url: Option<String>,
+    /// The environment last laid over the local function.
+    applied: tokio::sync::Mutex<Option<Arc<Environment>>>,
     client: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         http_body_util::Full<bytes::Bytes>,
     >,
+}
+
+/// A sandbox's environment variables, in its order.
+type Environment = Vec<(String, String)>;
+
+/// Variables that differ between sandboxes of one function (each has its
+/// own credentials and log stream): a sandbox whose environment differs
+/// only in these does not restart the local instances.
+const PER_SANDBOX: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "_X_AMZN_TRACE_ID",
+];
+
+/// Whether two sandboxes' environments configure the function alike.
+fn same_configuration(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let configuration = |vars: &[(String, String)]| {
+        let mut kept: Vec<(String, String)> = vars
+            .iter()
+            .filter(|(key, _)| !PER_SANDBOX.contains(&key.as_str()))
+            .cloned()
+            .collect();
+        kept.sort();
+        kept
+    };
+    configuration(a) == configuration(b)
 }
 
 impl InvokeApi {
@@ -380,13 +419,111 @@ impl InvokeApi {
                 "{}/2015-03-31/functions/{function}/invocations",
                 endpoint.trim_end_matches('/')
             ),
+            environment_url: None,
+            applied: tokio::sync::Mutex::new(None),
             client,
         }
+    }
+
+    /// Also lays each sandbox's forwarded environment over the local
+    /// function's, through fogbank's control interface at `endpoint`
+    /// (e.g. `http://127.0.0.1:3002`).
+    pub fn with_control(mut self, endpoint: &str, function: &str) -> InvokeApi {
+        self.environment_url = Some(format!(
+            "{}/fogbank/v1/functions/{function}/cloud-environment",
+            endpoint.trim_end_matches('/')
+        ));
+        self
+    }
+
+    /// Gives the local function its own environment back (when the
+    /// developer leaves). Does nothing when no environment was laid over.
+    pub async fn restore_environment(&self) -> Result<(), String> {
+        let mut applied = self.applied.lock().await;
+        let Some(url) = &self.environment_url else {
+            return Ok(());
+        };
+        if applied.is_none() {
+            return Ok(());
+        }
+        self.send_control(hyper::Method::DELETE, url, Vec::new())
+            .await?;
+        *applied = None;
+        Ok(())
+    }
+
+    /// Lays `environment` over the local function's unless an environment
+    /// of the same configuration already is.
+    async fn apply_environment(
+        &self,
+        environment: &Arc<Vec<(String, String)>>,
+    ) -> Result<(), String> {
+        let Some(url) = &self.environment_url else {
+            return Ok(());
+        };
+        if environment.is_empty() {
+            // The stub sent no environment: nothing to lay over.
+            return Ok(());
+        }
+        let mut applied = self.applied.lock().await;
+        if applied
+            .as_ref()
+            .is_some_and(|current| same_configuration(current, environment))
+        {
+            return Ok(());
+        }
+        let variables: serde_json::Map<String, serde_json::Value> = environment
+            .iter()
+            .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
+            .collect();
+        let body = serde_json::json!({ "variables": variables }).to_string();
+        self.send_control(hyper::Method::PUT, url, body.into_bytes())
+            .await?;
+        *applied = Some(environment.clone());
+        Ok(())
+    }
+
+    async fn send_control(
+        &self,
+        method: hyper::Method,
+        url: &str,
+        body: Vec<u8>,
+    ) -> Result<(), String> {
+        use http_body_util::BodyExt as _;
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .map_err(|error| format!("building the request failed: {error}"))?;
+        let response = self.client.request(request).await.map_err(|error| {
+            format!("cannot reach fogbank's control interface at {url}: {error}")
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes().to_vec())
+            .unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|document| document.get("message")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        Err(format!(
+            "fogbank's control interface at {url} answered {status}: {message}"
+        ))
     }
 
     async fn call(&self, invocation: &ForwardedInvocation) -> Result<LocalOutcome, String> {
         use base64::Engine as _;
         use http_body_util::BodyExt as _;
+        self.apply_environment(&invocation.environment)
+            .await
+            .map_err(|error| format!("applying the cloud sandbox's environment failed: {error}"))?;
         let mut request =
             hyper::Request::post(&self.url).header("content-type", "application/json");
         if let Some(trace) = invocation.header("lambda-runtime-trace-id") {
@@ -581,5 +718,35 @@ mod tests {
         check(s(600), None, &[]).await;
         // Arrived with no time left: only "passed".
         check(s(1), Some(Duration::ZERO), &[(0, Passed)]).await;
+    }
+
+    #[test]
+    fn sandboxes_differing_only_in_credentials_share_a_configuration() {
+        let vars = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let first = vars(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA1"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "stream-1"),
+            ("ORDERS_TABLE", "orders-prod"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        let second = vars(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("ORDERS_TABLE", "orders-prod"),
+            ("AWS_ACCESS_KEY_ID", "ASIA2"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "stream-2"),
+        ]);
+        let redeployed = vars(&[
+            ("AWS_ACCESS_KEY_ID", "ASIA1"),
+            ("ORDERS_TABLE", "orders-v2"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        assert!(same_configuration(&first, &second));
+        assert!(!same_configuration(&first, &redeployed));
+        assert!(!same_configuration(&first, &[]));
     }
 }

@@ -736,6 +736,17 @@ impl<W: Write> Session<W> {
             if let Err(error) = result {
                 tracing::debug!(%error, "switching debug mode off");
             }
+            let live = matches!(
+                self.config.as_ref().map(|config| &config.kind),
+                Some(crate::config::SessionKind::Emulator(emulator)) if emulator.live.is_some()
+            );
+            if live {
+                let result =
+                    runtime.block_on(emulator.control.restore_environment(&emulator.logical_id));
+                if let Err(error) = result {
+                    tracing::debug!(%error, "restoring the function's own environment");
+                }
+            }
         }
         if let Some(mut child) = self.child.take() {
             let _ = runtime.block_on(async {

@@ -127,6 +127,70 @@ pub fn lambda_environment(
     env
 }
 
+/// A cloud sandbox's environment, forwarded by live mode (`fogbank live`,
+/// or fogbank-dap's live attach) so that the local run acts with the cloud
+/// function's configuration and its real role's temporary credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudEnvironment {
+    /// The variables, in the sandbox's order.
+    pub variables: Vec<(String, String)>,
+}
+
+/// Variables that describe how the instance runs here, not what the
+/// function is: a cloud environment never replaces them.
+fn describes_local_process(key: &str) -> bool {
+    matches!(
+        key,
+        "AWS_LAMBDA_RUNTIME_API"
+            | "LAMBDA_TASK_ROOT"
+            | "LAMBDA_RUNTIME_DIR"
+            | "_HANDLER"
+            | "PATH"
+            | "LD_LIBRARY_PATH"
+            | "LD_PRELOAD"
+            | "HOME"
+            | "PYTHONPATH"
+            | "NODE_PATH"
+            | "PWD"
+            | "HOSTNAME"
+    )
+}
+
+/// Variables of the cloud sandbox that point at things only reachable from
+/// inside it (its X-Ray daemon on a link-local address), dropped so that a
+/// local run never sends traffic there.
+fn sandbox_only(key: &str) -> bool {
+    matches!(
+        key,
+        "AWS_XRAY_DAEMON_ADDRESS" | "_AWS_XRAY_DAEMON_ADDRESS" | "_AWS_XRAY_DAEMON_PORT"
+    )
+}
+
+/// Lays a cloud sandbox's environment over a local one.
+///
+/// The cloud's variables win, including the reserved ones (credentials,
+/// region, function name), except those that describe the local process
+/// (the Runtime API, the code and runtime paths, the handler). Fogbank's
+/// local endpoints (`AWS_ENDPOINT_URL_*`) are removed unless the cloud sets
+/// them: with the cloud's credentials, the function's SDK calls go to the
+/// same services as in the cloud, which is what live mode is for.
+pub fn with_cloud_environment(
+    mut env: Vec<(String, String)>,
+    cloud: &CloudEnvironment,
+) -> Vec<(String, String)> {
+    env.retain(|(key, _)| !key.starts_with("AWS_ENDPOINT_URL"));
+    for (key, value) in &cloud.variables {
+        if describes_local_process(key) || sandbox_only(key) {
+            continue;
+        }
+        match env.iter_mut().find(|(existing, _)| existing == key) {
+            Some(slot) => slot.1 = value.clone(),
+            None => env.push((key.clone(), value.clone())),
+        }
+    }
+    env
+}
+
 /// Lambda's reserved variables: a template cannot override them.
 fn is_reserved(key: &str) -> bool {
     matches!(
@@ -224,6 +288,53 @@ mod tests {
             let found = env.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
             assert_eq!(found, Some(*value), "{key}");
         }
+    }
+
+    #[test]
+    fn a_cloud_environment_wins_except_for_the_local_process() {
+        let local = vec![
+            (
+                "AWS_LAMBDA_RUNTIME_API".to_owned(),
+                "127.0.0.1:9001".to_owned(),
+            ),
+            ("AWS_ACCESS_KEY_ID".to_owned(), ACCESS_KEY_ID.to_owned()),
+            ("AWS_REGION".to_owned(), "us-east-1".to_owned()),
+            (
+                "AWS_ENDPOINT_URL_SQS".to_owned(),
+                "http://127.0.0.1:9324".to_owned(),
+            ),
+            ("_HANDLER".to_owned(), "app.handler".to_owned()),
+            ("PYTHONPATH".to_owned(), "/code".to_owned()),
+        ];
+        let cloud = CloudEnvironment {
+            variables: [
+                ("AWS_ACCESS_KEY_ID", "ASIACLOUD"),
+                ("AWS_SESSION_TOKEN", "cloud-token"),
+                ("AWS_REGION", "eu-west-1"),
+                ("ORDERS_TABLE", "orders-prod"),
+                ("_HANDLER", "cloud.handler"),
+                ("PYTHONPATH", "/var/runtime"),
+                ("AWS_LAMBDA_RUNTIME_API", "169.254.100.1:9001"),
+                ("AWS_XRAY_DAEMON_ADDRESS", "169.254.79.129:2000"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let env = with_cloud_environment(local, &cloud);
+        let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            shown,
+            [
+                "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001",
+                "AWS_ACCESS_KEY_ID=ASIACLOUD",
+                "AWS_REGION=eu-west-1",
+                "_HANDLER=app.handler",
+                "PYTHONPATH=/code",
+                "AWS_SESSION_TOKEN=cloud-token",
+                "ORDERS_TABLE=orders-prod",
+            ]
+        );
     }
 
     #[test]

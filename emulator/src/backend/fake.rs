@@ -4,6 +4,8 @@
 //! exactly as with a real bootstrap, without starting processes.
 
 use std::sync::Arc;
+
+use super::environment::CloudEnvironment;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -57,6 +59,8 @@ pub struct FakeBackend {
     started: AtomicUsize,
     /// Instances whose exit has not been reported yet.
     running: Arc<AtomicUsize>,
+    /// The cloud environment each instance was started with, in order.
+    cloud_environments: std::sync::Mutex<Vec<Option<Arc<CloudEnvironment>>>>,
 }
 
 impl FakeBackend {
@@ -66,7 +70,18 @@ impl FakeBackend {
             script,
             started: AtomicUsize::new(0),
             running: Arc::new(AtomicUsize::new(0)),
+            cloud_environments: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// The cloud environment the last instance was started with.
+    pub fn last_cloud_environment(&self) -> Option<Arc<CloudEnvironment>> {
+        self.cloud_environments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last()
+            .cloned()
+            .flatten()
     }
 
     /// How many instances were started so far.
@@ -89,6 +104,10 @@ impl Backend for FakeBackend {
     fn start(&self, spec: InstanceSpec) -> BoxFuture<'_, Result<RunningInstance, BackendError>> {
         self.started.fetch_add(1, Ordering::SeqCst);
         self.running.fetch_add(1, Ordering::SeqCst);
+        self.cloud_environments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(spec.cloud_environment.clone());
         let running = self.running.clone();
         let init = self.init.clone();
         let script = self.script.clone();

@@ -40,6 +40,8 @@ pub struct InstanceSpec {
     pub output: Arc<InstanceOutput>,
     /// Set when the instance runs under the debugger's agent.
     pub debug: Option<DebugLaunch>,
+    /// Set while live mode forwards a cloud sandbox's environment.
+    pub cloud_environment: Option<Arc<environment::CloudEnvironment>>,
 }
 
 /// Runs the bootstrap under `fogbank-agent` instead of directly.

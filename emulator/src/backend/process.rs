@@ -85,6 +85,10 @@ impl ProcessBackend {
                 layers: &layers,
             },
         );
+        let env = match &spec.cloud_environment {
+            Some(cloud) => environment::with_cloud_environment(env, cloud),
+            None => env,
+        };
 
         let mut command = match &spec.debug {
             Some(debug) => {

@@ -128,6 +128,11 @@ pub struct LiveArgs {
     /// The local Lambda Invoke API (`fogbank start`'s --lambda-port).
     #[arg(long, default_value = "http://127.0.0.1:3001", value_name = "URL")]
     lambda_endpoint: String,
+    /// The local control interface (`fogbank start`'s --control-port),
+    /// through which the cloud sandbox's environment and credentials are
+    /// laid over the local function's.
+    #[arg(long, default_value = "http://127.0.0.1:3002", value_name = "URL")]
+    control_endpoint: String,
 }
 
 /// `fogbank package-agent`.
@@ -349,7 +354,10 @@ fn new_session_command(args: NewSessionArgs) -> Result<ExitCode> {
 pub async fn live(args: LiveArgs) -> Result<ExitCode> {
     let settings = args.relay.settings()?;
     let address = settings.address.clone();
-    let invoker = Arc::new(InvokeApi::new(&args.lambda_endpoint, &args.function));
+    let invoker = Arc::new(
+        InvokeApi::new(&args.lambda_endpoint, &args.function)
+            .with_control(&args.control_endpoint, &args.function),
+    );
     let function = args.function.clone();
     let events = move |event: LiveEvent| match event {
         LiveEvent::Attached => println!(
@@ -404,9 +412,13 @@ pub async fn live(args: LiveArgs) -> Result<ExitCode> {
         let _ = tokio::signal::ctrl_c().await;
         stop.cancel();
     });
-    serve_live(settings, invoker, events, shutdown)
-        .await
-        .map_err(|error| anyhow!("live mode ended: {error}"))?;
+    let served = serve_live(settings, invoker.clone(), events, shutdown).await;
+    // The local function gets its own environment back, whichever way
+    // live mode ended.
+    if let Err(error) = invoker.restore_environment().await {
+        eprintln!("live: warning: {error}");
+    }
+    served.map_err(|error| anyhow!("live mode ended: {error}"))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,8 @@
 //! | `GET /fogbank/v1/status` | version, template, ports, functions |
 //! | `PUT /fogbank/v1/functions/{name}/debug` `{"agent": PATH}` | run the function's next instances under `fogbank-agent` |
 //! | `DELETE /fogbank/v1/functions/{name}/debug` | run it normally again |
+//! | `PUT /fogbank/v1/functions/{name}/cloud-environment` `{"variables": {NAME: VALUE}}` | run the function's next instances with a cloud sandbox's environment (live mode) |
+//! | `DELETE /fogbank/v1/functions/{name}/cloud-environment` | with its own environment again |
 //! | `PUT /fogbank/v1/instances/{id}/paused` `{"paused": BOOL}` | stop (or restart) the instance's timeout clock |
 //! | `GET /fogbank/v1/events` | newline-delimited JSON events, streamed |
 //!
@@ -28,8 +30,9 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::environment::CloudEnvironment;
 use crate::http_server;
-use crate::invoke::{DebugConfig, DebugError, Invoker};
+use crate::invoke::{DebugConfig, DebugError, InvokeError, Invoker};
 pub use wire::{Ports, Status};
 
 /// What the control interface reports about the emulator.
@@ -69,6 +72,7 @@ struct ControlApi {
 enum Route {
     Status,
     Debug(String),
+    CloudEnvironment(String),
     Paused(String),
     Events,
 }
@@ -79,6 +83,9 @@ fn route(path: &str) -> Option<Route> {
         ["status"] => Some(Route::Status),
         ["events"] => Some(Route::Events),
         ["functions", name, "debug"] if !name.is_empty() => Some(Route::Debug((*name).to_owned())),
+        ["functions", name, "cloud-environment"] if !name.is_empty() => {
+            Some(Route::CloudEnvironment((*name).to_owned()))
+        }
         ["instances", id, "paused"] if !id.is_empty() => Some(Route::Paused((*id).to_owned())),
         _ => None,
     }
@@ -102,6 +109,19 @@ impl http_server::Handler<Body> for ControlApi {
                 self.set_debug(&name, Some(config))
             }
             (Some(Route::Debug(name)), Method::DELETE) => self.set_debug(&name, None),
+            (Some(Route::CloudEnvironment(name)), Method::PUT) => {
+                let body: wire::CloudEnvironmentRequest = match read_json(request).await {
+                    Ok(body) => body,
+                    Err(response) => return response,
+                };
+                match body.into_environment() {
+                    Ok(cloud) => self.set_cloud_environment(&name, Some(cloud)),
+                    Err(message) => error(StatusCode::BAD_REQUEST, &message),
+                }
+            }
+            (Some(Route::CloudEnvironment(name)), Method::DELETE) => {
+                self.set_cloud_environment(&name, None)
+            }
             (Some(Route::Paused(id)), Method::PUT) => {
                 let body: wire::PausedRequest = match read_json(request).await {
                     Ok(body) => body,
@@ -143,6 +163,19 @@ impl ControlApi {
                 &wire::function_status(&function, &self.invoker),
             ),
             Err(error @ DebugError::FunctionNotFound(_)) => {
+                error_response(StatusCode::NOT_FOUND, &error)
+            }
+            Err(error) => error_response(StatusCode::BAD_REQUEST, &error),
+        }
+    }
+
+    fn set_cloud_environment(&self, name: &str, cloud: Option<CloudEnvironment>) -> Response<Body> {
+        match self.invoker.set_cloud_environment(name, cloud) {
+            Ok(function) => json(
+                StatusCode::OK,
+                &wire::function_status(&function, &self.invoker),
+            ),
+            Err(error @ InvokeError::FunctionNotFound(_)) => {
                 error_response(StatusCode::NOT_FOUND, &error)
             }
             Err(error) => error_response(StatusCode::BAD_REQUEST, &error),
@@ -250,6 +283,10 @@ mod tests {
         check(
             "/fogbank/v1/instances/abc/paused",
             Some(Route::Paused("abc".into())),
+        );
+        check(
+            "/fogbank/v1/functions/Hello/cloud-environment",
+            Some(Route::CloudEnvironment("Hello".into())),
         );
         check("/fogbank/v1/functions//debug", None);
         check("/fogbank/v1/functions/Hello", None);

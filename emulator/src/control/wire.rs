@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::ControlInfo;
 use crate::app::{Function, Runtime};
+use crate::backend::environment::CloudEnvironment;
 use crate::invoke::Invoker;
 use crate::invoke::events::InstanceEvent;
 use crate::invoke::output::FunctionLogLine;
@@ -47,12 +48,45 @@ pub struct FunctionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<PathBuf>,
     pub debugging: bool,
+    /// Whether live mode lays a cloud sandbox's environment over the
+    /// function's own.
+    pub cloud_environment: bool,
     pub instances: usize,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct DebugRequest {
     pub agent: PathBuf,
+}
+
+/// `PUT /fogbank/v1/functions/{name}/cloud-environment`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudEnvironmentRequest {
+    pub variables: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CloudEnvironmentRequest {
+    /// The variables, checked: names are non-empty without `=` or NUL, and
+    /// values are strings without NUL, as a process environment needs.
+    pub fn into_environment(self) -> Result<CloudEnvironment, String> {
+        let mut variables = Vec::with_capacity(self.variables.len());
+        for (name, value) in self.variables {
+            if name.is_empty() || name.contains(['=', '\0']) {
+                return Err(format!(
+                    "variables: {name:?} is not an environment variable name"
+                ));
+            }
+            let serde_json::Value::String(value) = value else {
+                return Err(format!("variables.{name}: the value must be a string"));
+            };
+            if value.contains('\0') {
+                return Err(format!("variables.{name}: the value contains a NUL byte"));
+            }
+            variables.push((name, value));
+        }
+        Ok(CloudEnvironment { variables })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +122,7 @@ pub fn function_status(function: &Function, invoker: &Invoker) -> FunctionStatus
         program,
         code_dir,
         debugging: invoker.is_debugging(&function.logical_id),
+        cloud_environment: invoker.has_cloud_environment(&function.logical_id),
         instances: invoker
             .instance_counts(&function.logical_id)
             .map(|(_, all)| all)
@@ -196,10 +231,50 @@ pub fn lagged_line(missed: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::invoke::events::DebugEndpoint;
     use expect_test::expect;
+
+    fn check_cloud_environment(body: &str, expected: Result<&[(&str, &str)], &str>) {
+        let request: CloudEnvironmentRequest = serde_json::from_str(body).unwrap();
+        let got = request.into_environment();
+        match expected {
+            Ok(variables) => {
+                let got = got.unwrap().variables;
+                let got: Vec<(&str, &str)> =
+                    got.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                assert_eq!(got, variables, "{body}");
+            }
+            Err(message) => assert_eq!(got.unwrap_err(), message, "{body}"),
+        }
+    }
+
+    #[test]
+    fn cloud_environment_requests_are_checked() {
+        check_cloud_environment(
+            r#"{"variables": {"A": "1", "AWS_REGION": "eu-west-1"}}"#,
+            Ok(&[("A", "1"), ("AWS_REGION", "eu-west-1")]),
+        );
+        check_cloud_environment(r#"{"variables": {}}"#, Ok(&[]));
+        check_cloud_environment(
+            r#"{"variables": {"A": 1}}"#,
+            Err("variables.A: the value must be a string"),
+        );
+        check_cloud_environment(
+            r#"{"variables": {"A=B": "1"}}"#,
+            Err(r#"variables: "A=B" is not an environment variable name"#),
+        );
+        check_cloud_environment(
+            r#"{"variables": {"": "1"}}"#,
+            Err(r#"variables: "" is not an environment variable name"#),
+        );
+        check_cloud_environment(
+            r#"{"variables": {"A": "x\u0000y"}}"#,
+            Err("variables.A: the value contains a NUL byte"),
+        );
+    }
 
     #[test]
     fn event_lines() {

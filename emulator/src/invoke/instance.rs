@@ -143,6 +143,7 @@ impl Instance {
             endpoints: shared.settings.endpoints.clone(),
             output: output.clone(),
             debug,
+            cloud_environment: deployment.cloud_environment.clone(),
         };
         let started_at = Instant::now();
         let running = match shared.backend.start(spec).await {

@@ -28,12 +28,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Function;
 use crate::backend::Backend;
-use crate::backend::environment::Endpoints;
+use crate::backend::environment::{CloudEnvironment, Endpoints};
 use crate::console::Console;
 use events::InstanceEvent;
 use instance::Instance;
 use output::FunctionLogLine;
-use pool::FunctionPool;
+use pool::{Change, FunctionPool};
 
 /// One request to run a function, independent of where it came from.
 #[derive(Debug, Clone)]
@@ -378,8 +378,33 @@ impl Invoker {
         if current.debug == debug {
             return Ok(current.function.clone());
         }
-        let next = pool.redeploy(|current| (current.deployment.clone(), debug));
+        let next = pool.redeploy(Change::Debug(debug));
         Ok(next.function.clone())
+    }
+
+    /// Runs every later instance of `function` with a cloud sandbox's
+    /// environment laid over its own (or, with `None`, with its own again),
+    /// through hot reloads, until it is changed again. Instances with the
+    /// old environment retire. Setting the environment it already has does
+    /// not restart anything.
+    pub fn set_cloud_environment(
+        &self,
+        function: &str,
+        cloud: Option<CloudEnvironment>,
+    ) -> Result<Arc<Function>, InvokeError> {
+        let pool = self.pool(function)?;
+        let current = pool.deployment();
+        if current.cloud_environment.as_deref() == cloud.as_ref() {
+            return Ok(current.function.clone());
+        }
+        let next = pool.redeploy(Change::CloudEnvironment(cloud.map(Arc::new)));
+        Ok(next.function.clone())
+    }
+
+    /// Whether `function` runs with a cloud sandbox's environment.
+    pub fn has_cloud_environment(&self, function: &str) -> bool {
+        self.pool(function)
+            .is_ok_and(|pool| pool.deployment().cloud_environment.is_some())
     }
 
     /// The directory `function`'s current version runs from.
@@ -400,11 +425,9 @@ impl Invoker {
     /// to instances of the new version; busy instances finish on the old one.
     pub fn redeploy(&self, function: &str, code_dir: PathBuf) -> Result<(), InvokeError> {
         let pool = self.pool(function)?;
-        pool.redeploy(|current| {
-            let mut deployment = current.deployment.clone();
-            deployment.code_dir = code_dir;
-            (deployment, current.debug.clone())
-        });
+        let mut deployment = pool.deployment().deployment.clone();
+        deployment.code_dir = code_dir;
+        pool.redeploy(Change::Deployment(deployment));
         Ok(())
     }
 
@@ -485,7 +508,7 @@ impl Invoker {
         let pool = self.pool(&deployment.function.logical_id)?;
         let old_name = pool.deployment().function.name.clone();
         let new_name = deployment.function.name.clone();
-        let next = pool.redeploy(|current| (deployment, current.debug.clone()));
+        let next = pool.redeploy(Change::Deployment(deployment));
         if let Some(instance) = prepared.and_then(|mut prepared| prepared.instance.take()) {
             pool.adopt(instance);
         }
@@ -537,7 +560,7 @@ impl Invoker {
             pool
         };
         // A version bump retires every instance the way a redeploy does.
-        removed.redeploy(|current| (current.deployment.clone(), current.debug.clone()));
+        removed.redeploy(Change::Retire);
         true
     }
 

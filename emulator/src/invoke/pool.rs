@@ -6,7 +6,8 @@
 //! instance is either idle in the pool or lent to exactly one invocation.
 //!
 //! Every instance belongs to a *version* of the function's deployment. A
-//! redeploy (a rebuild, or switching the debugger on or off) makes a new
+//! redeploy (a rebuild, switching the debugger on or off, or live mode
+//! forwarding a cloud sandbox's environment) makes a new
 //! version: idle instances of older versions stop at once, busy ones finish
 //! their invocation and then retire.
 
@@ -19,6 +20,7 @@ use tokio::sync::Notify;
 use super::events::InstanceEvent;
 use super::instance::{Instance, RunResult, StartFailure};
 use super::{Completed, DebugConfig, Deployment, Invocation, InvokeError, Shared};
+use crate::backend::environment::CloudEnvironment;
 
 pub(crate) struct FunctionPool {
     shared: Arc<Shared>,
@@ -31,12 +33,23 @@ pub(crate) struct FunctionPool {
     next_instance: AtomicU64,
 }
 
-/// A deployment, the debug setting, and the version number instances of
-/// this combination carry.
+/// A deployment, the settings that outlive redeploys (the debugger, live
+/// mode's cloud environment), and the version number instances of this
+/// combination carry.
 pub(crate) struct Versioned {
     pub deployment: Deployment,
     pub debug: Option<DebugConfig>,
+    pub cloud_environment: Option<Arc<CloudEnvironment>>,
     pub version: u64,
+}
+
+/// What a redeploy changes; the rest is carried over.
+pub(crate) enum Change {
+    Deployment(Deployment),
+    Debug(Option<DebugConfig>),
+    CloudEnvironment(Option<Arc<CloudEnvironment>>),
+    /// Nothing: a new version of the same settings retires every instance.
+    Retire,
 }
 
 impl std::ops::Deref for Versioned {
@@ -74,6 +87,7 @@ impl FunctionPool {
             deployment: RwLock::new(Arc::new(Versioned {
                 deployment,
                 debug: None,
+                cloud_environment: None,
                 version: 1,
             })),
             state: Mutex::new(PoolState::default()),
@@ -204,21 +218,25 @@ impl FunctionPool {
 
     /// Makes a new version from the current one: instances of older
     /// versions retire (idle ones now, busy ones after their invocation).
-    pub fn redeploy(
-        &self,
-        change: impl FnOnce(&Versioned) -> (Deployment, Option<DebugConfig>),
-    ) -> Arc<Versioned> {
+    pub fn redeploy(&self, change: Change) -> Arc<Versioned> {
         let next = {
             let mut slot = self
                 .deployment
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            let (deployment, debug) = change(&slot);
-            let next = Arc::new(Versioned {
-                deployment,
-                debug,
+            let mut next = Versioned {
+                deployment: slot.deployment.clone(),
+                debug: slot.debug.clone(),
+                cloud_environment: slot.cloud_environment.clone(),
                 version: slot.version + 1,
-            });
+            };
+            match change {
+                Change::Deployment(deployment) => next.deployment = deployment,
+                Change::Debug(debug) => next.debug = debug,
+                Change::CloudEnvironment(cloud) => next.cloud_environment = cloud,
+                Change::Retire => {}
+            }
+            let next = Arc::new(next);
             *slot = next.clone();
             next
         };
@@ -262,6 +280,7 @@ impl FunctionPool {
         let next = Arc::new(Versioned {
             deployment,
             debug: None,
+            cloud_environment: current.cloud_environment.clone(),
             version: current.version + 1,
         });
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);

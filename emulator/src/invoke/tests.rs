@@ -694,3 +694,58 @@ async fn a_prepared_instance_past_the_concurrency_limit_stops() {
     assert_eq!(invoker.instance_counts("Hello"), Some((0, 0)));
     invoker.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cloud_environment_restarts_instances_once_and_outlives_reloads() {
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
+    let call = |n: &'static [u8]| invoker.invoke("Hello", Invocation::new(Bytes::from_static(n)));
+    call(b"1").await.unwrap();
+    assert_eq!(backend.last_cloud_environment(), None);
+    let cloud = CloudEnvironment {
+        variables: vec![("ORDERS_TABLE".into(), "orders-prod".into())],
+    };
+    invoker
+        .set_cloud_environment("Hello", Some(cloud.clone()))
+        .unwrap();
+    assert!(invoker.has_cloud_environment("Hello"));
+    assert_eq!(
+        invoker.instance_counts("Hello"),
+        Some((0, 0)),
+        "the instance with the local environment retired"
+    );
+    call(b"2").await.unwrap();
+    assert_eq!(backend.started(), 2);
+    assert_eq!(backend.last_cloud_environment().as_deref(), Some(&cloud));
+
+    // The same environment again (the next forwarded invocation) keeps the
+    // warm instance.
+    invoker
+        .set_cloud_environment("Hello", Some(cloud.clone()))
+        .unwrap();
+    call(b"3").await.unwrap();
+    assert_eq!(
+        backend.started(),
+        2,
+        "no restart for an unchanged environment"
+    );
+
+    // A hot reload keeps it.
+    invoker.swap(version_two(None), None).unwrap();
+    call(b"4").await.unwrap();
+    assert_eq!(backend.started(), 3);
+    assert_eq!(backend.last_cloud_environment().as_deref(), Some(&cloud));
+
+    // Clearing it restores the function's own environment.
+    invoker.set_cloud_environment("Hello", None).unwrap();
+    assert!(!invoker.has_cloud_environment("Hello"));
+    call(b"5").await.unwrap();
+    assert_eq!(backend.started(), 4);
+    assert_eq!(backend.last_cloud_environment(), None);
+
+    assert!(matches!(
+        invoker.set_cloud_environment("Nope", None),
+        Err(InvokeError::FunctionNotFound(name)) if name == "Nope"
+    ));
+    invoker.shutdown().await;
+}

@@ -99,6 +99,7 @@ impl<W: Write> Session<W> {
                                     crate::relay::serve_live(
                                         attached,
                                         status.ports.lambda,
+                                        status.ports.control,
                                         function_name,
                                         inputs.clone(),
                                     );

@@ -133,6 +133,9 @@ pub(crate) fn container_config(layout: &Layout<'_>) -> ContainerConfig {
             },
         },
     );
+    if let Some(cloud) = &spec.cloud_environment {
+        env = environment::with_cloud_environment(env, cloud);
+    }
     if layout.kind == ImageKind::Base {
         env.push(("PATH".to_owned(), LAMBDA_PATH.to_owned()));
         env.push(("LD_LIBRARY_PATH".to_owned(), LAMBDA_LIBRARY_PATH.to_owned()));
@@ -278,6 +281,7 @@ mod tests {
                 agent: PathBuf::from("/host/fogbank-agent"),
                 rsp_port: 2345,
             }),
+            cloud_environment: None,
         }
     }
 
