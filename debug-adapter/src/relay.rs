@@ -123,10 +123,11 @@ pub async fn attach_session(config: &RelayConfig) -> Result<(RelaySettings, Atta
 }
 
 /// In place: attaches, waits for the function's sandbox, and returns its
-/// decrypted RSP stream as the target's connection. Later sandboxes are
-/// reported and left to run without the debugger after their agent's wait
-/// timeout; the attachment lives as long as the session, so no second
-/// debugger can take the session over.
+/// decrypted RSP stream as the target's connection. Later sandboxes (one
+/// per concurrent cloud invocation) become further targets of the same
+/// session, so their threads appear beside the first's; the attachment
+/// lives as long as the session, so no second debugger can take the
+/// session over.
 pub async fn prepare_in_place(
     config: RelayConfig,
     program: PathBuf,
@@ -151,7 +152,7 @@ pub async fn prepare_in_place(
         let name = channel.short();
         match join(&settings, channel, in_place_verdict).await {
             Ok((hello, stream)) => {
-                keep_attached(attachment, relay, inputs.clone());
+                keep_attached(attachment, settings, program.clone(), inputs.clone());
                 return Ok(Prepared::Server {
                     stream: Box::new(stream) as Transport,
                     label: stream_label(&hello.software, &name),
@@ -182,20 +183,43 @@ fn stream_label(software: &str, channel: &str) -> String {
     format!("the cloud sandbox {channel} ({software})")
 }
 
-/// Holds the attachment for the rest of the session and reports sandboxes
-/// that arrive after the first.
-fn keep_attached(mut attachment: Attachment, relay: String, inputs: mpsc::UnboundedSender<Input>) {
+/// Holds the attachment for the rest of the session and joins the
+/// sandboxes that arrive after the first, each as a further target.
+fn keep_attached(
+    mut attachment: Attachment,
+    settings: RelaySettings,
+    program: PathBuf,
+    inputs: mpsc::UnboundedSender<Input>,
+) {
+    let relay = settings.address.to_string();
+    let settings = Arc::new(settings);
     tokio::spawn(async move {
         loop {
             match attachment.next().await {
-                Some(Ok(channel)) => console(
-                    &inputs,
-                    Category::Console,
-                    format!(
-                        "Another cloud sandbox ({}) is waiting; this session debugs one sandbox, so it runs without the debugger after its agent's wait timeout.\n",
-                        channel.short()
-                    ),
-                ),
+                Some(Ok(channel)) => {
+                    // Joined on a task of its own, so that a slow handshake
+                    // never holds up the next sandbox.
+                    let settings = settings.clone();
+                    let program = program.clone();
+                    let inputs = inputs.clone();
+                    tokio::spawn(async move {
+                        let name = channel.short();
+                        match join(&settings, channel, in_place_verdict).await {
+                            Ok((hello, stream)) => {
+                                let _ = inputs.send(Input::Target {
+                                    stream: Box::new(stream) as Transport,
+                                    label: stream_label(&hello.software, &name),
+                                    program,
+                                });
+                            }
+                            Err(error) => console(
+                                &inputs,
+                                Category::Important,
+                                format!("cloud sandbox {name} could not be joined: {error}\n"),
+                            ),
+                        }
+                    });
+                }
                 Some(Err(error)) => {
                     return console(
                         &inputs,

@@ -303,6 +303,88 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
     drop(sandbox);
 }
 
+/// Two cloud invocations at once run in two sandboxes; the in-place
+/// session debugs both, each sandbox's thread a DAP thread of its own.
+#[test]
+fn fogbank_dap_shows_concurrent_cloud_sandboxes_as_threads() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = copy_hello_api(dir.path());
+    let source = example("hello-api").join("src/main.rs");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let mut dap = start_adapter(dir.path(), &[("FOGBANK_SESSION_SECRET", &session.secret)]);
+    let mut attributes = relay_attributes(&relay, &session, "in-place");
+    attributes["program"] = json!(binary);
+    let attach_seq = dap.send("attach", attributes);
+    dap.output_containing("waiting for the function's sandbox", STEP);
+    let markers: Vec<String> = (0..2)
+        .map(|n| format!("Sandbox{n}x{}", uuid::Uuid::new_v4().simple()))
+        .collect();
+    let invocations: Vec<_> = markers
+        .iter()
+        .map(|marker| invoke_in_place(&relay, &session, &binary, marker))
+        .collect();
+    wait_initialized(&mut dap, attach_seq, STEP);
+    let line = line_of(&source, BREAKPOINT_LINE);
+    let set = dap.request(
+        "setBreakpoints",
+        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
+        STEP,
+    );
+    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
+    dap.request("configurationDone", Value::Null, STEP);
+    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
+
+    // Each sandbox's invocation stops at the breakpoint on a thread of its
+    // own, and each thread's `greeting` holds its own event's marker.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
+        assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+        let thread = stopped["threadId"].as_i64().expect("threadId");
+        let stack = dap.request(
+            "stackTrace",
+            json!({ "threadId": thread, "startFrame": 0, "levels": 1 }),
+            STEP,
+        );
+        let frame = stack["stackFrames"][0]["id"].as_i64().expect("frame id");
+        let greeting = dap.request(
+            "evaluate",
+            json!({ "expression": "greeting", "frameId": frame, "context": "watch" }),
+            STEP,
+        );
+        let text = greeting["result"].as_str().unwrap_or_default().to_owned();
+        let marker = markers
+            .iter()
+            .find(|marker| text.contains(marker.as_str()))
+            .unwrap_or_else(|| panic!("greeting {text} holds neither marker"))
+            .clone();
+        seen.push((thread, marker));
+    }
+    assert_ne!(seen[0].0, seen[1].0, "two threads: {seen:?}");
+    assert_ne!(seen[0].1, seen[1].1, "two invocations: {seen:?}");
+    let threads = dap.request("threads", Value::Null, STEP);
+    let listed: Vec<i64> = threads["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter_map(|thread| thread["id"].as_i64())
+        .collect();
+    for (thread, _) in &seen {
+        assert!(listed.contains(thread), "{thread} in {threads}");
+    }
+    for (thread, _) in &seen {
+        dap.request("continue", json!({ "threadId": thread }), STEP);
+    }
+    for (invocation, marker) in invocations.into_iter().zip(&markers) {
+        let (sandbox, answer) = invocation.join().expect("the invocation thread");
+        assert_eq!(answer.status, 200, "{answer:?}\n{}", sandbox.logs());
+        assert!(answer.body.contains(marker.as_str()), "{answer:?}");
+    }
+    let _ = dap.request("disconnect", json!({}), STEP);
+}
+
 #[test]
 fn fogbank_dap_attaches_in_place_through_the_companion_command() {
     require_docker();

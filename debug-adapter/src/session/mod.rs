@@ -99,6 +99,16 @@ pub enum Input {
     Prepared(Result<Prepared, String>),
     /// Text for an `output` event.
     Output(Category, String),
+    /// Another gdb server to debug beside the first: a later cloud sandbox
+    /// of an in-place session, one per concurrent cloud invocation.
+    Target {
+        /// The connection, already open.
+        stream: Transport,
+        /// What to call the target.
+        label: String,
+        /// The program, for symbols.
+        program: PathBuf,
+    },
 }
 
 /// What a launch or attach prepared in the background.
@@ -461,6 +471,27 @@ impl<W: Write> Session<W> {
                 self.out.raw_event("terminated", json!({}))
             }
             Input::Prepared(result) => self.on_prepared(result),
+            Input::Target {
+                stream,
+                label,
+                program,
+            } => {
+                if matches!(self.phase, Phase::Preparing { .. }) {
+                    self.deferred.push_back(Input::Target {
+                        stream,
+                        label,
+                        program,
+                    });
+                    return Ok(());
+                }
+                if matches!(self.phase, Phase::Ended) {
+                    return Ok(());
+                }
+                match self.add_target(stream, label.clone(), None, &program) {
+                    Ok(_) => self.console(&format!("Debugging {label} too.\n")),
+                    Err(error) => self.output(Category::Important, &format!("{error}\n")),
+                }
+            }
         }
     }
 
