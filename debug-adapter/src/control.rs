@@ -281,14 +281,16 @@ impl ControlClient {
         decode_json(operation, &answer)
     }
 
-    /// Runs the function's next instances under `agent`.
+    /// Runs the function's next instances under `agent`, at most
+    /// `instances` of them at once.
     pub async fn enable_debug(
         &self,
         function: &str,
         agent: &std::path::Path,
+        instances: u32,
     ) -> Result<(), ControlError> {
         let path = format!("/fogbank/v1/functions/{}/debug", encode_segment(function));
-        let body = serde_json::json!({ "agent": agent }).to_string();
+        let body = serde_json::json!({ "agent": agent, "instances": instances }).to_string();
         self.call("PUT", &path, Some(body.into_bytes()))
             .await
             .map(drop)

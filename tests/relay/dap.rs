@@ -303,6 +303,64 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
     drop(sandbox);
 }
 
+/// Waits for each of `invocations` (one per marker, running at once) to
+/// stop at the breakpoint on a thread of its own, checks that each thread's
+/// `greeting` holds its own event's marker and that `threads` lists both,
+/// continues them, and checks every caller's answer.
+fn stop_each_and_answer(
+    dap: &mut DapClient,
+    markers: &[String],
+    invocations: Vec<std::thread::JoinHandle<(Sandbox, CloudAnswer)>>,
+) {
+    let mut seen: Vec<(i64, String)> = Vec::new();
+    for _ in markers {
+        let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
+        assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+        let thread = stopped["threadId"].as_i64().expect("threadId");
+        let stack = dap.request(
+            "stackTrace",
+            json!({ "threadId": thread, "startFrame": 0, "levels": 1 }),
+            STEP,
+        );
+        let frame = stack["stackFrames"][0]["id"].as_i64().expect("frame id");
+        let greeting = dap.request(
+            "evaluate",
+            json!({ "expression": "greeting", "frameId": frame, "context": "watch" }),
+            STEP,
+        );
+        let text = greeting["result"].as_str().unwrap_or_default().to_owned();
+        let marker = markers
+            .iter()
+            .find(|marker| text.contains(marker.as_str()))
+            .unwrap_or_else(|| panic!("greeting {text} holds none of {markers:?}"))
+            .clone();
+        assert!(
+            seen.iter()
+                .all(|(other, known)| *other != thread && *known != marker),
+            "a second stop of the same thread or invocation: {thread} {marker} after {seen:?}"
+        );
+        seen.push((thread, marker));
+    }
+    let threads = dap.request("threads", Value::Null, STEP);
+    let listed: Vec<i64> = threads["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .filter_map(|thread| thread["id"].as_i64())
+        .collect();
+    for (thread, _) in &seen {
+        assert!(listed.contains(thread), "{thread} in {threads}");
+    }
+    for (thread, _) in &seen {
+        dap.request("continue", json!({ "threadId": thread }), STEP);
+    }
+    for (invocation, marker) in invocations.into_iter().zip(markers) {
+        let (sandbox, answer) = invocation.join().expect("the invocation thread");
+        assert_eq!(answer.status, 200, "{answer:?}\n{}", sandbox.logs());
+        assert!(answer.body.contains(marker.as_str()), "{answer:?}");
+    }
+}
+
 /// Two cloud invocations at once run in two sandboxes; the in-place
 /// session debugs both, each sandbox's thread a DAP thread of its own.
 #[test]
@@ -336,52 +394,7 @@ fn fogbank_dap_shows_concurrent_cloud_sandboxes_as_threads() {
     dap.request("configurationDone", Value::Null, STEP);
     assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
 
-    // Each sandbox's invocation stops at the breakpoint on a thread of its
-    // own, and each thread's `greeting` holds its own event's marker.
-    let mut seen = Vec::new();
-    for _ in 0..2 {
-        let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
-        assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
-        let thread = stopped["threadId"].as_i64().expect("threadId");
-        let stack = dap.request(
-            "stackTrace",
-            json!({ "threadId": thread, "startFrame": 0, "levels": 1 }),
-            STEP,
-        );
-        let frame = stack["stackFrames"][0]["id"].as_i64().expect("frame id");
-        let greeting = dap.request(
-            "evaluate",
-            json!({ "expression": "greeting", "frameId": frame, "context": "watch" }),
-            STEP,
-        );
-        let text = greeting["result"].as_str().unwrap_or_default().to_owned();
-        let marker = markers
-            .iter()
-            .find(|marker| text.contains(marker.as_str()))
-            .unwrap_or_else(|| panic!("greeting {text} holds neither marker"))
-            .clone();
-        seen.push((thread, marker));
-    }
-    assert_ne!(seen[0].0, seen[1].0, "two threads: {seen:?}");
-    assert_ne!(seen[0].1, seen[1].1, "two invocations: {seen:?}");
-    let threads = dap.request("threads", Value::Null, STEP);
-    let listed: Vec<i64> = threads["threads"]
-        .as_array()
-        .expect("threads")
-        .iter()
-        .filter_map(|thread| thread["id"].as_i64())
-        .collect();
-    for (thread, _) in &seen {
-        assert!(listed.contains(thread), "{thread} in {threads}");
-    }
-    for (thread, _) in &seen {
-        dap.request("continue", json!({ "threadId": thread }), STEP);
-    }
-    for (invocation, marker) in invocations.into_iter().zip(&markers) {
-        let (sandbox, answer) = invocation.join().expect("the invocation thread");
-        assert_eq!(answer.status, 200, "{answer:?}\n{}", sandbox.logs());
-        assert!(answer.body.contains(marker.as_str()), "{answer:?}");
-    }
+    stop_each_and_answer(&mut dap, &markers, invocations);
     let _ = dap.request("disconnect", json!({}), STEP);
 }
 
@@ -466,6 +479,28 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
         output.contains("left before the cloud's deadline"),
         "{output}"
     );
+
+    // Two cloud invocations at once, from two sandboxes: each runs in its
+    // own debugged instance here and stops on a thread of its own.
+    let markers: Vec<String> = (0..2)
+        .map(|n| format!("Live{n}x{}", uuid::Uuid::new_v4().simple()))
+        .collect();
+    let invocations = markers
+        .iter()
+        .map(|marker| {
+            let sandbox = Sandbox::start(&relay, &session, &relay.url());
+            let event = hello_event(marker);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                let answer = runtime.block_on(sandbox.invoke(&event));
+                (sandbox, answer)
+            })
+        })
+        .collect();
+    stop_each_and_answer(&mut dap, &markers, invocations);
     let _ = dap.request("disconnect", json!({}), STEP);
 }
 

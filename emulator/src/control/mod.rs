@@ -5,7 +5,7 @@
 //! | route | does |
 //! |---|---|
 //! | `GET /fogbank/v1/status` | version, template, ports, functions |
-//! | `PUT /fogbank/v1/functions/{name}/debug` `{"agent": PATH}` | run the function's next instances under `fogbank-agent` |
+//! | `PUT /fogbank/v1/functions/{name}/debug` `{"agent": PATH, "instances": N}` | run the function's next instances under `fogbank-agent`, at most N at once (default 1) |
 //! | `DELETE /fogbank/v1/functions/{name}/debug` | run it normally again |
 //! | `PUT /fogbank/v1/functions/{name}/cloud-environment` `{"variables": {NAME: VALUE}}` | run the function's next instances with a cloud sandbox's environment (live mode) |
 //! | `DELETE /fogbank/v1/functions/{name}/cloud-environment` | with its own environment again |
@@ -105,7 +105,20 @@ impl http_server::Handler<Body> for ControlApi {
                     Ok(body) => body,
                     Err(response) => return response,
                 };
-                let config = DebugConfig { agent: body.agent };
+                if !(1..=wire::MAX_DEBUG_INSTANCES).contains(&body.instances) {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "instances: {} is out of range; give 1 to {}",
+                            body.instances,
+                            wire::MAX_DEBUG_INSTANCES
+                        ),
+                    );
+                }
+                let config = DebugConfig {
+                    agent: body.agent,
+                    instances: body.instances,
+                };
                 self.set_debug(&name, Some(config))
             }
             (Some(Route::Debug(name)), Method::DELETE) => self.set_debug(&name, None),

@@ -57,7 +57,17 @@ pub struct FunctionStatus {
 #[derive(Debug, Deserialize)]
 pub struct DebugRequest {
     pub agent: PathBuf,
+    /// How many instances may run under the debugger at once.
+    #[serde(default = "one_instance")]
+    pub instances: u32,
 }
+
+fn one_instance() -> u32 {
+    1
+}
+
+/// The most instances a debug session may ask for.
+pub const MAX_DEBUG_INSTANCES: u32 = 64;
 
 /// `PUT /fogbank/v1/functions/{name}/cloud-environment`.
 #[derive(Debug, Deserialize)]

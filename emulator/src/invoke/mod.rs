@@ -148,6 +148,12 @@ pub struct DebugConfig {
     /// The `fogbank-agent` binary on the host; it runs the bootstrap under
     /// ptrace and serves RSP.
     pub agent: PathBuf,
+    /// How many instances may run under the debugger at once (at least 1).
+    /// One is what a developer expects locally: every invocation stops in
+    /// the same process, one after the other. Live mode asks for more, so
+    /// that concurrent cloud invocations run (and stop) side by side, each
+    /// instance a target of the debug session.
+    pub instances: u32,
 }
 
 /// Why a function cannot be debugged.

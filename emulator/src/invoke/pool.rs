@@ -112,15 +112,17 @@ impl FunctionPool {
     }
 
     fn limit(&self, deployment: &Versioned) -> u32 {
-        if deployment.debug.is_some() {
-            // One instance under the debugger: every invocation stops in the
-            // same process, one after the other, as a developer expects.
-            return 1;
-        }
-        deployment
+        let limit = deployment
             .function
             .reserved_concurrency
-            .unwrap_or(self.shared.settings.default_concurrency)
+            .unwrap_or(self.shared.settings.default_concurrency);
+        match &deployment.debug {
+            // As many instances under the debugger as it asked for (one,
+            // unless live mode serves concurrent cloud invocations); past
+            // that, invocations queue rather than throttle.
+            Some(debug) => debug.instances.clamp(1, limit.max(1)),
+            None => limit,
+        }
     }
 
     pub async fn invoke(&self, invocation: Invocation) -> Result<Completed, InvokeError> {

@@ -436,6 +436,7 @@ fn debug_config() -> DebugConfig {
     // The fake backend ignores the agent; it only has to exist.
     DebugConfig {
         agent: PathBuf::from("/bin/true"),
+        instances: 1,
     }
 }
 
@@ -512,6 +513,7 @@ async fn only_native_functions_can_be_debugged() {
     let (invoker, _) = invoker_with(function(Duration::from_secs(3), None), Init::Ready, echo());
     let missing = DebugConfig {
         agent: PathBuf::from("/nonexistent/fogbank-agent"),
+        instances: 1,
     };
     assert!(matches!(
         invoker.set_debug("Hello", Some(missing)),
@@ -747,5 +749,40 @@ async fn a_cloud_environment_restarts_instances_once_and_outlives_reloads() {
         invoker.set_cloud_environment("Nope", None),
         Err(InvokeError::FunctionNotFound(name)) if name == "Nope"
     ));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_debug_session_may_ask_for_concurrent_instances() {
+    let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond {
+        payload: event.clone(),
+        delay: Duration::from_millis(200),
+    });
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
+    let config = DebugConfig {
+        instances: 2,
+        ..debug_config()
+    };
+    invoker.set_debug("Hello", Some(config)).unwrap();
+    let calls = (0..3).map(|i| {
+        let invoker = invoker.clone();
+        tokio::spawn(async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
+                .await
+        })
+    });
+    for result in futures::future::join_all(calls).await {
+        assert!(
+            matches!(result.unwrap().unwrap().outcome, Outcome::Success(_)),
+            "queued past the limit, not throttled"
+        );
+    }
+    assert_eq!(
+        backend.started(),
+        2,
+        "two debugged instances side by side, the third call queued"
+    );
     invoker.shutdown().await;
 }

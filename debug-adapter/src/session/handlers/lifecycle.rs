@@ -483,6 +483,10 @@ fn short(instance: &str) -> &str {
 
 /// Connects to (or starts) the emulator, finds the function and the
 /// agent, follows the event stream and switches debug mode on.
+/// How many instances live mode debugs at once (concurrent cloud
+/// invocations beyond this wait for one to finish).
+const LIVE_DEBUG_INSTANCES: u32 = 8;
+
 async fn prepare_emulator(
     config: EmulatorConfig,
     agent: Option<PathBuf>,
@@ -591,8 +595,16 @@ async fn prepare_emulator(
         // retires instances that waited for that session.
         let _ = control.disable_debug(&function.logical_id).await;
     }
+    // Live mode serves every cloud sandbox's invocation, several at once
+    // when the cloud runs them at once: each gets its own debugged instance
+    // (a target of this session, its threads DAP threads of their own).
+    let instances = if config.live.is_some() {
+        LIVE_DEBUG_INSTANCES
+    } else {
+        1
+    };
     control
-        .enable_debug(&function.logical_id, &agent)
+        .enable_debug(&function.logical_id, &agent, instances)
         .await
         .map_err(|error| error.to_string())?;
     Ok(Prepared::Emulator {
