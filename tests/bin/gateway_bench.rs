@@ -7,6 +7,7 @@
 //! server answering a fixed response in the same run, and beside
 //! `cargo lambda watch` serving the same function through its function URL
 //! when cargo-lambda is installed. wrk is the load generator for all.
+#![allow(clippy::expect_used)] // A benchmark command: a missing file or port is fatal.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -5,6 +5,7 @@
 //! through `fogbank start` with the process runtime, at 1 and 8
 //! connections, beside a bare hyper server answering a fixed response in the
 //! same run. wrk is the load generator for both.
+#![allow(clippy::expect_used)] // A benchmark command: a missing file or port is fatal.
 
 use std::time::Duration;
 
