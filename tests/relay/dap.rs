@@ -172,6 +172,23 @@ fn line_of(path: &Path, text: &str) -> i64 {
 const BREAKPOINT_LINE: &str = "let body = json!({ \"message\": greeting, \"length\": length });";
 
 /// After an attach reached `initialized`: sets the handler's line
+/// breakpoint in `source`, ends the configuration and waits for the
+/// attach's success. Returns the breakpoint's line.
+fn configure_with_breakpoint(dap: &mut DapClient, attach_seq: i64, source: &Path) -> i64 {
+    let line = line_of(source, BREAKPOINT_LINE);
+    let set = dap.request(
+        "setBreakpoints",
+        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
+        STEP,
+    );
+    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
+    dap.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
+    dap.request("configurationDone", Value::Null, STEP);
+    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
+    line
+}
+
+/// After an attach reached `initialized`: sets the handler's line
 /// breakpoint in `source`, configures, waits for the cloud invocation to
 /// stop there, reads the `String` local `greeting` (it must hold `marker`,
 /// which only the cloud event carries), continues, and returns the
@@ -183,16 +200,7 @@ fn debug_the_invocation(
     marker: &str,
     invocation: impl FnOnce() -> (Sandbox, CloudAnswer),
 ) -> (Sandbox, CloudAnswer) {
-    let line = line_of(source, BREAKPOINT_LINE);
-    let set = dap.request(
-        "setBreakpoints",
-        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
-        STEP,
-    );
-    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
-    dap.request("setExceptionBreakpoints", json!({ "filters": [] }), STEP);
-    dap.request("configurationDone", Value::Null, STEP);
-    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
+    let line = configure_with_breakpoint(dap, attach_seq, source);
 
     let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
     assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
@@ -250,6 +258,26 @@ const IN_PLACE: &[&str] = &[
     "/var/task/bootstrap",
 ];
 
+/// Starts fogbank-dap in `dir` and attaches it in place to the session,
+/// with `binary` for symbols. The secret comes from the adapter's
+/// environment (neither "secret" nor "secretFile"; the live test passes
+/// "secret"). Returns once the adapter is attached to the session and
+/// waits for a sandbox, before any cloud invocation starts one (whose agent
+/// then waits for the debugger).
+fn attach_in_place(
+    dir: &Path,
+    relay: &RelayProcess,
+    session: &Session,
+    binary: &Path,
+) -> (DapClient, i64) {
+    let mut dap = start_adapter(dir, &[("FOGBANK_SESSION_SECRET", &session.secret)]);
+    let mut attributes = relay_attributes(relay, session, "in-place");
+    attributes["program"] = json!(binary);
+    let attach_seq = dap.send("attach", attributes);
+    dap.output_containing("waiting for the function's sandbox", STEP);
+    (dap, attach_seq)
+}
+
 /// Starts the in-place sandbox with `binary` and invokes it with an event
 /// carrying `marker` on a thread of its own.
 fn invoke_in_place(
@@ -266,6 +294,15 @@ fn invoke_in_place(
         &[(binary, "/var/task/bootstrap")],
     );
     let event = hello_event(marker);
+    invoke_on_a_thread(sandbox, event)
+}
+
+/// Sends `event` to the sandbox's invoke endpoint on a thread of its own
+/// (the call blocks while the invocation is stopped in the debugger).
+fn invoke_on_a_thread(
+    sandbox: Sandbox,
+    event: String,
+) -> std::thread::JoinHandle<(Sandbox, CloudAnswer)> {
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -284,15 +321,7 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
     let source = example("hello-api").join("src/main.rs");
     let relay = RelayProcess::start(&[]);
     let session = relay.mint("1h");
-    // The secret comes from the adapter's environment here (neither
-    // "secret" nor "secretFile"); the live test passes "secret".
-    let mut dap = start_adapter(dir.path(), &[("FOGBANK_SESSION_SECRET", &session.secret)]);
-    let mut attributes = relay_attributes(&relay, &session, "in-place");
-    attributes["program"] = json!(binary);
-    let attach_seq = dap.send("attach", attributes);
-    // The adapter is attached to the session before the cloud invocation
-    // starts the sandbox, whose agent then waits for it.
-    dap.output_containing("waiting for the function's sandbox", STEP);
+    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
     let marker = format!("InPlace{}", uuid::Uuid::new_v4().simple());
     let invocation = invoke_in_place(&relay, &session, &binary, &marker);
     wait_initialized(&mut dap, attach_seq, STEP);
@@ -371,11 +400,7 @@ fn fogbank_dap_shows_concurrent_cloud_sandboxes_as_threads() {
     let source = example("hello-api").join("src/main.rs");
     let relay = RelayProcess::start(&[]);
     let session = relay.mint("1h");
-    let mut dap = start_adapter(dir.path(), &[("FOGBANK_SESSION_SECRET", &session.secret)]);
-    let mut attributes = relay_attributes(&relay, &session, "in-place");
-    attributes["program"] = json!(binary);
-    let attach_seq = dap.send("attach", attributes);
-    dap.output_containing("waiting for the function's sandbox", STEP);
+    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
     let markers: Vec<String> = (0..2)
         .map(|n| format!("Sandbox{n}x{}", uuid::Uuid::new_v4().simple()))
         .collect();
@@ -384,16 +409,7 @@ fn fogbank_dap_shows_concurrent_cloud_sandboxes_as_threads() {
         .map(|marker| invoke_in_place(&relay, &session, &binary, marker))
         .collect();
     wait_initialized(&mut dap, attach_seq, STEP);
-    let line = line_of(&source, BREAKPOINT_LINE);
-    let set = dap.request(
-        "setBreakpoints",
-        json!({ "source": { "name": "main.rs", "path": source }, "breakpoints": [{ "line": line }] }),
-        STEP,
-    );
-    assert_eq!(set["breakpoints"][0]["verified"], true, "{set}");
-    dap.request("configurationDone", Value::Null, STEP);
-    assert_eq!(dap.response(attach_seq, STEP).message["success"], true);
-
+    configure_with_breakpoint(&mut dap, attach_seq, &source);
     stop_each_and_answer(&mut dap, &markers, invocations);
     let _ = dap.request("disconnect", json!({}), STEP);
 }
@@ -461,15 +477,7 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
 
     let sandbox = Sandbox::start(&relay, &session, &relay.url());
     let marker = format!("Live{}", uuid::Uuid::new_v4().simple());
-    let event = hello_event(&marker);
-    let invocation = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let answer = runtime.block_on(sandbox.invoke(&event));
-        (sandbox, answer)
-    });
+    let invocation = invoke_on_a_thread(sandbox, hello_event(&marker));
     let (_sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
         invocation.join().expect("the invocation thread")
     });
@@ -489,15 +497,7 @@ fn fogbank_dap_debugs_a_cloud_invocation_in_live_mode() {
         .iter()
         .map(|marker| {
             let sandbox = Sandbox::start(&relay, &session, &relay.url());
-            let event = hello_event(marker);
-            std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                let answer = runtime.block_on(sandbox.invoke(&event));
-                (sandbox, answer)
-            })
+            invoke_on_a_thread(sandbox, hello_event(marker))
         })
         .collect();
     stop_each_and_answer(&mut dap, &markers, invocations);

@@ -319,6 +319,30 @@ async fn past_the_concurrency_limit_calls_are_throttled() {
     invoker.shutdown().await;
 }
 
+/// Makes `count` calls of Hello at once, call `i` with payload `i`, and
+/// checks that each got its own payload back (the echo script).
+async fn echo_concurrently(invoker: &Invoker, count: usize, why: &str) {
+    let calls = (0..count).map(|i| {
+        let invoker = invoker.clone();
+        tokio::spawn(async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
+                .await
+        })
+    });
+    for (i, result) in futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            result.unwrap().unwrap().outcome,
+            Outcome::Success(Bytes::from(i.to_string())),
+            "call {i}: {why}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn concurrent_calls_get_their_own_instances() {
     let script: Script = Arc::new(|event: &Bytes| Behaviour::Respond {
@@ -327,21 +351,7 @@ async fn concurrent_calls_get_their_own_instances() {
     });
     let (invoker, backend) =
         invoker_with(function(Duration::from_secs(3), None), Init::Ready, script);
-    let calls = (0..4).map(|i| {
-        let invoker = invoker.clone();
-        tokio::spawn(async move {
-            invoker
-                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
-                .await
-        })
-    });
-    let results = futures::future::join_all(calls).await;
-    for (i, result) in results.into_iter().enumerate() {
-        assert_eq!(
-            result.unwrap().unwrap().outcome,
-            Outcome::Success(Bytes::from(i.to_string()))
-        );
-    }
+    echo_concurrently(&invoker, 4, "each call answered").await;
     assert_eq!(backend.started(), 4);
     invoker.shutdown().await;
 }
@@ -451,25 +461,7 @@ async fn debug_mode_queues_invocations_on_one_instance() {
     let mut events = invoker.subscribe_events();
     invoker.set_debug("Hello", Some(debug_config())).unwrap();
     assert!(invoker.is_debugging("Hello"));
-    let calls = (0..3).map(|i| {
-        let invoker = invoker.clone();
-        tokio::spawn(async move {
-            invoker
-                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
-                .await
-        })
-    });
-    for (i, result) in futures::future::join_all(calls)
-        .await
-        .into_iter()
-        .enumerate()
-    {
-        assert_eq!(
-            result.unwrap().unwrap().outcome,
-            Outcome::Success(Bytes::from(i.to_string())),
-            "queued, not throttled"
-        );
-    }
+    echo_concurrently(&invoker, 3, "queued, not throttled").await;
     assert_eq!(
         backend.started(),
         1,
@@ -765,20 +757,7 @@ async fn a_debug_session_may_ask_for_concurrent_instances() {
         ..debug_config()
     };
     invoker.set_debug("Hello", Some(config)).unwrap();
-    let calls = (0..3).map(|i| {
-        let invoker = invoker.clone();
-        tokio::spawn(async move {
-            invoker
-                .invoke("Hello", Invocation::new(Bytes::from(i.to_string())))
-                .await
-        })
-    });
-    for result in futures::future::join_all(calls).await {
-        assert!(
-            matches!(result.unwrap().unwrap().outcome, Outcome::Success(_)),
-            "queued past the limit, not throttled"
-        );
-    }
+    echo_concurrently(&invoker, 3, "queued past the limit, not throttled").await;
     assert_eq!(
         backend.started(),
         2,
