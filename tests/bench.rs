@@ -6,8 +6,8 @@
 //! the ratio.
 
 use std::convert::Infallible;
-use std::io::Write;
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
@@ -288,6 +288,87 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{:.2} ms", micros / 1000.0)
     } else {
         format!("{:.2} s", micros / 1e6)
+    }
+}
+
+/// The median of `samples` (zero when there are none).
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// A Runtime API that answers every `next` with `event` (and a deadline an
+/// hour away) and accepts every response: enough for a Lambda runtime
+/// client to run its handler in a loop, with nothing of fogbank's in the
+/// way. Serves until the process exits.
+pub fn spawn_looping_runtime_api(event: String) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
+    let address = listener.local_addr().expect("address");
+    let event = std::sync::Arc::new(event);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let event = event.clone();
+            std::thread::spawn(move || serve_looping_runtime_api(stream, &event));
+        }
+    });
+    address
+}
+
+fn serve_looping_runtime_api(stream: TcpStream, event: &str) {
+    let _ = stream.set_nodelay(true);
+    let mut reader = BufReader::new(match stream.try_clone() {
+        Ok(stream) => stream,
+        Err(_) => return,
+    });
+    let mut writer = stream;
+    let mut count = 0u64;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0usize;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = if request_line.starts_with("GET ")
+            && request_line.contains("/invocation/next")
+        {
+            count += 1;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 3_600_000)
+                .unwrap_or(0);
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-{count}\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:HelloFunction\r\n\
+                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
+                 content-length: {}\r\n\r\n{event}",
+                event.len()
+            )
+        } else {
+            "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n"
+                .to_owned()
+        };
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
     }
 }
 

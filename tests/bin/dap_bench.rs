@@ -23,13 +23,12 @@
 // A benchmark command: failing loudly on a broken setup is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fogbank_tests::bench::Table;
+use fogbank_tests::bench::{Table, median, spawn_looping_runtime_api};
 use fogbank_tests::dap_client::DapClient;
 use fogbank_tests::{copy_dir, example, target_dir, workspace_binary};
 use serde_json::{Value, json};
@@ -131,7 +130,7 @@ fn main() {
     let program = build_hello_api(app.path());
     let source = app.path().join("src/main.rs");
     let line = line_of(&source, "let greeting = format!(\"Hello, {name}!\");");
-    let runtime_api = spawn_runtime_api();
+    let runtime_api = spawn_looping_runtime_api(hello_event());
     let adapters = [Adapter::Fogbank { dap, agent }, Adapter::Lldb { dap: lldb }];
 
     // One warm-up session each (page cache, lldb's module cache), then
@@ -281,11 +280,6 @@ fn stopped_at_breakpoint(client: &mut DapClient, adapter: &Adapter) -> Value {
     stopped
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values.get(values.len() / 2).copied().unwrap_or_default()
-}
-
 /// Builds the copy of hello-api in release mode with debug info (as a
 /// developer would to debug optimised code) and returns its binary.
 fn build_hello_api(app: &Path) -> PathBuf {
@@ -312,22 +306,9 @@ fn line_of(path: &Path, text: &str) -> i64 {
         + 1
 }
 
-/// A Runtime API that answers every `next` with the same API Gateway
-/// event and accepts every response: enough for the lambda_runtime crate
-/// to run the handler in a loop.
-fn spawn_runtime_api() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
-    let address = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve_runtime_api(stream));
-        }
-    });
-    address
-}
-
-fn serve_runtime_api(stream: TcpStream) {
-    let event = json!({
+/// hello-api's `GET /hello/{name}` event, as the Runtime API hands it out.
+fn hello_event() -> String {
+    json!({
         "version": "2.0",
         "routeKey": "GET /hello/{name}",
         "rawPath": "/hello/Ada",
@@ -342,60 +323,5 @@ fn serve_runtime_api(stream: TcpStream) {
         },
         "isBase64Encoded": false
     })
-    .to_string();
-    let _ = stream.set_nodelay(true);
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(stream) => stream,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    let mut count = 0u64;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header == "\r\n" || header == "\n" {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let answer = if request_line.starts_with("GET ")
-            && request_line.contains("/invocation/next")
-        {
-            count += 1;
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() + 3_600_000)
-                .unwrap_or(0);
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-{count}\r\n\
-                 lambda-runtime-deadline-ms: {deadline}\r\n\
-                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:HelloFunction\r\n\
-                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
-                 content-length: {}\r\n\r\n{event}",
-                event.len()
-            )
-        } else {
-            "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n"
-                .to_owned()
-        };
-        if writer.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
-    }
+    .to_string()
 }

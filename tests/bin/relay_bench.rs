@@ -24,8 +24,7 @@
 // A benchmark stops at the first failure with a message, like a test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -40,7 +39,7 @@ use fogbank_relay::registry::Limits;
 use fogbank_relay::secret::{RelayKey, SessionCredentials, new_session};
 use fogbank_relay::server::{RelayConfig, run};
 use fogbank_relay::tls::RelayAddress;
-use fogbank_tests::bench::Table;
+use fogbank_tests::bench::{Table, median, spawn_looping_runtime_api};
 use fogbank_tests::dap_client::DapClient;
 use fogbank_tests::{Fogbank, StartOptions, example, fogbank_binary, http, venv, workspace_binary};
 use serde_json::{Value, json};
@@ -53,11 +52,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn free_port() -> SocketAddr {
@@ -298,7 +292,10 @@ async fn main() {
     // drift hits both alike.
     let program = hello_api_binary();
     let dap = workspace_binary("fogbank-dap", "fogbank-dap");
-    let runtime_api = spawn_runtime_api();
+    let runtime_api = spawn_looping_runtime_api(
+        std::fs::read_to_string(example("hello-api").join("events/hello.json"))
+            .expect("hello-api's event"),
+    );
     let sessions = (rounds / 100).clamp(1, 5);
     let mut next_direct = Vec::new();
     let mut next_relayed = Vec::new();
@@ -557,68 +554,4 @@ fn dap_nexts(
     client.send("disconnect", json!({ "terminateDebuggee": true }));
     let _ = client.wait_exit(Duration::from_secs(10));
     nexts
-}
-
-/// A Runtime API that answers every `next` with the same API Gateway
-/// event and accepts every response, so the handler runs in a loop.
-fn spawn_runtime_api() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Runtime API");
-    let address = listener.local_addr().expect("address");
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve_runtime_api(stream));
-        }
-    });
-    address
-}
-
-fn serve_runtime_api(stream: TcpStream) {
-    let event = std::fs::read_to_string(example("hello-api").join("events/hello.json"))
-        .expect("hello-api's event");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
-    let mut writer = stream;
-    let mut count = 0u64;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let answer = if request_line.starts_with("GET ")
-            && request_line.contains("/invocation/next")
-        {
-            count += 1;
-            let deadline = unix_now() * 1000 + 3_600_000;
-            format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nlambda-runtime-aws-request-id: bench-{count}\r\n\
-                 lambda-runtime-deadline-ms: {deadline}\r\n\
-                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:123456789012:function:HelloFunction\r\n\
-                 content-length: {}\r\n\r\n{event}",
-                event.len()
-            )
-        } else {
-            "HTTP/1.1 202 Accepted\r\ncontent-type: application/json\r\ncontent-length: 16\r\n\r\n{\"status\":\"OK\"}\n".to_owned()
-        };
-        if writer.write_all(answer.as_bytes()).is_err() {
-            return;
-        }
-    }
 }
