@@ -307,7 +307,6 @@ pub async fn run(
     }
     print_gateway(&console, &gateway, gateway_address);
     console.line(&format!("  Control     http://{control_address}"));
-    console.line("Press Ctrl-C to stop.");
     if config.warm {
         invoker.prewarm().await;
     }
@@ -353,6 +352,10 @@ pub async fn run(
     } else {
         None
     };
+    // The last banner line says everything is in place, the file watcher
+    // included: a save right after it is reloaded (tools and tests wait
+    // for this line).
+    console.line("Press Ctrl-C to stop.");
     let mut servers = JoinSet::new();
     servers.spawn(lambda_api::run(
         listeners.lambda,

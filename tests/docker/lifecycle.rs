@@ -19,7 +19,7 @@ async fn warm_containers_are_labelled_reused_and_removed_at_shutdown() {
     let template = app.path().join("template.yaml");
     let label = app_label(&template);
     let mut fogbank = start_docker(&template, &["--warm"]);
-    // --warm starts the containers right after the banner.
+    // --warm starts the containers before the banner's last line.
     eventually(Duration::from_secs(10), || {
         running_containers(&label).len() == 3
     });
