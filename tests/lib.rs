@@ -100,6 +100,27 @@ pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
     path
 }
 
+/// Compiles the C file `source` into `output` with gcc, debug info and no
+/// optimisation, plus `flags`; fails the test with gcc's errors.
+pub fn compile_c(source: &Path, output: &Path, flags: &[&str]) {
+    let result = Command::new("gcc")
+        .args(["-g", "-O0"])
+        .args(flags)
+        .arg("-o")
+        .arg(output)
+        .arg(source)
+        .output()
+        .unwrap_or_else(|error| {
+            panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev")
+        });
+    assert!(
+        result.status.success(),
+        "gcc failed to build {}: {}",
+        source.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
 /// The `fogbank` binary.
 pub fn fogbank_binary() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{Dap, STEP, line_of, variable};
+use super::support::{self, Dap, STEP, line_of, variable};
 
 /// The C fixture the RSP tests use too.
 fn fixture_source() -> PathBuf {
@@ -17,30 +17,12 @@ fn fixture_source() -> PathBuf {
 }
 
 fn marker_line(name: &str) -> i64 {
-    let source = std::fs::read_to_string(fixture_source()).unwrap();
-    let needle = format!("marker: {name} ");
-    source
-        .lines()
-        .position(|line| line.contains(&needle))
-        .unwrap() as i64
-        + 1
+    support::marker_line(&fixture_source(), name)
 }
 
 fn build_fixture(dir: &Path) -> PathBuf {
     let output = dir.join("target");
-    let result = Command::new("gcc")
-        .args(["-g", "-O0", "-pthread", "-o"])
-        .arg(&output)
-        .arg(fixture_source())
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev")
-        });
-    assert!(
-        result.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    fogbank_tests::compile_c(&fixture_source(), &output, &["-pthread"]);
     output
 }
 

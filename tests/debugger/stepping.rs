@@ -4,42 +4,23 @@
 //! library calls without debug info.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{Dap, STEP};
+use super::support::{self, Dap, STEP};
 
 fn fixture_source() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("debugger/fixtures/steps.c")
 }
 
 fn marker_line(name: &str) -> i64 {
-    let source = std::fs::read_to_string(fixture_source()).unwrap();
-    let needle = format!("marker: {name} ");
-    source
-        .lines()
-        .position(|line| line.contains(&needle))
-        .unwrap_or_else(|| panic!("steps.c has no marker {name}")) as i64
-        + 1
+    support::marker_line(&fixture_source(), name)
 }
 
 fn build_fixture(dir: &Path) -> PathBuf {
     let output = dir.join("steps");
-    let result = Command::new("gcc")
-        .args(["-g", "-O0", "-o"])
-        .arg(&output)
-        .arg(fixture_source())
-        .output()
-        .unwrap_or_else(|error| {
-            panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev")
-        });
-    assert!(
-        result.status.success(),
-        "gcc: {}",
-        String::from_utf8_lossy(&result.stderr)
-    );
+    fogbank_tests::compile_c(&fixture_source(), &output, &[]);
     output
 }
 

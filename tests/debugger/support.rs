@@ -37,6 +37,17 @@ pub fn hello_api_copy() -> tempfile::TempDir {
     fogbank_tests::copy_dir(&fogbank_tests::example("hello-api"))
 }
 
+/// The 1-based line of the C fixture `source` that carries the comment
+/// `marker: NAME `.
+pub fn marker_line(source: &Path, name: &str) -> i64 {
+    let text = std::fs::read_to_string(source).unwrap();
+    let needle = format!("marker: {name} ");
+    text.lines()
+        .position(|line| line.contains(&needle))
+        .unwrap_or_else(|| panic!("{} has no marker {name}", source.display())) as i64
+        + 1
+}
+
 /// The 1-based line of the first line of `path` whose trimmed text is
 /// `text`.
 pub fn line_of(path: &Path, text: &str) -> i64 {

@@ -46,22 +46,12 @@ pub fn fixture(static_link: bool) -> PathBuf {
         } else {
             "target"
         });
-        let mut command = Command::new("gcc");
-        command
-            .args(["-g", "-O0", "-pthread", "-o"])
-            .arg(&output)
-            .arg(fixture_source());
-        if static_link {
-            command.arg("-static");
-        }
-        let result = command.output().unwrap_or_else(|error| {
-            panic!("cannot run gcc ({error}); install it: apt-get install gcc libc6-dev")
-        });
-        assert!(
-            result.status.success(),
-            "gcc failed to build the fixture: {}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        let flags: &[&str] = if static_link {
+            &["-pthread", "-static"]
+        } else {
+            &["-pthread"]
+        };
+        fogbank_tests::compile_c(&fixture_source(), &output, flags);
         output
     })
     .clone()
