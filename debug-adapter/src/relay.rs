@@ -158,6 +158,7 @@ pub async fn prepare_in_place(
                     label: stream_label(&hello.software, &name),
                     program,
                     child: None,
+                    cloud_channel: Some(name),
                 });
             }
             Err(error) => console(
@@ -210,6 +211,7 @@ fn keep_attached(
                                     stream: Box::new(stream) as Transport,
                                     label: stream_label(&hello.software, &name),
                                     program,
+                                    channel: name,
                                 });
                             }
                             Err(error) => console(

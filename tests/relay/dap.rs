@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fogbank_tests::dap_client::DapClient;
+use fogbank_tests::dap_client::{DapClient, Received};
 use fogbank_tests::{example, fogbank_binary, workspace_binary};
 use serde_json::{Value, json};
 
@@ -328,6 +328,57 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
     let (sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
         invocation.join().expect("the invocation thread")
     });
+    // The stop showed how long the cloud still waits (the sandbox's
+    // timeout is 10 s), from the agent's watch on the Runtime API.
+    let shown = dap.output_containing("left before the cloud's deadline", STEP);
+    let text = shown.message["body"]["output"].as_str().unwrap_or_default();
+    let seconds: f64 = text
+        .split(": ")
+        .nth(1)
+        .and_then(|rest| rest.split(" s left").next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no time left in {text:?}"));
+    assert!(seconds > 0.0 && seconds <= 10.0, "{text}");
+    let _ = dap.request("disconnect", json!({}), STEP);
+    drop(sandbox);
+}
+
+/// The cloud's clock does not pause at a breakpoint: while the in-place
+/// invocation stays stopped, the developer is warned before its deadline
+/// and when it passes, and the cloud's caller gets the cloud's timeout.
+#[test]
+fn fogbank_dap_warns_while_an_in_place_invocation_nears_its_deadline() {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = copy_hello_api(dir.path());
+    let source = example("hello-api").join("src/main.rs");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
+    let marker = format!("Deadline{}", uuid::Uuid::new_v4().simple());
+    let invocation = invoke_in_place(&relay, &session, &binary, &marker);
+    wait_initialized(&mut dap, attach_seq, STEP);
+    configure_with_breakpoint(&mut dap, attach_seq, &source);
+    let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
+    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+    let shown = dap.output_containing("left before the cloud's deadline", STEP);
+    let category = |received: &Received| received.message["body"]["category"].clone();
+    assert_eq!(category(&shown), "console");
+    // 10 s timeout: the warning comes with a fifth of the time left.
+    let near = dap.output_containing(
+        "left before its deadline; the cloud's clock does not pause",
+        Duration::from_secs(15),
+    );
+    assert_eq!(category(&near), "important");
+    let passed =
+        dap.output_containing("passed its deadline while stopped", Duration::from_secs(15));
+    assert_eq!(category(&passed), "important");
+    let (sandbox, answer) = invocation.join().expect("the invocation thread");
+    assert!(
+        answer.body.to_ascii_lowercase().contains("timed out"),
+        "{answer:?}\n{}",
+        sandbox.logs()
+    );
     let _ = dap.request("disconnect", json!({}), STEP);
     drop(sandbox);
 }

@@ -16,6 +16,10 @@
 //!   relay, then RSP over the end-to-end encrypted channel.
 //! - [`forward`]: live mode's forwarding stub (`--forward`): the Runtime API
 //!   client that sends invocations through the relay to the developer.
+//! - [`runtime_watch`]: in-place mode's proxy in front of the sandbox's
+//!   Runtime API, which notes each invocation's request ID and deadline for
+//!   the `monitor fogbank invocation` command.
+//! - [`http`]: the minimal blocking HTTP/1.1 both of those speak.
 //! - [`run`] (this file): the supervisor: start or attach, wait for a
 //!   debugger (or a deadline), serve sessions, detach, mirror the exit status.
 
@@ -23,8 +27,10 @@ pub mod arch;
 pub mod connection;
 pub mod forward;
 pub mod frames;
+pub mod http;
 pub mod inferior;
 pub mod relay_wait;
+pub mod runtime_watch;
 pub mod session;
 pub mod signals;
 mod sys;
@@ -137,6 +143,10 @@ pub struct AgentConfig {
     /// to, or killing, the debuggee). Only for the binary: in-process hosts
     /// keep their own signal handling.
     pub handle_termination_signals: bool,
+    /// In-place mode: the sandbox's Runtime API (`host:port`). A started
+    /// program then reaches it through [`runtime_watch`]'s proxy, so that
+    /// the debugger can ask which invocation runs and how long it has.
+    pub watch_runtime_api: Option<String>,
 }
 
 /// How the debuggee ended, which the agent binary mirrors as its own exit.
@@ -173,6 +183,14 @@ pub enum AgentError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The Runtime API proxy of in-place mode could not start.
+    #[error("cannot start the Runtime API proxy in front of {upstream}: {source}")]
+    RuntimeWatch {
+        /// The sandbox's Runtime API.
+        upstream: String,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Prefix of the line the agent prints to stderr once it listens, e.g.
@@ -199,6 +217,9 @@ pub fn announce(
     Ok(addr)
 }
 
+/// The variable that tells a Lambda runtime client where the Runtime API is.
+pub const RUNTIME_API_VARIABLE: &str = "AWS_LAMBDA_RUNTIME_API";
+
 enum Waited {
     Debugger(DebuggerStream),
     DeadlinePassed,
@@ -215,13 +236,52 @@ enum Waited {
 pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
     let wakeup =
         wakeup::Wakeup::new(config.handle_termination_signals).map_err(AgentError::Signals)?;
+    let upstream = config.watch_runtime_api.as_deref().unwrap_or_default();
+    let watch_error = |source| AgentError::RuntimeWatch {
+        upstream: upstream.to_owned(),
+        source,
+    };
+    // The proxy's port is bound before the program starts, to go into its
+    // environment; its threads start after (never between fork and exec)
+    // and after `Wakeup` blocked SIGCHLD, so they inherit the mask.
+    let watch = match (&config.watch_runtime_api, &config.launch) {
+        (Some(upstream), Launch::Spawn(_)) => {
+            Some(runtime_watch::RuntimeWatch::bind(upstream).map_err(watch_error)?)
+        }
+        _ => None,
+    };
     let inferior = match &config.launch {
-        Launch::Spawn(program) => Inferior::spawn(program, wakeup.blocked_signals())?,
+        Launch::Spawn(program) => match &watch {
+            Some(watch) => {
+                let address = watch.address().map_err(watch_error)?;
+                let mut program = program.clone();
+                program
+                    .env
+                    .push((RUNTIME_API_VARIABLE.into(), address.to_string().into()));
+                Inferior::spawn(&program, wakeup.blocked_signals())?
+            }
+            None => Inferior::spawn(program, wakeup.blocked_signals())?,
+        },
         Launch::Attach(pid) => Inferior::attach(Pid::from_raw(*pid), false)?,
+    };
+    let invocations = match watch {
+        Some(watch) => {
+            let invocations = std::sync::Arc::new(runtime_watch::Invocations::default());
+            watch.serve(invocations.clone()).map_err(watch_error)?;
+            Some(invocations)
+        }
+        None => None,
+    };
+    let new_target = |inferior: Inferior| {
+        let target = AgentTarget::new(inferior);
+        match &invocations {
+            Some(invocations) => target.with_invocations(invocations.clone()),
+            None => target,
+        }
     };
     let pid = inferior.pid();
     let spawned = inferior.is_spawned();
-    let mut traced = Some(AgentTarget::new(inferior));
+    let mut traced = Some(new_target(inferior));
     let mut deadline = config.wait_timeout.map(|timeout| Instant::now() + timeout);
     let mut may_connect = true;
     let mut relay = relay_wait::RelayDialer::default();
@@ -278,7 +338,7 @@ pub fn run(config: AgentConfig) -> Result<Outcome, AgentError> {
         }
         let mut target = match traced.take() {
             Some(target) => target,
-            None => AgentTarget::new(Inferior::attach(pid, spawned)?),
+            None => new_target(Inferior::attach(pid, spawned)?),
         };
         tracing::info!("debugger connected");
         match session::serve(&mut target, stream, &wakeup)? {

@@ -45,7 +45,10 @@ struct Args {
     /// In-place mode: serve the debugger through the relay, end-to-end
     /// encrypted (FOGBANK_RELAY, FOGBANK_SESSION, FOGBANK_SESSION_SECRET,
     /// optionally FOGBANK_RELAY_CA and FOGBANK_RELAY_NAME). With a wrong or
-    /// expired session the program runs at once without a debugger.
+    /// expired session the program runs at once without a debugger. When
+    /// AWS_LAMBDA_RUNTIME_API is set, the program reaches the Runtime API
+    /// through a proxy of the agent's, which notes each invocation's request
+    /// ID and deadline for the debugger (`monitor fogbank invocation`).
     #[arg(long, conflicts_with_all = ["listen", "connect"])]
     relay: bool,
 
@@ -132,11 +135,25 @@ fn run() -> anyhow::Result<Outcome> {
         })?),
         None => None,
     };
+    // In place, the function reaches the sandbox's Runtime API through the
+    // agent's proxy, so the developer can be told each invocation's deadline.
+    let watch_runtime_api = if args.relay {
+        args.env
+            .iter()
+            .rev()
+            .find(|(key, _)| key == fogbank_agent::RUNTIME_API_VARIABLE)
+            .map(|(_, value)| value.to_string_lossy().into_owned())
+            .or_else(|| std::env::var(fogbank_agent::RUNTIME_API_VARIABLE).ok())
+            .filter(|address| !address.is_empty())
+    } else {
+        None
+    };
     let config = AgentConfig {
         launch,
         transport,
         wait_timeout,
         handle_termination_signals: true,
+        watch_runtime_api,
     };
     Ok(fogbank_agent::run(config)?)
 }

@@ -23,6 +23,7 @@ use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
 };
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
+use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps, outputln};
 use gdbstub::target::ext::target_description_xml_override::{
     TargetDescriptionXmlOverride, TargetDescriptionXmlOverrideOps,
 };
@@ -32,6 +33,7 @@ use nix::unistd::Pid;
 
 use crate::arch::{self, LinuxX86_64, LinuxX86_64RegId, LinuxX86_64Regs};
 use crate::inferior::{Inferior, InferiorError, Resume, ResumeKind, StopEvent};
+use crate::runtime_watch::{self, Invocations};
 use crate::signals;
 
 /// The resume actions gathered from one `vCont` packet.
@@ -48,6 +50,8 @@ struct ResumePlan {
 pub struct AgentTarget {
     inferior: Inferior,
     plan: ResumePlan,
+    /// In place: what the Runtime API proxy saw, for the monitor command.
+    invocations: Option<std::sync::Arc<Invocations>>,
 }
 
 impl AgentTarget {
@@ -56,7 +60,14 @@ impl AgentTarget {
         AgentTarget {
             inferior,
             plan: ResumePlan::default(),
+            invocations: None,
         }
+    }
+
+    /// Answers `monitor fogbank invocation` from what `invocations` saw.
+    pub fn with_invocations(mut self, invocations: std::sync::Arc<Invocations>) -> AgentTarget {
+        self.invocations = Some(invocations);
+        self
     }
 
     /// The traced process.
@@ -140,6 +151,10 @@ impl Target for AgentTarget {
     }
 
     fn support_exec_file(&mut self) -> Option<ExecFileOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_monitor_cmd(&mut self) -> Option<MonitorCmdOps<'_, Self>> {
         Some(self)
     }
 
@@ -365,6 +380,38 @@ impl Auxv for AgentTarget {
             .proc_file("auxv")
             .map_err(|_| TargetError::NonFatal)?;
         Ok(copy_range(&auxv, offset, length, buf))
+    }
+}
+
+impl MonitorCmd for AgentTarget {
+    fn handle_monitor_cmd(
+        &mut self,
+        cmd: &[u8],
+        mut out: ConsoleOutput<'_>,
+    ) -> Result<(), Self::Error> {
+        let command = String::from_utf8_lossy(cmd);
+        if command.trim() != runtime_watch::MONITOR_COMMAND {
+            outputln!(
+                out,
+                "fogbank-agent: unknown monitor command {:?}; it knows \"{}\"",
+                command.trim(),
+                runtime_watch::MONITOR_COMMAND
+            );
+            return Ok(());
+        }
+        match &self.invocations {
+            Some(invocations) => {
+                let text = runtime_watch::describe(&invocations.running(), runtime_watch::now_ms());
+                for line in text.lines() {
+                    outputln!(out, "{line}");
+                }
+            }
+            None => outputln!(
+                out,
+                "fogbank-agent: not watching a Runtime API (in-place mode only)"
+            ),
+        }
+        Ok(())
     }
 }
 

@@ -591,6 +591,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> RspClient<S> {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Runs a `monitor` command (`qRcmd`) and returns the text the server
+    /// printed for it (its `O` packets), once it answers `OK`.
+    pub async fn monitor(&mut self, command: &str) -> Result<String, RspError> {
+        const OPERATION: &str = "run a monitor command";
+        if self.running {
+            return Err(RspError::Running {
+                operation: OPERATION,
+            });
+        }
+        let packet = format!("qRcmd,{}", encode_hex(command.as_bytes()));
+        self.send_packet(OPERATION, packet.as_bytes()).await?;
+        let mut text = Vec::new();
+        loop {
+            let reply = self
+                .receive_packet(OPERATION, Some(self.request_timeout))
+                .await?;
+            if reply == b"OK" {
+                return Ok(String::from_utf8_lossy(&text).into_owned());
+            }
+            match reply.strip_prefix(b"O") {
+                Some(hex) if !hex.is_empty() => {
+                    let bytes = decode_hex(hex).map_err(|_| unexpected(OPERATION, &reply))?;
+                    text.extend_from_slice(&bytes);
+                    if text.len() > 1 << 20 {
+                        return Err(unexpected(OPERATION, b"more than 1 MiB of output"));
+                    }
+                }
+                _ => {
+                    let reply = check_error_reply(OPERATION, reply)?;
+                    return Err(unexpected(OPERATION, &reply));
+                }
+            }
+        }
+    }
+
     /// Resumes and waits for the next stop.
     pub async fn resume(&mut self, action: ResumeAction) -> Result<StopReply, RspError> {
         if let Some(stop) = self.send_resume(action).await? {

@@ -119,6 +119,19 @@ fn basic_reply(request: &str, _seen: &mut Seen) -> Vec<u8> {
         "qThreadExtraInfo,2a" => frame_raw(b"626f6f747374726170"),
         "qThreadExtraInfo,2b" => frame_raw(b"E01"),
         "\u{3}" => frame_raw(b"T02thread:2a;"),
+        // "fogbank invocation": two lines of output in two packets.
+        "qRcmd,666f6762616e6b20696e766f636174696f6e" => {
+            let mut out = frame_raw(format!("O{}", encode_hex(b"invocation r1 ")).as_bytes());
+            out.extend_from_slice(&frame_raw(
+                format!("O{}", encode_hex(b"2500\ninvocation r2 -\n")).as_bytes(),
+            ));
+            out.extend_from_slice(&frame_raw(b"OK"));
+            out
+        }
+        // "other" is unknown to this server.
+        "qRcmd,6f74686572" => frame_raw(b""),
+        // "broken" fails.
+        "qRcmd,62726f6b656e" => frame_raw(b"E01"),
         _ => frame_raw(b""),
     }
 }
@@ -241,6 +254,35 @@ async fn wait_stop_is_cancel_safe_and_interrupt_stops_the_target() {
     assert_eq!(seen.lock().unwrap().interrupts, 1);
 }
 
+#[tokio::test]
+async fn monitor_commands_collect_their_output() {
+    let (client_end, server_end) = tokio::io::duplex(1 << 16);
+    let _seen = spawn_server(server_end, basic_reply);
+    let mut client = RspClient::connect(client_end).await.unwrap();
+    assert_eq!(
+        client.monitor("fogbank invocation").await.unwrap(),
+        "invocation r1 2500\ninvocation r2 -\n"
+    );
+    assert!(matches!(
+        client.monitor("other").await,
+        Err(RspError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        client.monitor("broken").await,
+        Err(RspError::Remote { code: 1, .. })
+    ));
+    // The connection still works after each.
+    assert_eq!(
+        client
+            .monitor("fogbank invocation")
+            .await
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_silent_server_times_out() {
     let (client_end, server_end) = tokio::io::duplex(1024);
@@ -289,6 +331,7 @@ proptest! {
                 let _ = client.read_registers(thread).await;
                 let _ = client.read_memory(0x1000, 64).await;
                 let _ = client.read_auxv().await;
+                let _ = client.monitor("fogbank invocation").await;
                 // Waiting for a stop has no timeout of its own (a program may
                 // run for hours); bound it here so virtual time can end it.
                 let _ = tokio::time::timeout(

@@ -23,6 +23,7 @@
 //! [`Memory`]: crate::symbols::Memory
 
 mod breakpoints;
+mod cloud;
 mod handlers;
 mod handles;
 mod stepping;
@@ -108,6 +109,8 @@ pub enum Input {
         label: String,
         /// The program, for symbols.
         program: PathBuf,
+        /// The relay channel's short name.
+        channel: String,
     },
 }
 
@@ -136,6 +139,9 @@ pub enum Prepared {
         program: PathBuf,
         /// The agent process the adapter started, if any.
         child: Option<tokio::process::Child>,
+        /// In place: the relay channel's short name. The target runs a
+        /// cloud invocation, whose deadline the session watches.
+        cloud_channel: Option<String>,
     },
 }
 
@@ -475,12 +481,14 @@ impl<W: Write> Session<W> {
                 stream,
                 label,
                 program,
+                channel,
             } => {
                 if matches!(self.phase, Phase::Preparing { .. }) {
                     self.deferred.push_back(Input::Target {
                         stream,
                         label,
                         program,
+                        channel,
                     });
                     return Ok(());
                 }
@@ -488,7 +496,12 @@ impl<W: Write> Session<W> {
                     return Ok(());
                 }
                 match self.add_target(stream, label.clone(), None, &program) {
-                    Ok(_) => self.console(&format!("Debugging {label} too.\n")),
+                    Ok(id) => {
+                        if let Some(target) = self.target_mut(id) {
+                            target.cloud = Some(cloud::CloudClock::new(channel));
+                        }
+                        self.console(&format!("Debugging {label} too.\n"))
+                    }
                     Err(error) => self.output(Category::Important, &format!("{error}\n")),
                 }
             }
@@ -698,6 +711,7 @@ impl<W: Write> Session<W> {
             silent_interrupts: 0,
             request_id: None,
             pid,
+            cloud: None,
         });
         if let StopReply::Exited { .. } | StopReply::Terminated { .. } = stop {
             self.pending_stops.push_back((id, Ok(stop)));

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::breakpoints::{LogPart, parse_log_message};
 use super::stepping::{Activity, CalleeLine, Next, Observation, StepKind, StepPlan};
 use super::target::{Stack, TargetMemory, contains};
-use super::{Category, Session};
+use super::{Category, Input, Session, cloud};
 use crate::config::SessionKind;
 use crate::rsp::{ResumeAction, RspError, Stop, StopReason, StopReply, ThreadId, signal_name};
 use crate::symbols::{self, DebugInfo, StackFrame};
@@ -1066,6 +1066,7 @@ impl<W: Write> Session<W> {
             }
         };
         tracing::trace!(target: "fogbank_dap::session", "stopped: {reason}");
+        self.check_cloud_clock(id)?;
         self.out.raw_event(
             "stopped",
             json!({
@@ -1077,6 +1078,58 @@ impl<W: Write> Session<W> {
                 "hitBreakpointIds": hit,
             }),
         )
+    }
+
+    /// For an in-place target: asks its agent which cloud invocations run
+    /// and how long they have, announces new ones, and warns while the
+    /// target stays stopped (`mark_running` cancels the warnings).
+    fn check_cloud_clock(&mut self, id: u32) -> io::Result<()> {
+        let runtime = self.runtime.clone();
+        let sender = self.input_sender.clone();
+        let Some(target) = self.target_mut(id) else {
+            return Ok(());
+        };
+        if target.cloud.is_none() {
+            return Ok(());
+        }
+        let answer = runtime.block_on(target.rsp.monitor(cloud::MONITOR_COMMAND));
+        let Some(clock) = target.cloud.as_mut() else {
+            return Ok(());
+        };
+        let text = match answer {
+            Ok(text) => text,
+            Err(error) => {
+                // An agent from before the watch, or gdbserver: no clock,
+                // and no point asking again.
+                target.cloud = None;
+                return self.output(
+                    Category::Console,
+                    &format!(
+                        "The sandbox's agent cannot tell the cloud invocation's deadline ({error}).\n"
+                    ),
+                );
+            }
+        };
+        let notice = clock.at_stop(&cloud::parse_invocations(&text));
+        if let Some((request_id, left)) = notice.watch {
+            let channel = clock.channel().to_owned();
+            let task = runtime.spawn(async move {
+                fogbank_relay::developer::watch_deadline(
+                    std::future::pending::<()>(),
+                    Some(left),
+                    |event| {
+                        let (category, text) = cloud::warning(&channel, &request_id, event);
+                        let _ = sender.send(Input::Output(category, text));
+                    },
+                )
+                .await;
+            });
+            clock.set_warnings(task.abort_handle());
+        }
+        for (category, text) in notice.announcements {
+            self.output(category, &text)?;
+        }
+        Ok(())
     }
 
     /// The message of the last panic in the function's output, if any.

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::runtime::Runtime;
 
+use super::cloud::CloudClock;
 use super::stepping::Activity;
 use crate::rsp::{ResumeAction, RspClient, ThreadId};
 use crate::symbols::{DebugInfo, FrameVariables, FunctionFrame, Memory, MemoryError, StackTrace};
@@ -233,11 +234,16 @@ pub struct Target {
     pub request_id: Option<String>,
     /// Its process id, if the server says.
     pub pid: Option<u64>,
+    /// In place: the cloud invocation's clock, which does not pause.
+    pub cloud: Option<CloudClock>,
 }
 
 impl Target {
     /// Forgets everything that is only true while stopped.
     pub fn mark_running(&mut self) {
+        if let Some(clock) = &mut self.cloud {
+            clock.stop_warnings();
+        }
         self.running = true;
         self.threads_fresh = false;
         self.memory.clear();

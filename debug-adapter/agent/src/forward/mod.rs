@@ -14,7 +14,7 @@
 //! developer does not answer in time, a `Fogbank.DeveloperTimeout` error is
 //! posted shortly before the deadline instead of letting Lambda time out.
 
-pub mod http;
+use crate::http;
 
 use std::io::{Read, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -236,7 +236,7 @@ impl Answer {
 }
 
 /// A JSON string literal (the stub has no JSON library).
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -144,6 +144,7 @@ impl<W: Write> Session<W> {
                             label: format!("the program at {address}"),
                             program,
                             child: None,
+                            cloud_channel: None,
                         }
                     });
                     let _ = inputs.send(Input::Prepared(result));
@@ -190,11 +191,14 @@ impl<W: Write> Session<W> {
                 label,
                 program,
                 child,
+                cloud_channel,
             }) => {
                 self.child = child;
                 self.add_target(stream, label.clone(), None, &program)
                     .map(|id| {
-                        if let Some(target) = self.target(id) {
+                        if let Some(target) = self.target_mut(id) {
+                            target.cloud =
+                                cloud_channel.map(crate::session::cloud::CloudClock::new);
                             self.current_program = Some(target.program);
                         }
                         format!("Debugging {label}.\n")
@@ -693,6 +697,7 @@ async fn prepare_program(
         ),
         program: config.program,
         child: Some(child),
+        cloud_channel: None,
     })
 }
 
