@@ -648,3 +648,74 @@ async fn makefile_builds_run_at_start_and_on_save() {
     let response = http::send(gateway, "GET", "/made", &[], "").await;
     assert_eq!(message(&response).as_deref(), Some("made two"));
 }
+
+/// `BuildMethod: esbuild`: a TypeScript handler is bundled with the esbuild
+/// from its devDependencies (installed by the build's `npm install`), at
+/// start and again on a save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esbuild_bundles_typescript_at_start_and_on_save() {
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("fn");
+    std::fs::create_dir_all(&code).unwrap();
+    std::fs::write(
+        code.join("package.json"),
+        r#"{"name": "bundled", "private": true, "devDependencies": {"esbuild": "^0.28.2"}}"#,
+    )
+    .unwrap();
+    // Type annotations: only a TypeScript compiler makes this runnable.
+    std::fs::write(
+        code.join("app.ts"),
+        "interface Reply { statusCode: number; body: string }\nconst label: string = \"bundled one\";\nexport const handler = async (): Promise<Reply> => ({ statusCode: 200, body: JSON.stringify({ message: label }) });\n",
+    )
+    .unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  BundledFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: esbuild\n      BuildProperties:\n        EntryPoints: [app.ts]\n        Target: es2020\n    Properties:\n      CodeUri: fn/\n      Handler: app.handler\n      Runtime: nodejs20.x\n      Events:\n        Get:\n          Type: HttpApi\n          Properties: {Path: /bundled, Method: GET}\n",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let fogbank = start(&template, &["--state-dir", state.to_str().unwrap()]);
+    let gateway = fogbank.gateway.unwrap();
+    let response = http::send(gateway, "GET", "/bundled", &[], "").await;
+    assert_eq!(
+        message(&response).as_deref(),
+        Some("bundled one"),
+        "{}\n{}",
+        response.text(),
+        fogbank.output()
+    );
+    edit(&code.join("app.ts"), "bundled one", "bundled two");
+    expect_output(
+        &fogbank,
+        "reloaded BundledFunction (build ",
+        Duration::from_secs(60),
+    );
+    let response = http::send(gateway, "GET", "/bundled", &[], "").await;
+    assert_eq!(
+        message(&response).as_deref(),
+        Some("bundled two"),
+        "{}",
+        response.text()
+    );
+    // The bundle, not the source, is what ran: one per version.
+    let files = walk(&state.join("build"));
+    let bundles = files
+        .iter()
+        .filter(|path| path.file_name().is_some_and(|name| name == "app.js"))
+        .count();
+    assert!(bundles >= 2, "fewer than two app.js bundles: {files:#?}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
