@@ -16,6 +16,14 @@ use std::time::Duration;
 /// Largest response head (status line and headers).
 const MAX_HEAD: usize = 64 * 1024;
 
+/// Largest request head: runtime clients send an error's X-Ray cause in a
+/// header of up to 1 MiB.
+const MAX_REQUEST_HEAD: usize = (1 << 20) + 64 * 1024;
+
+/// Largest request body: a streamed response may exceed the 6 MB
+/// buffered payload limit (Lambda's soft limit for streams is 20 MB).
+const MAX_REQUEST_BODY: usize = 32 << 20;
+
 /// Largest response body: Lambda's 6 MB payload limit with room to spare.
 pub const MAX_BODY: usize = fogbank_relay::live::MAX_MESSAGE;
 
@@ -111,16 +119,16 @@ enum Framing {
     Malformed(&'static str),
 }
 
-fn parse_head(bytes: &[u8]) -> Result<Head<'_>, Framing> {
+fn parse_head(bytes: &[u8], max_head: usize) -> Result<Head<'_>, Framing> {
     let Some(head_end) = find(bytes, b"\r\n\r\n") else {
-        return Err(if bytes.len() > MAX_HEAD {
-            Framing::Malformed("the head is larger than 64 KiB")
+        return Err(if bytes.len() > max_head {
+            Framing::Malformed("the head is too large")
         } else {
             Framing::Incomplete
         });
     };
-    if head_end > MAX_HEAD {
-        return Err(Framing::Malformed("the head is larger than 64 KiB"));
+    if head_end > max_head {
+        return Err(Framing::Malformed("the head is too large"));
     }
     let head = std::str::from_utf8(&bytes[..head_end])
         .map_err(|_| Framing::Malformed("the head is not UTF-8"))?;
@@ -134,7 +142,32 @@ fn parse_head(bytes: &[u8]) -> Result<Head<'_>, Framing> {
         if name.is_empty() || name.contains(|c: char| c.is_ascii_whitespace()) {
             return Err(Framing::Malformed("a header name is empty or has spaces"));
         }
+        // A bare CR or LF would split the header differently upstream.
+        if value.contains(['\r', '\n', '\0']) {
+            return Err(Framing::Malformed(
+                "a header value holds a line break or NUL",
+            ));
+        }
         headers.push((name.to_owned(), value.trim().to_owned()));
+    }
+    // Framing both sides must read alike: one length, or plain chunking.
+    let count = |name: &str| {
+        headers
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+            .count()
+    };
+    let lengths = count("content-length");
+    let encodings = count("transfer-encoding");
+    if lengths > 1 || encodings > 1 || (lengths == 1 && encodings == 1) {
+        return Err(Framing::Malformed(
+            "the body's length is given more than once",
+        ));
+    }
+    if first_header(&headers, "transfer-encoding")
+        .is_some_and(|value| !value.eq_ignore_ascii_case("chunked"))
+    {
+        return Err(Framing::Malformed("Transfer-Encoding is not plain chunked"));
     }
     Ok(Head {
         first_line,
@@ -144,19 +177,31 @@ fn parse_head(bytes: &[u8]) -> Result<Head<'_>, Framing> {
 }
 
 fn is_chunked(headers: &[(String, String)]) -> bool {
-    first_header(headers, "transfer-encoding")
-        .is_some_and(|value| value.to_ascii_lowercase().contains("chunked"))
+    first_header(headers, "transfer-encoding").is_some()
+}
+
+/// Whether `bytes` may hold a whole message, to parse only then: a chunked
+/// body can only end with an empty line, and re-walking a large one after
+/// every read would cost time quadratic in its size.
+pub fn may_be_complete(bytes: &[u8]) -> bool {
+    match parse_head(bytes, MAX_REQUEST_HEAD) {
+        Ok(head) if is_chunked(&head.headers) => bytes.ends_with(b"\r\n\r\n"),
+        Ok(_) => true,
+        // Malformed: parsing says how.
+        Err(Framing::Malformed(_)) => true,
+        Err(Framing::Incomplete) => false,
+    }
 }
 
 /// The `Content-Length`, if any, checked against the payload limit.
-fn content_length(headers: &[(String, String)]) -> Result<Option<usize>, Framing> {
+fn content_length(headers: &[(String, String)], limit: usize) -> Result<Option<usize>, Framing> {
     let Some(length) = first_header(headers, "content-length") else {
         return Ok(None);
     };
     let length: usize = length
         .parse()
         .map_err(|_| Framing::Malformed("Content-Length is not a number"))?;
-    if length > MAX_BODY {
+    if length > limit {
         return Err(Framing::Malformed(
             "the body is larger than the payload limit",
         ));
@@ -175,7 +220,7 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, HttpE
             Ok(None)
         }
     };
-    let head = match parse_head(bytes) {
+    let head = match parse_head(bytes, MAX_HEAD) {
         Ok(head) => head,
         Err(Framing::Incomplete) => return incomplete(),
         Err(Framing::Malformed(problem)) => return Err(HttpError::Malformed(problem)),
@@ -190,6 +235,10 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, HttpE
         .filter(|code| code.len() == 3)
         .and_then(|code| code.parse::<u16>().ok())
         .ok_or(HttpError::Malformed("the status code is not three digits"))?;
+    // An interim answer (`100 Continue`) has no body; the real one follows.
+    if (100..200).contains(&status) && status != 101 {
+        return parse_response(&bytes[head.body_start..], eof);
+    }
     let mut response = Response {
         status,
         headers: head.headers,
@@ -198,7 +247,7 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, HttpE
     let rest = &bytes[head.body_start..];
     if is_chunked(&response.headers) {
         let mut body = Vec::new();
-        return match walk_chunks(rest, |chunk| body.extend_from_slice(chunk)) {
+        return match walk_chunks(rest, MAX_BODY, |chunk| body.extend_from_slice(chunk)) {
             Ok(_) => {
                 response.body = body;
                 Ok(Some(response))
@@ -207,7 +256,7 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, HttpE
             Err(Framing::Malformed(problem)) => Err(HttpError::Malformed(problem)),
         };
     }
-    match content_length(&response.headers) {
+    match content_length(&response.headers, MAX_BODY) {
         Ok(Some(length)) if rest.len() < length => return incomplete(),
         Ok(Some(length)) => {
             response.body = rest[..length].to_vec();
@@ -247,7 +296,7 @@ pub fn parse_request(bytes: &[u8], eof: bool) -> Result<Option<RawRequest>, Http
             Ok(None)
         }
     };
-    let head = match parse_head(bytes) {
+    let head = match parse_head(bytes, MAX_REQUEST_HEAD) {
         Ok(head) => head,
         Err(Framing::Incomplete) => return incomplete(),
         Err(Framing::Malformed(problem)) => return Err(HttpError::MalformedRequest(problem)),
@@ -274,9 +323,9 @@ pub fn parse_request(bytes: &[u8], eof: bool) -> Result<Option<RawRequest>, Http
     let rest = &bytes[head.body_start..];
     let chunked = is_chunked(&head.headers);
     let length = if chunked {
-        walk_chunks(rest, |_| {})
+        walk_chunks(rest, MAX_REQUEST_BODY, |_| {})
     } else {
-        content_length(&head.headers).and_then(|length| match length {
+        content_length(&head.headers, MAX_REQUEST_BODY).and_then(|length| match length {
             Some(length) if rest.len() < length => Err(Framing::Incomplete),
             Some(length) => Ok(length),
             // A request without framing has no body.
@@ -296,9 +345,23 @@ pub fn parse_request(bytes: &[u8], eof: bool) -> Result<Option<RawRequest>, Http
     }
 }
 
+/// Whether `bytes` hold a complete request head that asks for
+/// `100 Continue` before its body (curl does so for large bodies, and
+/// waits a second for it otherwise).
+pub fn expects_continue(bytes: &[u8]) -> bool {
+    parse_head(bytes, MAX_REQUEST_HEAD).is_ok_and(|head| {
+        first_header(&head.headers, "expect")
+            .is_some_and(|value| value.eq_ignore_ascii_case("100-continue"))
+    })
+}
+
 /// Walks a chunked body, handing each chunk's data to `on_chunk`, and
 /// returns the length of the whole framed body, trailers included.
-fn walk_chunks(bytes: &[u8], mut on_chunk: impl FnMut(&[u8])) -> Result<usize, Framing> {
+fn walk_chunks(
+    bytes: &[u8],
+    limit: usize,
+    mut on_chunk: impl FnMut(&[u8]),
+) -> Result<usize, Framing> {
     let mut at = 0;
     let mut total = 0usize;
     loop {
@@ -314,7 +377,7 @@ fn walk_chunks(bytes: &[u8], mut on_chunk: impl FnMut(&[u8])) -> Result<usize, F
         let size_text = line.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16)
             .map_err(|_| Framing::Malformed("a chunk size is not hexadecimal"))?;
-        if size > MAX_BODY || total + size > MAX_BODY {
+        if size > limit || total + size > limit {
             return Err(Framing::Malformed(
                 "the body is larger than the payload limit",
             ));
@@ -379,7 +442,11 @@ pub fn encode_request(request: &RawRequest, address: &str) -> Vec<u8> {
         request.method, request.path
     );
     for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("host") || is_connection_header(name) {
+        // The body goes upstream whole, so there is nothing to expect.
+        if name.eq_ignore_ascii_case("host")
+            || name.eq_ignore_ascii_case("expect")
+            || is_connection_header(name)
+        {
             continue;
         }
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -473,7 +540,9 @@ pub fn exchange(
     let mut received = Vec::with_capacity(4096);
     let mut buffer = [0u8; 16 * 1024];
     loop {
-        if let Some(response) = parse_response(&received, false)? {
+        if may_be_complete(&received)
+            && let Some(response) = parse_response(&received, false)?
+        {
             return Ok(response);
         }
         match stream.read(&mut buffer) {
@@ -575,6 +644,66 @@ mod tests {
             false,
             "error: the Runtime API sent a malformed response: the body is larger than the payload limit",
         );
+        // An interim 100 is skipped; the real answer follows it.
+        check(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok",
+            false,
+            "202 [(\"Content-Length\", \"2\")] \"ok\"",
+        );
+        check(b"HTTP/1.1 100 Continue\r\n\r\n", false, "incomplete");
+        // Framing that two parsers could read differently is refused.
+        check(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+            false,
+            "error: the Runtime API sent a malformed response: the body's length is given more than once",
+        );
+        check(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+            false,
+            "error: the Runtime API sent a malformed response: the body's length is given more than once",
+        );
+        check(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            false,
+            "error: the Runtime API sent a malformed response: Transfer-Encoding is not plain chunked",
+        );
+        check(
+            b"HTTP/1.1 200 OK\r\nX-A: one\ntwo\r\n\r\n",
+            false,
+            "error: the Runtime API sent a malformed response: a header value holds a line break or NUL",
+        );
+    }
+
+    #[test]
+    fn only_a_chunked_message_ending_in_an_empty_line_may_be_complete() {
+        assert!(!may_be_complete(
+            b"POST /r HTTP/1.1\r\nContent-Length: 2\r\n"
+        ));
+        assert!(may_be_complete(
+            b"POST /r HTTP/1.1\r\nContent-Length: 2\r\n\r\nh"
+        ));
+        let chunked = b"POST /r HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n";
+        assert!(!may_be_complete(chunked));
+        let mut ended = chunked.to_vec();
+        ended.extend_from_slice(b"0\r\n\r\n");
+        assert!(may_be_complete(&ended));
+        assert!(may_be_complete(b"POST /r HTTP/1.1\r\nbad\r\n\r\n"));
+    }
+
+    /// The error cause of a deep stack travels in a header of up to 1 MiB.
+    #[test]
+    fn a_request_head_may_carry_a_large_error_cause() {
+        let cause = "x".repeat(900 * 1024);
+        let text = format!(
+            "POST /2018-06-01/runtime/invocation/r1/error HTTP/1.1\r\nLambda-Runtime-Function-XRay-Error-Cause: {cause}\r\nContent-Length: 2\r\n\r\n{{}}"
+        );
+        let request = parse_request(text.as_bytes(), false).unwrap().unwrap();
+        assert_eq!(
+            request
+                .header("lambda-runtime-function-xray-error-cause")
+                .map(str::len),
+            Some(cause.len())
+        );
     }
 
     fn check_request(bytes: &[u8], eof: bool, expected: &str) {
@@ -651,6 +780,30 @@ mod tests {
             b"POST /r HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
             false,
             "error: the function's runtime client sent a malformed request: Content-Length is not a number",
+        );
+    }
+
+    #[test]
+    fn a_head_may_ask_for_100_continue() {
+        assert!(expects_continue(
+            b"POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n"
+        ));
+        assert!(!expects_continue(
+            b"POST /r HTTP/1.1\r\nExpect: 100-continue\r\n"
+        ));
+        assert!(!expects_continue(
+            b"POST /r HTTP/1.1\r\nContent-Length: 9\r\n\r\n"
+        ));
+        let request = parse_request(
+            b"POST /r HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        let upstream = String::from_utf8(encode_request(&request, "h:1")).unwrap();
+        assert!(
+            !upstream.to_ascii_lowercase().contains("expect"),
+            "{upstream}"
         );
     }
 

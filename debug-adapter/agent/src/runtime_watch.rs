@@ -11,7 +11,9 @@
 //!
 //! The proxy passes every request and response on unchanged, one exchange
 //! per connection (`Connection: close` both ways; clients open a new
-//! connection for the next request). It runs on threads of its own, which
+//! connection for the next request). It reads each message whole before
+//! passing it on, so a streamed response reaches the Runtime API at its end
+//! (in-place debugging is not the place for streaming's latency). It runs on threads of its own, which
 //! never touch the traced process, so it keeps serving while the program is
 //! stopped or after the debugger left. Started after the agent blocked
 //! SIGCHLD (see `wakeup`), its threads inherit that mask.
@@ -29,6 +31,14 @@ pub const MONITOR_COMMAND: &str = "fogbank invocation";
 
 /// The Runtime API path every invocation request starts with.
 const INVOCATION_PREFIX: &str = "/2018-06-01/runtime/invocation/";
+
+/// How long the accept loop pauses after a failed accept.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How long a runtime client may stay silent within one request: a
+/// streamed response may pause for as long as the function runs (at most
+/// 15 minutes on Lambda).
+const CLIENT_IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Most invocations kept at once: a sandbox runs one at a time (a few with
 /// managed-instance concurrency); more means responses were never seen.
@@ -151,7 +161,16 @@ impl RuntimeWatch {
             .name("runtime-watch".to_owned())
             .spawn(move || {
                 for client in self.listener.incoming() {
-                    let Ok(client) = client else { continue };
+                    let client = match client {
+                        Ok(client) => client,
+                        Err(error) => {
+                            // Out of descriptors, say: pause instead of
+                            // spinning on the error.
+                            tracing::warn!(%error, "the Runtime API proxy cannot accept");
+                            std::thread::sleep(ACCEPT_BACKOFF);
+                            continue;
+                        }
+                    };
                     let upstream = self.upstream.clone();
                     let invocations = invocations.clone();
                     // One thread per connection: `next` blocks until an
@@ -172,6 +191,8 @@ impl RuntimeWatch {
 /// and the response back, noting what it says about invocations.
 fn pass_on(mut client: TcpStream, upstream: &str, invocations: &Invocations) {
     let _ = client.set_nodelay(true);
+    // A client that goes quiet mid-request does not hold a thread forever.
+    let _ = client.set_read_timeout(Some(CLIENT_IDLE_LIMIT));
     let response = match read_request(&mut client) {
         Ok(Some(request)) => forward(&request, upstream, invocations),
         // The client closed without asking anything.
@@ -199,9 +220,18 @@ fn forward(request: &RawRequest, upstream: &str, invocations: &Invocations) -> R
 fn read_request(client: &mut TcpStream) -> Result<Option<RawRequest>, HttpError> {
     let mut received = Vec::with_capacity(4096);
     let mut buffer = [0u8; 16 * 1024];
+    let mut continued = false;
     loop {
-        if let Some(request) = http::parse_request(&received, false)? {
+        if http::may_be_complete(&received)
+            && let Some(request) = http::parse_request(&received, false)?
+        {
             return Ok(Some(request));
+        }
+        // The body is read whole before it goes upstream, so the proxy
+        // itself tells the client to send it.
+        if !continued && http::expects_continue(&received) {
+            continued = true;
+            let _ = client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         match client.read(&mut buffer) {
             Ok(0) if received.is_empty() => return Ok(None),
@@ -416,6 +446,40 @@ mod tests {
                 "POST /2018-06-01/runtime/invocation/r7/response \"done\"".to_owned(),
             ]
         );
+    }
+
+    /// curl (awslambdaric's client) asks for `100 Continue` before a large
+    /// body; the proxy answers it itself and sends the body on whole.
+    #[test]
+    fn a_client_expecting_100_continue_gets_it_from_the_proxy() {
+        let api = TcpListener::bind("127.0.0.1:0").unwrap();
+        let api_address = api.local_addr().unwrap().to_string();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = api.accept().unwrap();
+            let request = read_request(&mut stream).unwrap().unwrap();
+            stream
+                .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            (request.header("expect").map(str::to_owned), request.body)
+        });
+        let watch = RuntimeWatch::bind(&api_address).unwrap();
+        let proxy = watch.address().unwrap();
+        watch.serve(Arc::new(Invocations::default())).unwrap();
+        let mut client = TcpStream::connect(proxy).unwrap();
+        client
+            .write_all(b"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            .unwrap();
+        let mut interim = [0u8; 25];
+        client.read_exact(&mut interim).unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        client.write_all(b"hello").unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        assert!(
+            answer.starts_with(b"HTTP/1.1 202 Accepted\r\n"),
+            "{answer:?}"
+        );
+        assert_eq!(server.join().unwrap(), (None, b"hello".to_vec()));
     }
 
     #[test]

@@ -1099,9 +1099,11 @@ impl<W: Write> Session<W> {
         let text = match answer {
             Ok(text) => text,
             Err(error) => {
-                // An agent from before the watch, or gdbserver: no clock,
-                // and no point asking again.
-                target.cloud = None;
+                // An agent without the watch: no point asking again. Other
+                // failures may pass, so the next stop asks again.
+                if matches!(error, RspError::Unsupported { .. }) {
+                    target.cloud = None;
+                }
                 return self.output(
                     Category::Console,
                     &format!(
