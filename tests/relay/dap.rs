@@ -278,6 +278,46 @@ fn attach_in_place(
     (dap, attach_seq)
 }
 
+/// The common start of the in-place tests: a stable copy of hello-api's
+/// binary in a temporary directory, a relay with a fresh session, and
+/// fogbank-dap attached in place, waiting for a sandbox.
+struct InPlace {
+    _dir: tempfile::TempDir,
+    binary: std::path::PathBuf,
+    source: std::path::PathBuf,
+    relay: RelayProcess,
+    session: Session,
+    dap: DapClient,
+    attach_seq: i64,
+}
+
+impl InPlace {
+    /// Starts an in-place sandbox and invokes it with an event carrying
+    /// `marker`, on a thread of its own.
+    fn invoke(&self, marker: &str) -> std::thread::JoinHandle<(Sandbox, CloudAnswer)> {
+        invoke_in_place(&self.relay, &self.session, &self.binary, marker)
+    }
+}
+
+fn in_place_session() -> InPlace {
+    require_docker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let binary = copy_hello_api(dir.path());
+    let source = example("hello-api").join("src/main.rs");
+    let relay = RelayProcess::start(&[]);
+    let session = relay.mint("1h");
+    let (dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
+    InPlace {
+        _dir: dir,
+        binary,
+        source,
+        relay,
+        session,
+        dap,
+        attach_seq,
+    }
+}
+
 /// Starts the in-place sandbox with `binary` and invokes it with an event
 /// carrying `marker` on a thread of its own.
 fn invoke_in_place(
@@ -315,22 +355,19 @@ fn invoke_on_a_thread(
 
 #[test]
 fn fogbank_dap_attaches_in_place_through_the_relay() {
-    require_docker();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let binary = copy_hello_api(dir.path());
-    let source = example("hello-api").join("src/main.rs");
-    let relay = RelayProcess::start(&[]);
-    let session = relay.mint("1h");
-    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
+    let mut run = in_place_session();
     let marker = format!("InPlace{}", uuid::Uuid::new_v4().simple());
-    let invocation = invoke_in_place(&relay, &session, &binary, &marker);
-    wait_initialized(&mut dap, attach_seq, STEP);
-    let (sandbox, _) = debug_the_invocation(&mut dap, attach_seq, &source, &marker, || {
-        invocation.join().expect("the invocation thread")
-    });
+    let invocation = run.invoke(&marker);
+    wait_initialized(&mut run.dap, run.attach_seq, STEP);
+    let (sandbox, _) =
+        debug_the_invocation(&mut run.dap, run.attach_seq, &run.source, &marker, || {
+            invocation.join().expect("the invocation thread")
+        });
     // The stop showed how long the cloud still waits (the sandbox's
     // timeout is 10 s), from the agent's watch on the Runtime API.
-    let shown = dap.output_containing("left before the cloud's deadline", STEP);
+    let shown = run
+        .dap
+        .output_containing("left before the cloud's deadline", STEP);
     let text = shown.message["body"]["output"].as_str().unwrap_or_default();
     let seconds: f64 = text
         .split(": ")
@@ -339,7 +376,7 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
         .and_then(|number| number.parse().ok())
         .unwrap_or_else(|| panic!("no time left in {text:?}"));
     assert!(seconds > 0.0 && seconds <= 10.0, "{text}");
-    let _ = dap.request("disconnect", json!({}), STEP);
+    let _ = run.dap.request("disconnect", json!({}), STEP);
     drop(sandbox);
 }
 
@@ -348,30 +385,27 @@ fn fogbank_dap_attaches_in_place_through_the_relay() {
 /// and when it passes, and the cloud's caller gets the cloud's timeout.
 #[test]
 fn fogbank_dap_warns_while_an_in_place_invocation_nears_its_deadline() {
-    require_docker();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let binary = copy_hello_api(dir.path());
-    let source = example("hello-api").join("src/main.rs");
-    let relay = RelayProcess::start(&[]);
-    let session = relay.mint("1h");
-    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
+    let mut run = in_place_session();
     let marker = format!("Deadline{}", uuid::Uuid::new_v4().simple());
-    let invocation = invoke_in_place(&relay, &session, &binary, &marker);
-    wait_initialized(&mut dap, attach_seq, STEP);
-    configure_with_breakpoint(&mut dap, attach_seq, &source);
-    let stopped = dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
+    let invocation = run.invoke(&marker);
+    wait_initialized(&mut run.dap, run.attach_seq, STEP);
+    configure_with_breakpoint(&mut run.dap, run.attach_seq, &run.source);
+    let stopped = run.dap.event("stopped", Duration::from_secs(120)).message["body"].clone();
     assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
-    let shown = dap.output_containing("left before the cloud's deadline", STEP);
+    let shown = run
+        .dap
+        .output_containing("left before the cloud's deadline", STEP);
     let category = |received: &Received| received.message["body"]["category"].clone();
     assert_eq!(category(&shown), "console");
     // 10 s timeout: the warning comes with a fifth of the time left.
-    let near = dap.output_containing(
+    let near = run.dap.output_containing(
         "left before its deadline; the cloud's clock does not pause",
         Duration::from_secs(15),
     );
     assert_eq!(category(&near), "important");
-    let passed =
-        dap.output_containing("passed its deadline while stopped", Duration::from_secs(15));
+    let passed = run
+        .dap
+        .output_containing("passed its deadline while stopped", Duration::from_secs(15));
     assert_eq!(category(&passed), "important");
     let (sandbox, answer) = invocation.join().expect("the invocation thread");
     assert!(
@@ -379,7 +413,7 @@ fn fogbank_dap_warns_while_an_in_place_invocation_nears_its_deadline() {
         "{answer:?}\n{}",
         sandbox.logs()
     );
-    let _ = dap.request("disconnect", json!({}), STEP);
+    let _ = run.dap.request("disconnect", json!({}), STEP);
     drop(sandbox);
 }
 
@@ -445,24 +479,15 @@ fn stop_each_and_answer(
 /// session debugs both, each sandbox's thread a DAP thread of its own.
 #[test]
 fn fogbank_dap_shows_concurrent_cloud_sandboxes_as_threads() {
-    require_docker();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let binary = copy_hello_api(dir.path());
-    let source = example("hello-api").join("src/main.rs");
-    let relay = RelayProcess::start(&[]);
-    let session = relay.mint("1h");
-    let (mut dap, attach_seq) = attach_in_place(dir.path(), &relay, &session, &binary);
+    let mut run = in_place_session();
     let markers: Vec<String> = (0..2)
         .map(|n| format!("Sandbox{n}x{}", uuid::Uuid::new_v4().simple()))
         .collect();
-    let invocations: Vec<_> = markers
-        .iter()
-        .map(|marker| invoke_in_place(&relay, &session, &binary, marker))
-        .collect();
-    wait_initialized(&mut dap, attach_seq, STEP);
-    configure_with_breakpoint(&mut dap, attach_seq, &source);
-    stop_each_and_answer(&mut dap, &markers, invocations);
-    let _ = dap.request("disconnect", json!({}), STEP);
+    let invocations: Vec<_> = markers.iter().map(|marker| run.invoke(marker)).collect();
+    wait_initialized(&mut run.dap, run.attach_seq, STEP);
+    configure_with_breakpoint(&mut run.dap, run.attach_seq, &run.source);
+    stop_each_and_answer(&mut run.dap, &markers, invocations);
+    let _ = run.dap.request("disconnect", json!({}), STEP);
 }
 
 #[test]
