@@ -21,7 +21,6 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::http::{self, HttpError, RawRequest, Response};
 
@@ -121,15 +120,6 @@ pub fn describe(invocations: &[Invocation], now_ms: u64) -> String {
             format!("invocation {} {remaining}\n", invocation.request_id)
         })
         .collect()
-}
-
-/// Milliseconds since the epoch on this machine's clock, the clock the
-/// Runtime API's deadlines use.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// The proxy's listening socket, bound before the function starts so that

@@ -23,7 +23,9 @@ use gdbstub::target::ext::breakpoints::{
     Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
 };
 use gdbstub::target::ext::exec_file::{ExecFile, ExecFileOps};
-use gdbstub::target::ext::monitor_cmd::{ConsoleOutput, MonitorCmd, MonitorCmdOps, outputln};
+use gdbstub::target::ext::monitor_cmd::{
+    ConsoleOutput, MonitorCmd, MonitorCmdOps, output, outputln,
+};
 use gdbstub::target::ext::target_description_xml_override::{
     TargetDescriptionXmlOverride, TargetDescriptionXmlOverrideOps,
 };
@@ -400,12 +402,11 @@ impl MonitorCmd for AgentTarget {
             return Ok(());
         }
         match &self.invocations {
-            Some(invocations) => {
-                let text = runtime_watch::describe(&invocations.running(), runtime_watch::now_ms());
-                for line in text.lines() {
-                    outputln!(out, "{line}");
-                }
-            }
+            Some(invocations) => output!(
+                out,
+                "{}",
+                runtime_watch::describe(&invocations.running(), crate::forward::now_ms())
+            ),
             None => outputln!(
                 out,
                 "fogbank-agent: not watching a Runtime API (in-place mode only)"

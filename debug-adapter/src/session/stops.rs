@@ -1084,14 +1084,15 @@ impl<W: Write> Session<W> {
     /// and how long they have, announces new ones, and warns while the
     /// target stays stopped (`mark_running` cancels the warnings).
     fn check_cloud_clock(&mut self, id: u32) -> io::Result<()> {
+        // Every stop of every target passes here: local ones leave at once.
+        if self.target(id).is_none_or(|target| target.cloud.is_none()) {
+            return Ok(());
+        }
         let runtime = self.runtime.clone();
         let sender = self.input_sender.clone();
         let Some(target) = self.target_mut(id) else {
             return Ok(());
         };
-        if target.cloud.is_none() {
-            return Ok(());
-        }
         let answer = runtime.block_on(target.rsp.monitor(cloud::MONITOR_COMMAND));
         let Some(clock) = target.cloud.as_mut() else {
             return Ok(());

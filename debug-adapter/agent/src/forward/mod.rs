@@ -376,7 +376,9 @@ impl std::fmt::Debug for Forwarder {
     }
 }
 
-fn now_ms() -> u64 {
+/// Milliseconds since the epoch on this machine's clock, the clock the
+/// Runtime API's deadlines use.
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -485,12 +485,12 @@ fn short(instance: &str) -> &str {
     instance.get(..8).unwrap_or(instance)
 }
 
-/// Connects to (or starts) the emulator, finds the function and the
-/// agent, follows the event stream and switches debug mode on.
 /// How many instances live mode debugs at once (concurrent cloud
 /// invocations beyond this wait for one to finish).
 const LIVE_DEBUG_INSTANCES: u32 = 8;
 
+/// Connects to (or starts) the emulator, finds the function and the
+/// agent, follows the event stream and switches debug mode on.
 async fn prepare_emulator(
     config: EmulatorConfig,
     agent: Option<PathBuf>,
