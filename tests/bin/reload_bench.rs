@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use fogbank_tests::bench::{Table, format_duration};
-use fogbank_tests::{Fogbank, StartOptions, copy_dir, example, repo_root};
+use fogbank_tests::{Fogbank, StartOptions, copy_dir, example};
 
 /// One example under test: which file to edit and how to mark versions.
 struct Subject {
@@ -310,10 +310,14 @@ fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let rounds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10);
     let rust_rounds: u32 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
-    // Both tools build the Rust example into the example's own target
-    // directory, so neither pays for compiling its dependencies.
-    let target_dir = repo_root()
-        .join("examples/hello-api/target")
+    // Both tools build the edited copies of the Rust example into one
+    // target directory kept between runs, so after the first run neither
+    // pays for compiling its dependencies. It must not be the example's own
+    // `target/`: cargo's fingerprints do not depend on where a package
+    // lies, so the last edited copy's binary would look up to date to a
+    // later build of the unedited example.
+    let target_dir = fogbank_tests::target_dir()
+        .join("reload-bench")
         .display()
         .to_string();
 

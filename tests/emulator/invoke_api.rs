@@ -335,6 +335,35 @@ async fn concurrency_one_throttles_the_second_call() {
 }
 
 #[tokio::test]
+async fn a_caller_that_hangs_up_does_not_use_up_the_concurrency() {
+    let fogbank = start_probe();
+    // The client gives up and closes its connection while the only
+    // instance allowed is busy.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(300),
+        invoke(
+            &fogbank,
+            "Limited",
+            json!({"action": "sleep", "seconds": 1}),
+            &[],
+        ),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call was still running");
+    // Once the invocation has run to its end, its slot is free again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let next = invoke(
+        &fogbank,
+        "Limited",
+        json!({"action": "sleep", "seconds": 0}),
+        &[],
+    )
+    .await;
+    assert_eq!(next.status, 200, "{}", next.text());
+    assert_eq!(next.json(), json!({"slept": 0}));
+}
+
+#[tokio::test]
 async fn event_invocations_run_asynchronously() {
     let fogbank = start_probe();
     let dir = tempfile::tempdir().unwrap();

@@ -182,6 +182,12 @@ async fn poll(
                 BatchResult::AllFailed
             }
             Err(InvokeError::FunctionNotFound(_) | InvokeError::ShuttingDown) => return,
+            Err(error @ InvokeError::Lost { .. }) => {
+                // The batch stays on the queue and comes back after its
+                // visibility timeout.
+                console.line(&format!("{error}"));
+                BatchResult::AllFailed
+            }
         };
         let delete: Vec<String> = match &result {
             BatchResult::AllSucceeded => {

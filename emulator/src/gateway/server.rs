@@ -126,8 +126,6 @@ enum Invoked {
     Done(Result<Completed, InvokeError>),
     /// The integration timeout passed first.
     TimedOut,
-    /// The invocation task died (a bug in the invoker); already logged.
-    Lost,
 }
 
 enum BodyError {
@@ -497,7 +495,6 @@ impl GatewayServer {
                         );
                         return Err(GatewayError::AuthorizerFailure);
                     }
-                    Invoked::Lost => return Err(GatewayError::AuthorizerFailure),
                 };
                 let latency_ms = started.elapsed().as_millis() as u64;
                 let judged = match outcome {
@@ -549,9 +546,10 @@ impl GatewayServer {
     /// Runs `invocation` on `function`, waiting at most `limit` (none for
     /// function URLs, which wait for the function's own timeout).
     ///
-    /// The invocation runs in its own task: a request the client abandons,
-    /// or one the integration timeout gives up on, still lets the function
-    /// finish, as in the cloud, and its instance returns to the pool.
+    /// The invoker runs the invocation in a task of its own: a request the
+    /// client abandons, or one the integration timeout gives up on, still
+    /// lets the function finish, as in the cloud, and its instance returns
+    /// to the pool.
     ///
     /// While the function runs under the debugger the limit is suspended:
     /// each time it passes, the gateway asks the invoker whether the
@@ -563,32 +561,19 @@ impl GatewayServer {
         invocation: Invocation,
         limit: Option<Duration>,
     ) -> Invoked {
-        let invoker = self.config.invoker.clone();
-        let name = function.clone();
-        let mut task = tokio::spawn(async move { invoker.invoke(&name, invocation).await });
-        let joined = match limit {
-            None => (&mut task).await,
-            Some(limit) => {
-                let mut deadline = tokio::time::Instant::now() + limit;
-                loop {
-                    match tokio::time::timeout_at(deadline, &mut task).await {
-                        Ok(joined) => break joined,
-                        Err(_) if self.config.invoker.is_debugging(function) => {
-                            deadline = tokio::time::Instant::now() + limit;
-                        }
-                        Err(_) => return Invoked::TimedOut,
-                    }
-                }
-            }
+        let invoked = self.config.invoker.invoke(function, invocation);
+        let Some(limit) = limit else {
+            return Invoked::Done(invoked.await);
         };
-        match joined {
-            Ok(result) => Invoked::Done(result),
-            Err(error) => {
-                self.config.console.prefixed(
-                    &self.prefix,
-                    format!("invoking {function} failed inside the emulator: {error}").as_bytes(),
-                );
-                Invoked::Lost
+        let mut invoked = std::pin::pin!(invoked);
+        let mut deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, &mut invoked).await {
+                Ok(result) => return Invoked::Done(result),
+                Err(_) if self.config.invoker.is_debugging(function) => {
+                    deadline = tokio::time::Instant::now() + limit;
+                }
+                Err(_) => return Invoked::TimedOut,
             }
         }
     }
@@ -612,7 +597,9 @@ impl GatewayServer {
                 Err(GatewayError::Throttled)
             }
             Invoked::Done(Err(InvokeError::ShuttingDown)) => Err(GatewayError::ShuttingDown),
-            Invoked::Done(Err(error @ InvokeError::FunctionNotFound(_))) => {
+            Invoked::Done(Err(
+                error @ (InvokeError::FunctionNotFound(_) | InvokeError::Lost { .. }),
+            )) => {
                 self.explain(head, &error.to_string());
                 Err(GatewayError::Integration)
             }
@@ -627,7 +614,6 @@ impl GatewayServer {
                 );
                 Err(GatewayError::Timeout)
             }
-            Invoked::Lost => Err(GatewayError::Integration),
         }
     }
 

@@ -131,6 +131,9 @@ pub enum InvokeError {
     TooManyRequests { function: String, limit: u32 },
     #[error("the emulator is shutting down")]
     ShuttingDown,
+    /// The task running the invocation died: a bug in the invoker.
+    #[error("the invocation of {function} failed inside the emulator: {reason}")]
+    Lost { function: String, reason: String },
 }
 
 /// Where a function's code is served from, and which build it is.
@@ -303,7 +306,19 @@ impl Invoker {
         invocation: Invocation,
     ) -> Result<Completed, InvokeError> {
         let pool = self.pool(function)?;
-        pool.invoke(invocation).await
+        // The invocation runs in a task of its own so that it always ends
+        // and hands its instance back, even when the caller gives up (a
+        // client that hangs up drops the caller's future). Lambda too runs
+        // an invocation to its end after the client has gone.
+        let task = tokio::spawn(async move { pool.invoke(invocation).await });
+        match task.await {
+            Ok(result) => result,
+            Err(error) if error.is_cancelled() => Err(InvokeError::ShuttingDown),
+            Err(error) => Err(InvokeError::Lost {
+                function: function.to_owned(),
+                reason: error.to_string(),
+            }),
+        }
     }
 
     /// Queues an asynchronous (`Event`) invocation. Like Lambda's internal

@@ -319,6 +319,36 @@ async fn past_the_concurrency_limit_calls_are_throttled() {
     invoker.shutdown().await;
 }
 
+#[tokio::test]
+async fn an_abandoned_call_still_returns_its_instance() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Respond {
+        payload: Bytes::from_static(b"1"),
+        delay: Duration::from_millis(200),
+    });
+    let (invoker, backend) = invoker_with(
+        function(Duration::from_secs(3), Some(1)),
+        Init::Ready,
+        script,
+    );
+    // The caller gives up mid-invocation, as a server does when its client
+    // hangs up: its future is dropped.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(50),
+        invoker.invoke("Hello", Invocation::new(Bytes::from_static(b"{}"))),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the call was still running");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The only slot is free again, and the same instance serves the call.
+    let next = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await;
+    assert!(next.is_ok(), "the slot leaked: {next:?}");
+    assert_eq!(backend.started(), 1);
+    assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
+    invoker.shutdown().await;
+}
+
 /// Makes `count` calls of Hello at once, call `i` with payload `i`, and
 /// checks that each got its own payload back (the echo script).
 async fn echo_concurrently(invoker: &Invoker, count: usize, why: &str) {

@@ -319,6 +319,7 @@ impl LambdaApi {
             InvokeError::ShuttingDown => {
                 aws_error(503, "ServiceException", "the emulator is shutting down")
             }
+            InvokeError::Lost { .. } => aws_error(500, "ServiceException", &error.to_string()),
         }
     }
 
