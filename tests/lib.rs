@@ -33,6 +33,33 @@ pub fn venv() -> PathBuf {
     PathBuf::from(std::env::var_os("FOGBANK_VENV").unwrap_or_else(|| "/opt/fbvenv".into()))
 }
 
+/// AWS's Runtime Interface Emulator binary inside the venv's aws-sam-cli.
+pub fn rie_binary() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let lib = venv().join("lib");
+        let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    entry
+                        .path()
+                        .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
+                })
+                .find(|path| path.is_file())
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "AWS's Runtime Interface Emulator was not found under {}: install it with \
+                 `python3 -m venv /opt/fbvenv && /opt/fbvenv/bin/pip install aws-sam-cli` \
+                 (or point FOGBANK_VENV at a venv that has aws-sam-cli)",
+                lib.display()
+            )
+        })
+    })
+    .clone()
+}
+
 /// A program of the venv, checked to exist.
 pub fn venv_bin(name: &str) -> PathBuf {
     let path = venv().join("bin").join(name);

@@ -41,7 +41,9 @@ use fogbank_relay::server::{RelayConfig, run};
 use fogbank_relay::tls::RelayAddress;
 use fogbank_tests::bench::{Table, median, spawn_looping_runtime_api};
 use fogbank_tests::dap_client::DapClient;
-use fogbank_tests::{Fogbank, StartOptions, example, fogbank_binary, http, venv, workspace_binary};
+use fogbank_tests::{
+    Fogbank, StartOptions, example, fogbank_binary, http, rie_binary, workspace_binary,
+};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -251,28 +253,6 @@ async fn invoke_latency(address: SocketAddr, path: &str, event: &str, rounds: us
         );
     }
     median(samples)
-}
-
-fn rie_binary() -> PathBuf {
-    let lib = venv().join("lib");
-    std::fs::read_dir(&lib)
-        .ok()
-        .and_then(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| {
-                    entry
-                        .path()
-                        .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
-                })
-                .find(|path| path.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "AWS's RIE was not found under {}: pip install aws-sam-cli",
-                lib.display()
-            )
-        })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

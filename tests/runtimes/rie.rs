@@ -19,10 +19,7 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
-/// The venv holding aws-sam-cli and awslambdaric (`FOGBANK_VENV`).
-pub fn venv() -> PathBuf {
-    PathBuf::from(std::env::var_os("FOGBANK_VENV").unwrap_or_else(|| "/opt/fbvenv".into()))
-}
+pub use fogbank_tests::{rie_binary, venv};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -42,33 +39,6 @@ pub fn node_bootstrap() -> PathBuf {
 
 pub fn fixtures(language: &str) -> PathBuf {
     repo_root().join("tests/runtimes/fixtures").join(language)
-}
-
-/// AWS's RIE binary inside the venv's aws-sam-cli.
-pub fn rie_binary() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let lib = venv().join("lib");
-        let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| {
-                    entry
-                        .path()
-                        .join("site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
-                })
-                .find(|path| path.is_file())
-        });
-        found.unwrap_or_else(|| {
-            panic!(
-                "AWS's Runtime Interface Emulator was not found under {}: install it with \
-                 `python3 -m venv /opt/fbvenv && /opt/fbvenv/bin/pip install aws-sam-cli` \
-                 (or point FOGBANK_VENV at a venv that has aws-sam-cli)",
-                lib.display()
-            )
-        })
-    })
-    .clone()
 }
 
 /// The real Python interpreter behind `python3` (resolving version-manager

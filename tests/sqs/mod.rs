@@ -54,10 +54,7 @@ pub async fn start(durable: bool) -> Server {
     }
 }
 
-/// The Python venv with boto3, the aws CLI and moto (`FOGBANK_VENV`).
-pub fn venv() -> PathBuf {
-    PathBuf::from(std::env::var_os("FOGBANK_VENV").unwrap_or_else(|| "/opt/fbvenv".into()))
-}
+pub use fogbank_tests::venv;
 
 /// Fails with an install hint when a venv tool is missing.
 pub fn require_venv_tool(tool: &str) -> PathBuf {
