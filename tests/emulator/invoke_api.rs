@@ -337,6 +337,16 @@ async fn concurrency_one_throttles_the_second_call() {
 #[tokio::test]
 async fn a_caller_that_hangs_up_does_not_use_up_the_concurrency() {
     let fogbank = start_probe();
+    // A warm instance first, so that the hang-up below happens mid-run
+    // rather than during a cold start.
+    let warm = invoke(
+        &fogbank,
+        "Limited",
+        json!({"action": "sleep", "seconds": 0}),
+        &[],
+    )
+    .await;
+    assert_eq!(warm.status, 200, "{}", warm.text());
     // The client gives up and closes its connection while the only
     // instance allowed is busy.
     let abandoned = tokio::time::timeout(
@@ -350,15 +360,23 @@ async fn a_caller_that_hangs_up_does_not_use_up_the_concurrency() {
     )
     .await;
     assert!(abandoned.is_err(), "the call was still running");
-    // Once the invocation has run to its end, its slot is free again.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let next = invoke(
-        &fogbank,
-        "Limited",
-        json!({"action": "sleep", "seconds": 0}),
-        &[],
-    )
-    .await;
+    // Once the invocation has run to its end (about 0.7 s from now), its
+    // slot is free again. Before that the call is throttled; a leaked slot
+    // would throttle it for good.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let next = loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let next = invoke(
+            &fogbank,
+            "Limited",
+            json!({"action": "sleep", "seconds": 0}),
+            &[],
+        )
+        .await;
+        if next.status != 429 || std::time::Instant::now() > deadline {
+            break next;
+        }
+    };
     assert_eq!(next.status, 200, "{}", next.text());
     assert_eq!(next.json(), json!({"slept": 0}));
 }

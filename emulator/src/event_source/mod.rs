@@ -185,7 +185,7 @@ async fn poll(
             Err(error @ InvokeError::Lost { .. }) => {
                 // The batch stays on the queue and comes back after its
                 // visibility timeout.
-                console.line(&format!("{error}"));
+                console.line(&format!("warning: {}: {error}", mapping.function));
                 BatchResult::AllFailed
             }
         };

@@ -122,7 +122,7 @@ pub struct Completed {
     pub duration: Duration,
 }
 
-/// Why an invocation could not even start.
+/// Why an invocation did not end with the function's own outcome.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum InvokeError {
     #[error("function not found: {0}")]
@@ -313,6 +313,8 @@ impl Invoker {
         let task = tokio::spawn(async move { pool.invoke(invocation).await });
         match task.await {
             Ok(result) => result,
+            // The handle is never aborted, so only the runtime itself
+            // shutting down cancels the task.
             Err(error) if error.is_cancelled() => Err(InvokeError::ShuttingDown),
             Err(error) => Err(InvokeError::Lost {
                 function: function.to_owned(),

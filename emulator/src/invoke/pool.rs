@@ -153,6 +153,9 @@ impl FunctionPool {
     }
 
     fn acquire(&self) -> Result<Lease, InvokeError> {
+        if self.shared.shutdown.is_cancelled() {
+            return Err(InvokeError::ShuttingDown);
+        }
         let deployment = self.deployment();
         let limit = self.limit(&deployment);
         let mut state = self.state();
@@ -189,7 +192,17 @@ impl FunctionPool {
     async fn start(&self, deployment: &Arc<Versioned>) -> Result<Arc<Instance>, StartFailure> {
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let instance = Instance::start(&self.shared, deployment, number).await?;
-        self.state().all.push(instance.clone());
+        let mut state = self.state();
+        // An invocation outlives its caller, so it may still be starting an
+        // instance while the invoker shuts down. Checked under the lock
+        // that `stop_all` takes after the shutdown token is cancelled, so
+        // every instance is either stopped here or stopped there.
+        if self.shared.shutdown.is_cancelled() {
+            drop(state);
+            instance.stop();
+        } else {
+            state.all.push(instance.clone());
+        }
         Ok(instance)
     }
 
@@ -390,6 +403,9 @@ impl FunctionPool {
             state.live = 0;
             std::mem::take(&mut state.all)
         };
+        // Invocations waiting for a slot look again and find the invoker
+        // shutting down.
+        self.slot_freed.notify_waiters();
         for instance in &instances {
             instance.stop();
         }

@@ -521,6 +521,40 @@ async fn debug_mode_queues_invocations_on_one_instance() {
 }
 
 #[tokio::test]
+async fn shutdown_ends_calls_waiting_for_the_debugged_instance() {
+    let script: Script = Arc::new(|_: &Bytes| Behaviour::Hang);
+    let (invoker, backend) =
+        invoker_with(function(Duration::from_secs(30), None), Init::Ready, script);
+    invoker.set_debug("Hello", Some(debug_config())).unwrap();
+    let call = |invoker: &Invoker| {
+        let invoker = invoker.clone();
+        tokio::spawn(async move {
+            invoker
+                .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+                .await
+        })
+    };
+    // The first call holds the one debugged instance; the second queues.
+    let holding = call(&invoker);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let waiting = call(&invoker);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(Duration::from_secs(5), invoker.shutdown())
+        .await
+        .expect("shutdown finishes");
+    let waited = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the queued call ends with the shutdown")
+        .unwrap();
+    assert_eq!(waited.unwrap_err(), InvokeError::ShuttingDown);
+    assert_eq!(
+        error_type(&holding.await.unwrap().unwrap()),
+        "Runtime.ExitError"
+    );
+    assert_eq!(backend.started(), 1, "no instance starts after shutdown");
+}
+
+#[tokio::test]
 async fn only_native_functions_can_be_debugged() {
     let mut python = function(Duration::from_secs(3), None);
     python.runtime = Runtime::Python {

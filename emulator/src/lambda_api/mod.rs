@@ -317,7 +317,8 @@ impl LambdaApi {
                 reply
             }
             InvokeError::ShuttingDown => {
-                aws_error(503, "ServiceException", "the emulator is shutting down")
+                // Lambda's ServiceException is a 500.
+                aws_error(500, "ServiceException", "the emulator is shutting down")
             }
             InvokeError::Lost { .. } => aws_error(500, "ServiceException", &error.to_string()),
         }
