@@ -135,7 +135,8 @@ impl FunctionPool {
             match self.acquire()? {
                 Lease::Warm(instance, deployment) => break (instance, deployment),
                 Lease::Cold(deployment) => match self.start(&deployment).await {
-                    Ok(instance) => break (instance, deployment),
+                    Ok(Some(instance)) => break (instance, deployment),
+                    Ok(None) => return Err(InvokeError::ShuttingDown),
                     Err(failure) => {
                         self.free_slot();
                         return Ok(failure.for_invocation(&invocation));
@@ -188,8 +189,12 @@ impl FunctionPool {
         self.slot_freed.notify_one();
     }
 
-    /// Starts an instance in a slot already counted in `live`.
-    async fn start(&self, deployment: &Arc<Versioned>) -> Result<Arc<Instance>, StartFailure> {
+    /// Starts an instance in a slot already counted in `live`. None when
+    /// the invoker began shutting down meanwhile (the instance is stopped).
+    async fn start(
+        &self,
+        deployment: &Arc<Versioned>,
+    ) -> Result<Option<Arc<Instance>>, StartFailure> {
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let instance = Instance::start(&self.shared, deployment, number).await?;
         let mut state = self.state();
@@ -200,10 +205,10 @@ impl FunctionPool {
         if self.shared.shutdown.is_cancelled() {
             drop(state);
             instance.stop();
-        } else {
-            state.all.push(instance.clone());
+            return Ok(None);
         }
-        Ok(instance)
+        state.all.push(instance.clone());
+        Ok(Some(instance))
     }
 
     fn release(&self, instance: Arc<Instance>, reusable: bool) {
@@ -368,11 +373,11 @@ impl FunctionPool {
             state.live += 1;
         }
         match self.start(&deployment).await {
-            Ok(instance) => {
+            Ok(Some(instance)) => {
                 instance.wait_ready(self.shared.settings.init_timeout).await;
                 self.release(instance, true);
             }
-            Err(_) => self.free_slot(),
+            Ok(None) | Err(_) => self.free_slot(),
         }
     }
 
