@@ -48,6 +48,9 @@ pub enum Init {
     },
     /// Exit with this code before asking for work.
     Crash(i32),
+    /// Panic in `Backend::start`, as a backend with a bug would: the
+    /// invoker must survive it without losing the slot.
+    PanicInStart,
 }
 
 /// A function as the fake backend runs it.
@@ -103,6 +106,9 @@ impl Backend for FakeBackend {
 
     fn start(&self, spec: InstanceSpec) -> BoxFuture<'_, Result<RunningInstance, BackendError>> {
         self.started.fetch_add(1, Ordering::SeqCst);
+        if matches!(self.init, Init::PanicInStart) {
+            panic_in_start();
+        }
         self.running.fetch_add(1, Ordering::SeqCst);
         self.cloud_environments
             .lock()
@@ -139,6 +145,11 @@ impl Backend for FakeBackend {
             })
         })
     }
+}
+
+#[allow(clippy::panic)] // The fake stands in for a backend with a bug.
+fn panic_in_start() -> ! {
+    panic!("the fake backend was told to panic in start")
 }
 
 struct FakeControl {
@@ -199,6 +210,7 @@ async fn run_instance(
             return 1;
         }
         Init::Crash(code) => return code,
+        Init::PanicInStart => return 2,
     }
     loop {
         let Ok(request) =

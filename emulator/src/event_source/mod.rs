@@ -182,10 +182,13 @@ async fn poll(
                 BatchResult::AllFailed
             }
             Err(InvokeError::FunctionNotFound(_) | InvokeError::ShuttingDown) => return,
-            Err(error @ InvokeError::Lost { .. }) => {
-                // The batch stays on the queue and comes back after its
-                // visibility timeout.
-                console.line(&format!("warning: {}: {error}", mapping.function));
+            Err(InvokeError::Lost { .. }) => {
+                // The invoker has printed the error. The batch stays on the
+                // queue and comes back after its visibility timeout.
+                console.line(&format!(
+                    "warning: {}: its batch stays on {} until the visibility timeout",
+                    mapping.function, mapping.queue_name
+                ));
                 BatchResult::AllFailed
             }
         };

@@ -316,10 +316,20 @@ impl Invoker {
             // The handle is never aborted, so only the runtime itself
             // shutting down cancels the task.
             Err(error) if error.is_cancelled() => Err(InvokeError::ShuttingDown),
-            Err(error) => Err(InvokeError::Lost {
-                function: function.to_owned(),
-                reason: error.to_string(),
-            }),
+            Err(error) => {
+                let lost = InvokeError::Lost {
+                    function: function.to_owned(),
+                    reason: error.to_string(),
+                };
+                // Printed here, once for every front door, since some (the
+                // Invoke API) have no console of their own.
+                self.inner
+                    .shared
+                    .settings
+                    .console
+                    .line(&format!("error: {lost}; this is a bug in fogbank"));
+                Err(lost)
+            }
         }
     }
 

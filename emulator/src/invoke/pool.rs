@@ -69,6 +69,75 @@ struct PoolState {
     all: Vec<Arc<Instance>>,
 }
 
+/// A slot counted in `live` before its instance exists. Dropped unfilled
+/// (the instance did not start, or a bug panicked while starting it), it
+/// frees the slot: otherwise the slot would count toward the concurrency
+/// limit for the rest of the run.
+struct ColdSlot<'a> {
+    pool: &'a FunctionPool,
+    filled: bool,
+}
+
+impl<'a> ColdSlot<'a> {
+    fn new(pool: &'a FunctionPool) -> ColdSlot<'a> {
+        ColdSlot {
+            pool,
+            filled: false,
+        }
+    }
+
+    /// The started instance now holds the slot; `forget` frees it.
+    fn fill(mut self, instance: Arc<Instance>) -> Lent<'a> {
+        self.filled = true;
+        Lent::new(self.pool, instance)
+    }
+}
+
+impl Drop for ColdSlot<'_> {
+    fn drop(&mut self) {
+        if !self.filled {
+            self.pool.free_slot();
+        }
+    }
+}
+
+/// An instance lent to one invocation. Dropped without `give_back` (a bug
+/// panicked mid-invocation), it stops the instance and frees its slot, so a
+/// bug costs one instance rather than one slot of the concurrency limit
+/// for good.
+struct Lent<'a> {
+    pool: &'a FunctionPool,
+    instance: Arc<Instance>,
+    given_back: bool,
+}
+
+impl<'a> Lent<'a> {
+    fn new(pool: &'a FunctionPool, instance: Arc<Instance>) -> Lent<'a> {
+        Lent {
+            pool,
+            instance,
+            given_back: false,
+        }
+    }
+
+    fn instance(&self) -> &Arc<Instance> {
+        &self.instance
+    }
+
+    fn give_back(mut self, reusable: bool) {
+        self.given_back = true;
+        self.pool.release(self.instance.clone(), reusable);
+    }
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        if !self.given_back {
+            self.pool.release(self.instance.clone(), false);
+        }
+    }
+}
+
 /// What `acquire` lends an invocation.
 enum Lease {
     /// An idle instance of the current version, with that version.
@@ -128,28 +197,28 @@ impl FunctionPool {
     pub async fn invoke(&self, invocation: Invocation) -> Result<Completed, InvokeError> {
         // The version is taken with the instance: a swap in between must not
         // hand an old instance the new version's settings.
-        let (instance, deployment) = loop {
+        let (lent, deployment) = loop {
             // Register interest before looking, so a slot freed in between
             // is not missed.
             let freed = self.slot_freed.notified();
             match self.acquire()? {
-                Lease::Warm(instance, deployment) => break (instance, deployment),
-                Lease::Cold(deployment) => match self.start(&deployment).await {
-                    Ok(Some(instance)) => break (instance, deployment),
-                    Ok(None) => return Err(InvokeError::ShuttingDown),
-                    Err(failure) => {
-                        self.free_slot();
-                        return Ok(failure.for_invocation(&invocation));
+                Lease::Warm(instance, deployment) => break (Lent::new(self, instance), deployment),
+                Lease::Cold(deployment) => {
+                    let slot = ColdSlot::new(self);
+                    match self.start(&deployment).await {
+                        Ok(Some(instance)) => break (slot.fill(instance), deployment),
+                        Ok(None) => return Err(InvokeError::ShuttingDown),
+                        Err(failure) => return Ok(failure.for_invocation(&invocation)),
                     }
-                },
+                }
                 Lease::Wait => freed.await,
             }
         };
         let RunResult {
             completed,
             reusable,
-        } = instance.run(invocation, &deployment.function).await;
-        self.release(instance, reusable);
+        } = lent.instance().run(invocation, &deployment.function).await;
+        lent.give_back(reusable);
         Ok(completed)
     }
 
@@ -372,12 +441,13 @@ impl FunctionPool {
             }
             state.live += 1;
         }
-        match self.start(&deployment).await {
-            Ok(Some(instance)) => {
-                instance.wait_ready(self.shared.settings.init_timeout).await;
-                self.release(instance, true);
-            }
-            Ok(None) | Err(_) => self.free_slot(),
+        let slot = ColdSlot::new(self);
+        if let Ok(Some(instance)) = self.start(&deployment).await {
+            let lent = slot.fill(instance);
+            lent.instance()
+                .wait_ready(self.shared.settings.init_timeout)
+                .await;
+            lent.give_back(true);
         }
     }
 

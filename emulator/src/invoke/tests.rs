@@ -37,6 +37,15 @@ fn function(timeout: Duration, concurrency: Option<u32>) -> Function {
 }
 
 fn invoker_with(function: Function, init: Init, script: Script) -> (Invoker, Arc<FakeBackend>) {
+    invoker_with_console(function, init, script, Console::silent())
+}
+
+fn invoker_with_console(
+    function: Function,
+    init: Init,
+    script: Script,
+    console: Console,
+) -> (Invoker, Arc<FakeBackend>) {
     let backend = Arc::new(FakeBackend::new(init, script));
     let endpoints = Endpoints {
         lambda: "http://127.0.0.1:3001".into(),
@@ -49,7 +58,7 @@ fn invoker_with(function: Function, init: Init, script: Script) -> (Invoker, Arc
             code_dir: PathBuf::from("/code"),
         }],
         backend.clone(),
-        InvokerSettings::new(Console::silent(), endpoints),
+        InvokerSettings::new(console, endpoints),
     );
     (invoker, backend)
 }
@@ -345,6 +354,99 @@ async fn an_abandoned_call_still_returns_its_instance() {
         .await;
     assert!(next.is_ok(), "the slot leaked: {next:?}");
     assert_eq!(backend.started(), 1);
+    assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_panic_while_starting_an_instance_frees_its_slot() {
+    let printed = Printed::default();
+    let console = Console::spawn(Box::new(printed.clone()), false);
+    let (invoker, backend) = invoker_with_console(
+        function(Duration::from_secs(3), Some(1)),
+        Init::PanicInStart,
+        echo(),
+        console.clone(),
+    );
+    for attempt in 1..=2 {
+        let error = invoker
+            .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+            .await
+            .unwrap_err();
+        // A throttle on the second attempt would mean the first one's
+        // slot leaked.
+        assert!(
+            matches!(error, InvokeError::Lost { .. }),
+            "attempt {attempt}: {error:?}"
+        );
+    }
+    assert_eq!(backend.started(), 2);
+    console.flush();
+    let text = printed.text();
+    assert!(
+        text.contains("error: the invocation of Hello failed inside the emulator")
+            && text.contains("this is a bug in fogbank"),
+        "{text}"
+    );
+    invoker.shutdown().await;
+}
+
+/// A console sink the test reads back.
+#[derive(Clone, Default)]
+struct Printed(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Printed {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Printed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_invocation_torn_down_midway_frees_its_instances_slot() {
+    // Unwinding from a panic mid-invocation drops the pool's future just as
+    // dropping it here does; the invoker's own task never drops it.
+    let script: Script = Arc::new(|event: &Bytes| {
+        if event.as_ref() == b"hang" {
+            Behaviour::Hang
+        } else {
+            Behaviour::Respond {
+                payload: event.clone(),
+                delay: Duration::ZERO,
+            }
+        }
+    });
+    let (invoker, backend) = invoker_with(
+        function(Duration::from_secs(3), Some(1)),
+        Init::Ready,
+        script,
+    );
+    let pool = invoker.pool("Hello").unwrap();
+    let torn_down = tokio::time::timeout(
+        Duration::from_millis(100),
+        pool.invoke(Invocation::new(Bytes::from_static(b"hang"))),
+    )
+    .await;
+    assert!(torn_down.is_err(), "the invocation was still running");
+    // The half-used instance is not handed out again: a new one serves.
+    let next = invoker
+        .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+        .await;
+    assert_eq!(
+        next.map(|completed| completed.outcome),
+        Ok(Outcome::Success(Bytes::from_static(b"{}")))
+    );
+    assert_eq!(backend.started(), 2);
     assert_eq!(invoker.instance_counts("Hello"), Some((1, 1)));
     invoker.shutdown().await;
 }
