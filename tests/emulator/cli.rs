@@ -107,6 +107,70 @@ fn start_and_invoke_report_template_errors_the_same_way() {
     assert!(stderr.contains("missing.json"), "{stderr}");
 }
 
+#[test]
+fn tracebacks_name_source_files_not_the_build_copy() {
+    // The process runtime runs interpreted functions from a versioned copy
+    // under .fogbank/build; a developer must be sent to the files they edit.
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(
+        dir.path().join("template.yaml"),
+        format!(
+            "{HEADER}  Py:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: app.handler\n      Runtime: python3.12\n  \
+             Js:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: src\n      Handler: index.handler\n      Runtime: nodejs20.x\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("app.py"),
+        "import helper\n\ndef handler(event, context):\n    return helper.boom()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("helper.py"),
+        "def boom():\n    raise ValueError('boom')\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("index.mjs"),
+        "export const handler = async () => {\n  throw new Error('kaboom');\n};\n",
+    )
+    .unwrap();
+    let source = |file: &str| src.join(file).display().to_string();
+    for (function, console_line, trace_key, trace_line) in [
+        (
+            "Py",
+            format!("File \"{}\", line 2, in boom", source("helper.py")),
+            "stackTrace",
+            format!("File \"{}\", line 2, in boom", source("helper.py")),
+        ),
+        (
+            "Js",
+            format!("at Runtime.handler (file://{}:2:9)", source("index.mjs")),
+            "trace",
+            format!("at Runtime.handler (file://{}:2:9)", source("index.mjs")),
+        ),
+    ] {
+        let (status, stdout, stderr) = run(Command::new(fogbank_binary())
+            .current_dir(dir.path())
+            .args(["invoke", function])
+            .env("FOGBANK_RUNTIME", "process")
+            .env("NO_COLOR", "1"));
+        assert_eq!(status.code(), Some(1), "{function}: {stderr}");
+        // The log, on the console.
+        assert!(stderr.contains(&console_line), "{function}: {stderr}");
+        // The error report the caller gets.
+        let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let trace = report[trace_key].to_string();
+        assert!(
+            trace.contains(&trace_line.replace('"', "\\\"")),
+            "{function}: {trace}"
+        );
+        assert!(!trace.contains(".fogbank/build"), "{function}: {trace}");
+    }
+}
+
 /// The child processes of `pid`, whichever of its threads started them.
 fn children_of(pid: u32) -> Vec<u32> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {

@@ -9,6 +9,7 @@ pub mod docker;
 pub mod environment;
 pub mod fake;
 pub mod process;
+pub mod source_paths;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -104,6 +105,12 @@ pub trait InstanceControl: Send + Sync {
     /// Resolves once every byte the function wrote to stdout/stderr before
     /// this call has been passed to the instance's output.
     fn flush_output(&self) -> BoxFuture<'_, ()>;
+
+    /// How paths into the build copy map to source files, where the
+    /// function runs from such a copy on the host (the process runtime).
+    fn source_paths(&self) -> Option<&source_paths::SourcePaths> {
+        None
+    }
 }
 
 /// Starts instances. Implemented by the process and Docker backends and by

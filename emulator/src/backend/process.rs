@@ -18,6 +18,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::watch;
 
 use super::environment::{self, Paths};
+use super::source_paths::SourcePaths;
 use super::{
     Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance,
 };
@@ -173,9 +174,10 @@ impl Backend for ProcessBackend {
 
             let pid = child.id().map(|id| id as i32).unwrap_or(0);
             let reader = pipe::Receiver::from_owned_fd(read_end).map_err(spawn_error)?;
+            let source_paths = SourcePaths::new(&spec.code_dir, &spec.function.code_uri);
             let pipe = Arc::new(OutputPipe {
                 reader,
-                lines: Mutex::new(LineSplitter::default()),
+                lines: Mutex::new(LineSplitter::new(source_paths.clone())),
                 output: spec.output.clone(),
             });
             tokio::spawn(pump_output(pipe.clone()));
@@ -207,6 +209,7 @@ impl Backend for ProcessBackend {
                     status_file,
                     statm_file,
                     peak_mb: std::sync::atomic::AtomicU64::new(0),
+                    source_paths,
                 }),
             })
         })
@@ -224,6 +227,7 @@ struct ProcessControl {
     statm_file: Option<std::fs::File>,
     /// The peak resident size (VmHWM) last read, in MB.
     peak_mb: std::sync::atomic::AtomicU64,
+    source_paths: Option<SourcePaths>,
 }
 
 impl InstanceControl for ProcessControl {
@@ -261,6 +265,10 @@ impl InstanceControl for ProcessControl {
         // is in the pipe by now, so a non-blocking drain finds all of it.
         self.pipe.drain();
         Box::pin(async {})
+    }
+
+    fn source_paths(&self) -> Option<&SourcePaths> {
+        self.source_paths.as_ref()
     }
 }
 
@@ -307,10 +315,11 @@ async fn pump_output(pipe: Arc<OutputPipe>) {
     }
 }
 
-/// Splits a byte stream into lines, bounding the length of any one line.
-#[derive(Default)]
+/// Splits a byte stream into lines, bounding the length of any one line,
+/// and shows paths into the build copy as source paths.
 struct LineSplitter {
     partial: Vec<u8>,
+    paths: Option<SourcePaths>,
 }
 
 /// Longer lines are split, so a function printing megabytes without a
@@ -318,14 +327,21 @@ struct LineSplitter {
 const MAX_LINE: usize = 256 * 1024;
 
 impl LineSplitter {
+    fn new(paths: Option<SourcePaths>) -> LineSplitter {
+        LineSplitter {
+            partial: Vec::new(),
+            paths,
+        }
+    }
+
     fn push(&mut self, mut bytes: &[u8], output: &InstanceOutput) {
         while let Some(newline) = memchr_newline(bytes) {
             let (line, rest) = bytes.split_at(newline);
             if self.partial.is_empty() {
-                output.function_line(strip_cr(line));
+                emit(self.paths.as_ref(), strip_cr(line), output);
             } else {
                 self.partial.extend_from_slice(line);
-                output.function_line(strip_cr(&self.partial));
+                emit(self.paths.as_ref(), strip_cr(&self.partial), output);
                 self.partial.clear();
             }
             bytes = &rest[1..];
@@ -333,16 +349,23 @@ impl LineSplitter {
         self.partial.extend_from_slice(bytes);
         while self.partial.len() >= MAX_LINE {
             let rest = self.partial.split_off(MAX_LINE);
-            output.function_line(&self.partial);
+            emit(self.paths.as_ref(), &self.partial, output);
             self.partial = rest;
         }
     }
 
     fn finish(&mut self, output: &InstanceOutput) {
         if !self.partial.is_empty() {
-            output.function_line(strip_cr(&self.partial));
+            emit(self.paths.as_ref(), strip_cr(&self.partial), output);
             self.partial.clear();
         }
+    }
+}
+
+fn emit(paths: Option<&SourcePaths>, line: &[u8], output: &InstanceOutput) {
+    match paths {
+        Some(paths) => output.function_line(&paths.rewrite(line)),
+        None => output.function_line(line),
     }
 }
 
@@ -421,7 +444,7 @@ mod tests {
     fn lines_are_split_across_chunks() {
         let output = InstanceOutput::new("F".into(), Console::silent(), None);
         output.begin_capture();
-        let mut splitter = LineSplitter::default();
+        let mut splitter = LineSplitter::new(None);
         splitter.push(b"hel", &output);
         splitter.push(b"lo\r\nwor", &output);
         splitter.push(b"ld\npartial", &output);

@@ -220,6 +220,21 @@ impl Instance {
     }
 
     /// Stops the instance (idempotent).
+    /// The error as the developer should see it: its stack trace names
+    /// source files, not the build copy the function runs from.
+    fn with_source_paths(&self, error: FunctionError) -> FunctionError {
+        match self.control.source_paths() {
+            Some(paths) => match paths.rewrite_json(&error.payload) {
+                std::borrow::Cow::Owned(payload) => FunctionError {
+                    payload: Bytes::from(payload),
+                    ..error
+                },
+                std::borrow::Cow::Borrowed(_) => error,
+            },
+            None => error,
+        }
+    }
+
     pub fn stop(&self) {
         self.control.kill();
         self.stop.cancel();
@@ -373,7 +388,9 @@ impl Instance {
         let duration = start.at.elapsed();
         let (outcome, reusable) = match reply {
             Some(RuntimeReply::Response(payload)) => (Outcome::Success(payload), true),
-            Some(RuntimeReply::Error(report)) => (Outcome::Error(function_error(report, "Unhandled")), true),
+            Some(RuntimeReply::Error(report)) => {
+                (Outcome::Error(self.with_source_paths(function_error(report, "Unhandled"))), true)
+            }
             Some(RuntimeReply::ResponseTooLarge) => (
                 Outcome::Error(FunctionError {
                     error_type: "Function.ResponseSizeTooLarge".to_owned(),
@@ -389,9 +406,10 @@ impl Instance {
                 }),
                 true,
             ),
-            Some(RuntimeReply::InitError(report)) => {
-                (Outcome::Error(function_error(report, "Runtime.InitError")), false)
-            }
+            Some(RuntimeReply::InitError(report)) => (
+                Outcome::Error(self.with_source_paths(function_error(report, "Runtime.InitError"))),
+                false,
+            ),
             Some(RuntimeReply::Exited { reason, .. }) => (self.exit_outcome(&request_id, &reason), false),
             None if !self.is_alive() => {
                 let reason = self.exit_reason_text();
@@ -466,7 +484,7 @@ impl Instance {
     fn outcome_of_early_reply(&self, request_id: &str, reply: Option<RuntimeReply>) -> Outcome {
         match reply {
             Some(RuntimeReply::InitError(report)) => {
-                Outcome::Error(function_error(report, "Runtime.InitError"))
+                Outcome::Error(self.with_source_paths(function_error(report, "Runtime.InitError")))
             }
             Some(RuntimeReply::Exited {
                 reason,
