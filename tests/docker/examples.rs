@@ -93,6 +93,15 @@ fn fogbank_invoke_runs_each_example_in_a_container() {
             !stderr.contains("host processes"),
             "{name} fell back to the process runtime:\n{stderr}"
         );
+        // Nothing from the function after its REPORT line: while its
+        // container dies, its bootstrap must not find the Runtime API gone
+        // and log connection errors.
+        let prefix = format!("[{function}] ");
+        let last_function_line = stderr.lines().rfind(|line| line.starts_with(&prefix));
+        assert!(
+            last_function_line.is_some_and(|line| line.contains("REPORT RequestId: ")),
+            "{name}: output after the invocation's REPORT line:\n{stderr}"
+        );
     }
     // `fogbank invoke` removes its container when it is done. Another test
     // serves the same examples in parallel, so only this test's processes'

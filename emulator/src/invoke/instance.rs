@@ -34,8 +34,6 @@ pub(crate) struct Instance {
     control: Box<dyn InstanceControl>,
     exit: watch::Receiver<Option<ExitReason>>,
     output: Arc<InstanceOutput>,
-    /// Stops this instance's Runtime API server.
-    stop: CancellationToken,
     started_at: Instant,
     /// Set once the cold start's Init Duration has been reported.
     init_reported: AtomicBool,
@@ -109,7 +107,9 @@ impl Instance {
             identity.function_arn(&function.name),
             function.timeout,
         ));
-        let stop = shared.shutdown.child_token();
+        // The Runtime API serves until the instance's process has exited
+        // (the exit watcher below), not merely until shutdown begins.
+        let stop = CancellationToken::new();
         tokio::spawn(runtime_api::run(listener, channel.clone(), stop.clone()));
 
         let output = Arc::new(InstanceOutput::new(
@@ -197,7 +197,6 @@ impl Instance {
             control: running.control,
             exit: running.exit,
             output,
-            stop,
             started_at,
             init_reported: AtomicBool::new(false),
         }))
@@ -219,7 +218,6 @@ impl Instance {
         self.exit.borrow().is_none()
     }
 
-    /// Stops the instance (idempotent).
     /// The error as the developer should see it: its stack trace names
     /// source files, not the build copy the function runs from.
     fn with_source_paths(&self, error: FunctionError) -> FunctionError {
@@ -235,9 +233,12 @@ impl Instance {
         }
     }
 
+    /// Stops the instance (idempotent). Its Runtime API keeps serving
+    /// until the process has exited: a bootstrap that found it closed
+    /// while still alive (a container takes a moment to die) would print
+    /// a connection error into the function's log.
     pub fn stop(&self) {
         self.control.kill();
-        self.stop.cancel();
     }
 
     /// Resolves once the process has exited.
