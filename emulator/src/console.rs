@@ -220,40 +220,70 @@ fn palette_index(name: &str) -> usize {
     sum % PALETTE.len()
 }
 
+/// What a console made by [`Console::capturing`] has written, for tests.
+#[cfg(test)]
+pub(crate) struct Captured {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    console: Console,
+}
+
+#[cfg(test)]
+impl Console {
+    /// A console whose output the test reads back.
+    pub(crate) fn capturing() -> (Console, Captured) {
+        let bytes = Arc::new(Mutex::new(Vec::new()));
+        let console = Console::spawn(Box::new(CaptureSink(bytes.clone())), false);
+        (console.clone(), Captured { bytes, console })
+    }
+}
+
+#[cfg(test)]
+impl Captured {
+    /// Everything written so far, once the console's writer thread has
+    /// caught up.
+    pub(crate) fn text(&self) -> String {
+        self.console.flush();
+        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_owned()
+    }
+}
+
+#[cfg(test)]
+#[derive(Default)]
+struct CaptureSink(Arc<Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Write for CaptureSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn lines_keep_their_order_and_prefix() {
-        let shared = Shared::default();
-        let console = Console::spawn(Box::new(shared.clone()), false);
+        let (console, captured) = Console::capturing();
         let prefix = console.prefix("HelloFunction");
         console.line("START");
         console.prefixed(&prefix, b"hello");
         console.line("END");
-        console.flush();
-        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
-        assert_eq!(text, "START\n[HelloFunction] hello\nEND\n");
+        assert_eq!(captured.text(), "START\n[HelloFunction] hello\nEND\n");
     }
 
     #[test]
     fn colour_prefix_is_stable_per_name() {
-        let console = Console::spawn(Box::new(Shared::default()), true);
+        let console = Console::spawn(Box::new(CaptureSink::default()), true);
         let a = console.prefix("A").rendered;
         assert_eq!(a, console.prefix("A").rendered);
         assert!(a.starts_with("\x1b["));

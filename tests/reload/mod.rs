@@ -83,6 +83,21 @@ fn start(template: &Path, args: &[&str]) -> Fogbank {
 }
 
 /// Waits for `needle` in fogbank's output, failing with the output.
+/// Checks that no function reported a crash: a reload whose check fails
+/// discards the new version's instance together with its output, so the
+/// log shows the build's error only.
+fn assert_no_function_crash(output: &str, functions: &[&str]) {
+    for line in output.lines() {
+        let from_function = functions
+            .iter()
+            .any(|function| line.starts_with(&format!("[{function}] ")));
+        let crash = ["Error", "Traceback", "Unhandled exception", "Uncaught"]
+            .iter()
+            .any(|sign| line.contains(sign));
+        assert!(!(from_function && crash), "a function crashed:\n{output}");
+    }
+}
+
 fn expect_output(fogbank: &Fogbank, needle: &str, within: Duration) {
     assert!(
         fogbank.wait_for_output(needle, within),
@@ -291,6 +306,7 @@ async fn a_broken_build_keeps_the_old_version_and_recovers() {
             .count(),
         1
     );
+    assert_no_function_crash(&fogbank.output(), &["HelloWorldFunction"]);
     load.wait_for("one-one", 20, Duration::from_secs(30)).await;
 
     // The next good save recovers.
@@ -323,6 +339,9 @@ async fn a_node_syntax_error_is_a_failed_build() {
         fogbank.output()
     );
     let response = http::send(gateway, "GET", "/hello/x", &[], "").await;
+    // Give a discarded instance's crash time to show, were it shown.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_no_function_crash(&fogbank.output(), &["HelloFunction", "ItemsFunction"]);
     assert_eq!(
         (response.status, message(&response).as_deref()),
         (200, Some("one-one"))

@@ -39,6 +39,15 @@ pub(crate) struct Instance {
     init_reported: AtomicBool,
 }
 
+/// Whether an instance's output is shown from its start.
+pub(crate) enum OutputMode {
+    Shown,
+    /// A reload's prepared instance: its output waits for the pool to
+    /// adopt it, and is dropped with it otherwise (its version failed its
+    /// check, so its crash would only repeat the check's error).
+    HeldUntilAdopted,
+}
+
 /// The result of running one invocation on an instance.
 pub(crate) struct RunResult {
     pub completed: Completed,
@@ -90,6 +99,7 @@ impl Instance {
         shared: &Arc<Shared>,
         deployment: &Arc<Versioned>,
         number: u64,
+        output_mode: OutputMode,
     ) -> Result<Arc<Instance>, StartFailure> {
         let function = &deployment.function;
         let listener = TcpListener::bind(("127.0.0.1", 0))
@@ -112,11 +122,15 @@ impl Instance {
         let stop = CancellationToken::new();
         tokio::spawn(runtime_api::run(listener, channel.clone(), stop.clone()));
 
-        let output = Arc::new(InstanceOutput::new(
+        let output = InstanceOutput::new(
             Arc::from(function.logical_id.as_str()),
             shared.settings.console.clone(),
             Some(shared.logs.clone()),
-        ));
+        );
+        let output = Arc::new(match output_mode {
+            OutputMode::Shown => output,
+            OutputMode::HeldUntilAdopted => output.holding(),
+        });
         let instance_id = format!("{}{number:08x}", uuid::Uuid::new_v4().simple());
         let debug = match &deployment.debug {
             Some(config) => {
@@ -200,6 +214,11 @@ impl Instance {
             started_at,
             init_reported: AtomicBool::new(false),
         }))
+    }
+
+    /// Shows the output held since a prepared start, and all later output.
+    pub fn release_output(&self) {
+        self.output.release();
     }
 
     pub fn version(&self) -> u64 {

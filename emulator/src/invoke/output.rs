@@ -26,7 +26,23 @@ pub struct InstanceOutput {
     prefix: Prefix,
     capture: Mutex<Option<Vec<u8>>>,
     subscribers: Option<broadcast::Sender<FunctionLogLine>>,
+    /// Lines held back while the instance is only prepared: a reload
+    /// starts the new version's instance before its syntax check ends, and
+    /// a version whose check fails is discarded together with its output,
+    /// which would only repeat the check's error as a crash of the live
+    /// function.
+    held: Mutex<Option<Vec<Held>>>,
 }
+
+/// A line kept until the prepared instance is adopted.
+enum Held {
+    Function(Box<[u8]>),
+    Platform(String),
+}
+
+/// At most this many lines are held; a prepared instance only runs its
+/// init, so more than this is a flood whose head is kept.
+const MAX_HELD_LINES: usize = 1000;
 
 impl InstanceOutput {
     pub fn new(
@@ -41,11 +57,54 @@ impl InstanceOutput {
             prefix,
             capture: Mutex::new(None),
             subscribers,
+            held: Mutex::new(None),
+        }
+    }
+
+    /// Holds every line back until [`release`](Self::release); dropping
+    /// the output unreleased discards them.
+    pub fn holding(self) -> InstanceOutput {
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+        self
+    }
+
+    /// Shows the held lines and every later one as they come.
+    pub fn release(&self) {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        for line in held.into_iter().flatten() {
+            match line {
+                Held::Function(line) => self.show_function_line(&line),
+                Held::Platform(line) => self.show_platform_line(&line),
+            }
+        }
+    }
+
+    /// Keeps `line` if output is held; gives it back otherwise.
+    fn hold<T>(&self, line: T, wrap: impl FnOnce(T) -> Held) -> Option<T> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some(lines) => {
+                if lines.len() < MAX_HELD_LINES {
+                    lines.push(wrap(line));
+                }
+                None
+            }
+            None => Some(line),
         }
     }
 
     /// One line written by the function (without its newline).
     pub fn function_line(&self, line: &[u8]) {
+        if let Some(line) = self.hold(line, |line| Held::Function(Box::from(line))) {
+            self.show_function_line(line);
+        }
+    }
+
+    fn show_function_line(&self, line: &[u8]) {
         self.console.prefixed(&self.prefix, line);
         self.record(line);
         if let Some(subscribers) = &self.subscribers
@@ -61,6 +120,12 @@ impl InstanceOutput {
     /// One line Fogbank writes on the function's behalf (`START`, `END`,
     /// `REPORT`), which Lambda also puts in the function's log.
     pub fn platform_line(&self, line: &str) {
+        if let Some(line) = self.hold(line, |line| Held::Platform(line.to_owned())) {
+            self.show_platform_line(line);
+        }
+    }
+
+    fn show_platform_line(&self, line: &str) {
         self.console.prefixed(&self.prefix, line.as_bytes());
         self.record(line.as_bytes());
     }
@@ -124,6 +189,20 @@ mod tests {
         assert!(tail.ends_with("END RequestId: 1\n"));
         assert!(!tail.contains("before capture"));
         assert_eq!(output.end_capture(), "");
+    }
+
+    #[test]
+    fn held_lines_show_only_once_released() {
+        let (console, captured) = Console::capturing();
+        let kept = InstanceOutput::new("Kept".into(), console.clone(), None).holding();
+        let discarded = InstanceOutput::new("Gone".into(), console, None).holding();
+        kept.function_line(b"loading the model");
+        discarded.function_line(b"SyntaxError: invalid syntax");
+        assert_eq!(captured.text(), "");
+        kept.release();
+        kept.function_line(b"ready");
+        drop(discarded);
+        assert_eq!(captured.text(), "[Kept] loading the model\n[Kept] ready\n");
     }
 
     #[test]

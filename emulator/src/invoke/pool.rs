@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::events::InstanceEvent;
-use super::instance::{Instance, RunResult, StartFailure};
+use super::instance::{Instance, OutputMode, RunResult, StartFailure};
 use super::{Completed, DebugConfig, Deployment, Invocation, InvokeError, Shared};
 use crate::backend::environment::CloudEnvironment;
 
@@ -265,7 +265,7 @@ impl FunctionPool {
         deployment: &Arc<Versioned>,
     ) -> Result<Option<Arc<Instance>>, StartFailure> {
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
-        let instance = Instance::start(&self.shared, deployment, number).await?;
+        let instance = Instance::start(&self.shared, deployment, number, OutputMode::Shown).await?;
         let mut state = self.state();
         // An invocation outlives its caller, so it may still be starting an
         // instance while the invoker shuts down. Checked under the lock
@@ -373,7 +373,9 @@ impl FunctionPool {
             version: current.version + 1,
         });
         let number = self.next_instance.fetch_add(1, Ordering::Relaxed);
-        let instance = Instance::start(&self.shared, &next, number).await.ok()?;
+        let instance = Instance::start(&self.shared, &next, number, OutputMode::HeldUntilAdopted)
+            .await
+            .ok()?;
         instance.wait_ready(self.shared.settings.init_timeout).await;
         if instance.is_alive() && instance.is_ready() {
             Some(instance)
@@ -398,8 +400,11 @@ impl FunctionPool {
         {
             state.live += 1;
             state.all.push(instance.clone());
-            state.idle.push((instance, Instant::now()));
             drop(state);
+            // Its init output is shown before it can serve, so the lines
+            // keep their order.
+            instance.release_output();
+            self.state().idle.push((instance, Instant::now()));
             self.slot_freed.notify_one();
         } else {
             drop(state);

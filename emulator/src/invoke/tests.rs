@@ -360,13 +360,12 @@ async fn an_abandoned_call_still_returns_its_instance() {
 
 #[tokio::test]
 async fn a_panic_while_starting_an_instance_frees_its_slot() {
-    let printed = Printed::default();
-    let console = Console::spawn(Box::new(printed.clone()), false);
+    let (console, printed) = Console::capturing();
     let (invoker, backend) = invoker_with_console(
         function(Duration::from_secs(3), Some(1)),
         Init::PanicInStart,
         echo(),
-        console.clone(),
+        console,
     );
     for attempt in 1..=2 {
         let error = invoker
@@ -381,7 +380,6 @@ async fn a_panic_while_starting_an_instance_frees_its_slot() {
         );
     }
     assert_eq!(backend.started(), 2);
-    console.flush();
     let text = printed.text();
     assert!(
         text.contains("error: the invocation of Hello failed inside the emulator")
@@ -389,27 +387,6 @@ async fn a_panic_while_starting_an_instance_frees_its_slot() {
         "{text}"
     );
     invoker.shutdown().await;
-}
-
-/// A console sink the test reads back.
-#[derive(Clone, Default)]
-struct Printed(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl Printed {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Printed {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]
