@@ -12,8 +12,16 @@ pub(crate) fn end_line(request_id: &str) -> String {
 
 /// The line Lambda logs when it stops a function that ran too long.
 pub(crate) fn timeout_line(request_id: &str, seconds: f64) -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    timeout_line_at(time::OffsetDateTime::now_utc(), request_id, seconds)
+}
+
+fn timeout_line_at(now: time::OffsetDateTime, request_id: &str, seconds: f64) -> String {
+    // Lambda stamps its log lines in UTC to the millisecond.
+    let now = now
+        .to_offset(time::UtcOffset::UTC)
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
         .unwrap_or_default();
     format!("{now} {request_id} Task timed out after {seconds:.2} seconds")
 }
@@ -52,6 +60,15 @@ pub(crate) fn report_line(report: &Report<'_>) -> String {
 mod tests {
     use super::*;
     use expect_test::expect;
+
+    #[test]
+    fn timeout_lines_have_lambdas_shape() {
+        let at = time::macros::datetime!(2026-11-29 21:24:54.160216307 UTC);
+        assert_eq!(
+            timeout_line_at(at, "8f5c", 3.0),
+            "2026-11-29T21:24:54.160Z 8f5c Task timed out after 3.00 seconds"
+        );
+    }
 
     #[test]
     fn report_lines_have_lambdas_shape() {
