@@ -417,23 +417,29 @@ fn read_rest_cors(node: &Node, site: &Site, sink: &mut Sink) -> Option<Cors> {
                 }
             }
             "MaxAge" => {
-                let Some(text) = read::string(value, &child, sink) else {
-                    ok = false;
-                    continue;
-                };
-                match unquote(&text).parse::<u32>() {
-                    Ok(n) => cors.max_age = Some(n),
-                    Err(_) => {
-                        sink.error(
-                            Some(value.pos),
-                            &child,
-                            format!(
-                                "MaxAge `{text}` is not a number of seconds, such as \"'600'\""
-                            ),
-                        );
+                // A list or map is reported as not being a number, which is
+                // what MaxAge holds, rather than as not being a string.
+                let problem = match &value.value {
+                    Value::Scalar(text) => match unquote(text).parse::<u32>() {
+                        Ok(n) => {
+                            cors.max_age = Some(n);
+                            continue;
+                        }
+                        Err(_) => {
+                            format!("MaxAge `{text}` is not a number of seconds, such as \"'600'\"")
+                        }
+                    },
+                    Value::Invalid => {
                         ok = false;
+                        continue;
                     }
-                }
+                    _ => format!(
+                        "expected a number of seconds, such as \"'600'\", found {}",
+                        value.kind_name()
+                    ),
+                };
+                sink.error(Some(value.pos), &child, problem);
+                ok = false;
             }
             "AllowCredentials" => match read::boolean(value, &child, sink) {
                 Some(b) => cors.allow_credentials = b,
@@ -762,10 +768,13 @@ fn link_routes(
                 ApiKind::Http => ("ApiId", "AWS::Serverless::HttpApi"),
             };
             let Some(api) = by_id.get(route.api_id.as_str()) else {
-                // An API that exists but failed to build was reported already.
-                let declared = template
-                    .resource(&route.api_id)
-                    .is_some_and(|r| r.kind == wanted);
+                // An API that exists but failed to build was reported already;
+                // so was an implicit one (the event names no API), whose
+                // problems come from Globals.
+                let declared = route_site.api_pos.is_none()
+                    || template
+                        .resource(&route.api_id)
+                        .is_some_and(|r| r.kind == wanted);
                 if !declared {
                     sink.error(
                         route_site.api_pos.or(Some(route_site.pos)),

@@ -5,7 +5,7 @@
 //! prints everything wrong with a template in one run.
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -177,6 +177,11 @@ pub(crate) struct Sink {
     /// Candidate comparisons left for "did you mean" hints; a `Cell` so that
     /// a hint can be computed inside the arguments of `error`.
     suggestion_budget: Cell<usize>,
+    /// Positions of the values written under a `Globals` section, with that
+    /// section's path (`Globals.Function`). Globals are merged into every
+    /// resource before it is read, so a bad global value would otherwise be
+    /// reported once per resource, under the resource's name; see `push`.
+    globals: HashMap<Pos, &'static str>,
 }
 
 impl Sink {
@@ -186,7 +191,14 @@ impl Sink {
             diagnostics: Vec::new(),
             seen: HashSet::new(),
             suggestion_budget: Cell::new(SUGGESTION_BUDGET),
+            globals: HashMap::new(),
         }
+    }
+
+    /// Marks `pos` as a key or value written under the Globals section
+    /// `section` (such as `Globals.Function`).
+    pub fn global_position(&mut self, pos: Pos, section: &'static str) {
+        self.globals.insert(pos, section);
     }
 
     /// ` (did you mean `X`?)` for a near miss among `candidates`, or "".
@@ -207,6 +219,23 @@ impl Sink {
     }
 
     fn push(&mut self, severity: Severity, pos: Option<Pos>, site: &Site, message: String) {
+        // A problem found in a resource's property at a position inside
+        // Globals came from a merged global value: it is reported as the
+        // global's, so every resource that inherits it shares one message.
+        let global_site;
+        let site = match (pos.and_then(|p| self.globals.get(&p)), &site.resource) {
+            (Some(section), Some(_)) => {
+                let property = site.property.as_deref().unwrap_or_default();
+                let property = match property.strip_prefix("Properties") {
+                    Some(rest) => rest.to_owned(),
+                    None if property.is_empty() => String::new(),
+                    None => format!(".{property}"),
+                };
+                global_site = Site::section(format!("{section}{property}"));
+                &global_site
+            }
+            _ => site,
+        };
         let line = pos.map(|p| p.line);
         let column = pos.map(|p| p.col);
         let key = (

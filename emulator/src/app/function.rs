@@ -455,7 +455,7 @@ pub(crate) fn local_path(
         return None;
     }
     let path = normalize(&root_dir.join(text));
-    if std::fs::metadata(&path).is_err() {
+    let Ok(metadata) = std::fs::metadata(&path) else {
         sink.error(
             Some(pos),
             site,
@@ -465,6 +465,37 @@ pub(crate) fn local_path(
                 path.display()
             ),
         );
+        return None;
+    };
+    // Code and layers are mounted or copied as directories; a file here would
+    // otherwise load and only fail at the first invoke, with "Not a directory".
+    if !metadata.is_dir() {
+        let is_zip = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+        // "point CodeUri at", but "point the layer path at".
+        let subject = if what.starts_with(char::is_lowercase) {
+            format!("the {what}")
+        } else {
+            what.to_owned()
+        };
+        let message = if is_zip {
+            format!(
+                "{what} `{text}` is a zip file, and zip {what}s are not supported offline yet; \
+                 unzip it and point {subject} at the unzipped source directory"
+            )
+        } else {
+            let parent = Path::new(text)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| ".".to_owned());
+            format!(
+                "{what} `{text}` is a file, not a directory; point {subject} at the directory \
+                 that holds it, such as `{parent}`"
+            )
+        };
+        sink.error(Some(pos), site, message);
         return None;
     }
     Some(path)
@@ -763,6 +794,97 @@ const HTTP_METHODS: &[&str] = &[
     "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY",
 ];
 
+/// Every event source type SAM defines for a function; Fogbank emulates
+/// the first three and warns about the rest.
+const SAM_EVENT_TYPES: &[&str] = &[
+    "Api",
+    "HttpApi",
+    "SQS",
+    "S3",
+    "SNS",
+    "Kinesis",
+    "DynamoDB",
+    "Schedule",
+    "ScheduleV2",
+    "CloudWatchEvent",
+    "EventBridgeRule",
+    "CloudWatchLogs",
+    "IoTRule",
+    "AlexaSkill",
+    "Cognito",
+    "MSK",
+    "MQ",
+    "SelfManagedKafka",
+    "DocumentDB",
+];
+
+/// Checks an `Api`/`HttpApi` event's resource path the way API Gateway does
+/// at deploy time, so a path no request can reach is refused at load instead
+/// of served as a dead route. The route matcher (`gateway::routes`) relies on
+/// what passes: braces wrap whole segments, parameter names are not empty,
+/// and a greedy `{name+}` is the last segment.
+///
+/// Returns what is wrong, in words for the message.
+pub(crate) fn check_path(path: &str) -> Result<(), String> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err("must start with `/`".to_owned());
+    };
+    let segments: Vec<&str> = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split('/').collect()
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for (i, segment) in segments.iter().enumerate() {
+        let opens = segment.matches('{').count();
+        let closes = segment.matches('}').count();
+        if opens == 0 && closes == 0 {
+            continue;
+        }
+        if opens > closes {
+            return Err(format!(
+                "has a `{{` without a closing `}}` in `{segment}`; write a parameter as `{{name}}`"
+            ));
+        }
+        if closes > opens {
+            return Err(format!(
+                "has a `}}` without an opening `{{` in `{segment}`; write a parameter as `{{name}}`"
+            ));
+        }
+        let inner = match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(inner) if opens == 1 => inner,
+            _ => {
+                return Err(format!(
+                    "has `{segment}`, but a parameter must be a whole segment, such as \
+                     `/items/{{id}}`"
+                ));
+            }
+        };
+        let (name, greedy) = match inner.strip_suffix('+') {
+            Some(name) => (name, true),
+            None => (inner, false),
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "has `{segment}`, a parameter without a name; name it, such as `{{id}}`"
+            ));
+        }
+        if greedy && i + 1 != segments.len() {
+            return Err(format!(
+                "has `{segment}` before other segments; a greedy parameter must be the last \
+                 segment, such as `/files/{{proxy+}}`"
+            ));
+        }
+        if names.contains(&name) {
+            return Err(format!(
+                "names the parameter `{name}` twice; each parameter of a path needs its own name"
+            ));
+        }
+        names.push(name);
+    }
+    Ok(())
+}
+
 fn read_events(
     props: &Props,
     context: &Context<'_>,
@@ -822,13 +944,27 @@ fn read_events(
             "Api" => read_api_event(&read, false, sink),
             "HttpApi" => read_api_event(&read, true, sink),
             "SQS" => read_sqs_event(&read, context, sink).map(|m| (EventKind::Sqs(m), None)),
-            other => {
+            other if SAM_EVENT_TYPES.contains(&other) => {
                 sink.warning(
                     Some(kind_node.pos),
                     &event_site.child("Type"),
                     format!(
                         "event type `{other}` is not emulated; the function can still be \
                          invoked directly (fogbank invoke, the Lambda API)"
+                    ),
+                );
+                continue;
+            }
+            // SAM refuses a type it does not define, and a warning would let a
+            // typo such as `Apii` silently drop a route.
+            other => {
+                sink.error(
+                    Some(kind_node.pos),
+                    &event_site.child("Type"),
+                    format!(
+                        "unknown event type `{other}`{}; SAM's event types are {}",
+                        sink.did_you_mean(other, SAM_EVENT_TYPES.iter().copied()),
+                        SAM_EVENT_TYPES.join(", ")
                     ),
                 );
                 continue;
@@ -874,16 +1010,18 @@ fn read_api_event(
     let path = match p.get("Path") {
         Some(node) => match read::string(node, &site.child("Path"), sink) {
             Some(path) if path == "$default" && http => None,
-            Some(path) if path.starts_with('/') => Some(path),
-            Some(path) => {
-                sink.error(
-                    Some(node.pos),
-                    &site.child("Path"),
-                    format!("Path `{path}` must start with `/`"),
-                );
-                ok = false;
-                None
-            }
+            Some(path) => match check_path(&path) {
+                Ok(()) => Some(path),
+                Err(problem) => {
+                    sink.error(
+                        Some(node.pos),
+                        &site.child("Path"),
+                        format!("Path `{path}` {problem}"),
+                    );
+                    ok = false;
+                    None
+                }
+            },
             None => {
                 ok = false;
                 None
@@ -1207,6 +1345,68 @@ mod tests {
             java21=None
             =None"#]]
         .assert_eq(&parsed.join("\n"));
+    }
+
+    fn check_paths(paths: &[&str], expected: expect_test::Expect) {
+        let rendered: Vec<String> = paths
+            .iter()
+            .map(|path| match check_path(path) {
+                Ok(()) => format!("{path}: ok"),
+                Err(problem) => format!("{path}: {problem}"),
+            })
+            .collect();
+        expected.assert_eq(&rendered.join("\n"));
+    }
+
+    #[test]
+    fn path_templates() {
+        check_paths(
+            &[
+                "/",
+                "/items",
+                "/items/",
+                "/items/{id}",
+                "/items/{id}/parts/{part_no}",
+                "/{proxy+}",
+                "/files/{path+}",
+                "/v1.2/my-items_all/~x",
+                "items",
+                "",
+                "/items/{id",
+                "/items/id}",
+                "/items/{}",
+                "/items/{+}",
+                "/a/{x}}",
+                "/a/{{x}",
+                "/a/{x}{y}",
+                "/a/x{y}",
+                "/{proxy+}/tail",
+                "/files/{proxy+}/",
+                "/a/{id}/b/{id}",
+            ],
+            expect_test::expect![[r#"
+                /: ok
+                /items: ok
+                /items/: ok
+                /items/{id}: ok
+                /items/{id}/parts/{part_no}: ok
+                /{proxy+}: ok
+                /files/{path+}: ok
+                /v1.2/my-items_all/~x: ok
+                items: must start with `/`
+                : must start with `/`
+                /items/{id: has a `{` without a closing `}` in `{id`; write a parameter as `{name}`
+                /items/id}: has a `}` without an opening `{` in `id}`; write a parameter as `{name}`
+                /items/{}: has `{}`, a parameter without a name; name it, such as `{id}`
+                /items/{+}: has `{+}`, a parameter without a name; name it, such as `{id}`
+                /a/{x}}: has a `}` without an opening `{` in `{x}}`; write a parameter as `{name}`
+                /a/{{x}: has a `{` without a closing `}` in `{{x}`; write a parameter as `{name}`
+                /a/{x}{y}: has `{x}{y}`, but a parameter must be a whole segment, such as `/items/{id}`
+                /a/x{y}: has `x{y}`, but a parameter must be a whole segment, such as `/items/{id}`
+                /{proxy+}/tail: has `{proxy+}` before other segments; a greedy parameter must be the last segment, such as `/files/{proxy+}`
+                /files/{proxy+}/: has `{proxy+}` before other segments; a greedy parameter must be the last segment, such as `/files/{proxy+}`
+                /a/{id}/b/{id}: names the parameter `id` twice; each parameter of a path needs its own name"#]],
+        );
     }
 
     #[test]

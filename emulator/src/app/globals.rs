@@ -120,6 +120,36 @@ pub(crate) fn check(template: &Template, sink: &mut Sink) {
     }
 }
 
+/// Tells the sink where each Globals section's keys and values sit, so that
+/// a problem with a global value, found while reading the resources it was
+/// merged into, is reported once as the global's.
+pub(crate) fn register_positions(template: &Template, sink: &mut Sink) {
+    fn walk(node: &Node, section: &'static str, sink: &mut Sink) {
+        sink.global_position(node.pos, section);
+        match &node.value {
+            Value::Map(map) => walk_map(map, section, sink),
+            Value::Seq(items) => items.iter().for_each(|item| walk(item, section, sink)),
+            Value::Null | Value::Scalar(_) | Value::Invalid => {}
+        }
+    }
+    fn walk_map(map: &Map, section: &'static str, sink: &mut Sink) {
+        for (key, value) in &map.entries {
+            sink.global_position(key.pos, section);
+            walk(value, section, sink);
+        }
+    }
+    let sections = [
+        ("Globals.Function", &template.globals.function),
+        ("Globals.Api", &template.globals.api),
+        ("Globals.HttpApi", &template.globals.http_api),
+    ];
+    for (section, map) in sections {
+        if let Some(map) = map {
+            walk_map(map, section, sink);
+        }
+    }
+}
+
 /// The resource's properties with `globals` merged in.
 /// Properties `check` refused are left out rather than reported again for
 /// every resource.

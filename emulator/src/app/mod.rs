@@ -149,6 +149,7 @@ fn load_into(source: &str, path: &Path, options: &LoadOptions, sink: &mut Sink) 
     let template = template::read(&root, sink);
     drop(root);
     globals::check(&template, sink);
+    globals::register_positions(&template, sink);
     let params = params::resolve(&template.parameters, &options.parameter_overrides, sink);
     let mut resolver = Resolver::new(&template, &options.identity, &options.sqs_endpoint, params);
 

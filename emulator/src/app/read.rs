@@ -102,8 +102,24 @@ pub(crate) fn integer(
     site: &Site,
     sink: &mut Sink,
 ) -> Option<i64> {
-    let text = string(node, site, sink)?;
-    match parse_integer(&text) {
+    // Not `string`: a list or map here should be reported as not being the
+    // number the property wants, not as not being a string.
+    let text = match &node.value {
+        Value::Scalar(text) => text,
+        Value::Invalid => return None,
+        _ => {
+            sink.error(
+                Some(node.pos),
+                site,
+                format!(
+                    "expected {what} between {min} and {max}, found {}",
+                    node.kind_name()
+                ),
+            );
+            return None;
+        }
+    };
+    match parse_integer(text) {
         Some(n) if (min..=max).contains(&n) => Some(n),
         _ => {
             sink.error(
@@ -128,8 +144,19 @@ fn parse_integer(text: &str) -> Option<i64> {
 }
 
 pub(crate) fn boolean(node: &Node, site: &Site, sink: &mut Sink) -> Option<bool> {
-    let text = string(node, site, sink)?;
-    let value = parse_bool(&text);
+    let text = match &node.value {
+        Value::Scalar(text) => text,
+        Value::Invalid => return None,
+        _ => {
+            sink.error(
+                Some(node.pos),
+                site,
+                format!("expected true or false, found {}", node.kind_name()),
+            );
+            return None;
+        }
+    };
+    let value = parse_bool(text);
     if value.is_none() {
         sink.error(
             Some(node.pos),

@@ -15,6 +15,9 @@ use super::*;
 /// Directories every test template may point `CodeUri`/`ContentUri` at.
 const DIRS: &[&str] = &["hello", "src/api", "layers/common", "auth"];
 
+/// Files beside them, for paths that wrongly point at a file.
+const FILES: &[&str] = &["hello/app.py", "code.zip", "layers/common.ZIP"];
+
 fn check(template: &str, expected: Expect) {
     check_with(template, &LoadOptions::default(), expected);
 }
@@ -26,6 +29,9 @@ fn check_with(template: &str, options: &LoadOptions, expected: Expect) {
     let dir = tempfile::tempdir().unwrap();
     for sub in DIRS {
         std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+    }
+    for file in FILES {
+        std::fs::write(dir.path().join(file), "").unwrap();
     }
     let path = dir.path().join("template.yaml");
     std::fs::write(&path, template).unwrap();
@@ -814,6 +820,233 @@ Resources:
 "#),
         expect![[r#"
             $DIR/template.yaml:8:16: error: HelloFunction.Properties.CodeUri: CodeUri `./missing` does not exist (looked for $DIR/missing); create it or fix the path, which is relative to the template's directory
+        "#]],
+    );
+}
+
+#[test]
+fn code_uri_and_content_uri_that_are_files() {
+    check(
+        &t(r#"
+Resources:
+  Layer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layers/common.ZIP
+  Script:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello/app.py
+      Handler: app.handler
+      Runtime: python3.12
+      Layers: [hello/app.py]
+  Zipped:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: code.zip
+      Handler: app.handler
+      Runtime: python3.12
+"#),
+        expect![[r#"
+            $DIR/template.yaml:8:19: error: Layer.Properties.ContentUri: ContentUri `layers/common.ZIP` is a zip file, and zip ContentUris are not supported offline yet; unzip it and point ContentUri at the unzipped source directory
+            $DIR/template.yaml:12:16: error: Script.Properties.CodeUri: CodeUri `hello/app.py` is a file, not a directory; point CodeUri at the directory that holds it, such as `hello`
+            $DIR/template.yaml:15:16: error: Script.Properties.Layers[0]: layer path `hello/app.py` is a file, not a directory; point the layer path at the directory that holds it, such as `hello`
+            $DIR/template.yaml:19:16: error: Zipped.Properties.CodeUri: CodeUri `code.zip` is a zip file, and zip CodeUris are not supported offline yet; unzip it and point CodeUri at the unzipped source directory
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_event_types_are_errors_and_unemulated_ones_warnings() {
+    check(
+        &t(r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Typo:
+          Type: Apii
+          Properties: {Path: /hello, Method: get}
+        Lowercase:
+          Type: sqs
+        Nothing:
+          Type: Carrier
+        Nightly:
+          Type: ScheduleV2
+          Properties: {ScheduleExpression: rate(1 day)}
+"#),
+        expect![[r#"
+            $DIR/template.yaml:13:17: error: Fn.Properties.Events.Typo.Type: unknown event type `Apii` (did you mean `Api`?); SAM's event types are Api, HttpApi, SQS, S3, SNS, Kinesis, DynamoDB, Schedule, ScheduleV2, CloudWatchEvent, EventBridgeRule, CloudWatchLogs, IoTRule, AlexaSkill, Cognito, MSK, MQ, SelfManagedKafka, DocumentDB
+            $DIR/template.yaml:16:17: error: Fn.Properties.Events.Lowercase.Type: unknown event type `sqs` (did you mean `SQS`?); SAM's event types are Api, HttpApi, SQS, S3, SNS, Kinesis, DynamoDB, Schedule, ScheduleV2, CloudWatchEvent, EventBridgeRule, CloudWatchLogs, IoTRule, AlexaSkill, Cognito, MSK, MQ, SelfManagedKafka, DocumentDB
+            $DIR/template.yaml:18:17: error: Fn.Properties.Events.Nothing.Type: unknown event type `Carrier`; SAM's event types are Api, HttpApi, SQS, S3, SNS, Kinesis, DynamoDB, Schedule, ScheduleV2, CloudWatchEvent, EventBridgeRule, CloudWatchLogs, IoTRule, AlexaSkill, Cognito, MSK, MQ, SelfManagedKafka, DocumentDB
+            $DIR/template.yaml:20:17: warning: Fn.Properties.Events.Nightly.Type: event type `ScheduleV2` is not emulated; the function can still be invoked directly (fogbank invoke, the Lambda API)
+        "#]],
+    );
+}
+
+#[test]
+fn malformed_paths_are_errors() {
+    check(
+        &t(r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Unclosed: {Type: Api, Properties: {Path: '/items/{id', Method: get}}
+        Nameless: {Type: Api, Properties: {Path: '/items/{}', Method: get}}
+        ExtraBrace: {Type: HttpApi, Properties: {Path: '/a/{x}}', Method: get}}
+        GreedyFirst: {Type: HttpApi, Properties: {Path: '/{proxy+}/tail', Method: get}}
+        Relative: {Type: HttpApi, Properties: {Path: items, Method: get}}
+        Partial: {Type: Api, Properties: {Path: '/items/{id}.json', Method: get}}
+        Twice: {Type: Api, Properties: {Path: '/a/{id}/b/{id}', Method: get}}
+        RestDefault: {Type: Api, Properties: {Path: $default, Method: get}}
+"#),
+        expect![[r#"
+            $DIR/template.yaml:12:50: error: Fn.Properties.Events.Unclosed.Properties.Path: Path `/items/{id` has a `{` without a closing `}` in `{id`; write a parameter as `{name}`
+            $DIR/template.yaml:13:50: error: Fn.Properties.Events.Nameless.Properties.Path: Path `/items/{}` has `{}`, a parameter without a name; name it, such as `{id}`
+            $DIR/template.yaml:14:56: error: Fn.Properties.Events.ExtraBrace.Properties.Path: Path `/a/{x}}` has a `}` without an opening `{` in `{x}}`; write a parameter as `{name}`
+            $DIR/template.yaml:15:57: error: Fn.Properties.Events.GreedyFirst.Properties.Path: Path `/{proxy+}/tail` has `{proxy+}` before other segments; a greedy parameter must be the last segment, such as `/files/{proxy+}`
+            $DIR/template.yaml:16:54: error: Fn.Properties.Events.Relative.Properties.Path: Path `items` must start with `/`
+            $DIR/template.yaml:17:49: error: Fn.Properties.Events.Partial.Properties.Path: Path `/items/{id}.json` has `{id}.json`, but a parameter must be a whole segment, such as `/items/{id}`
+            $DIR/template.yaml:18:47: error: Fn.Properties.Events.Twice.Properties.Path: Path `/a/{id}/b/{id}` names the parameter `id` twice; each parameter of a path needs its own name
+            $DIR/template.yaml:19:53: error: Fn.Properties.Events.RestDefault.Properties.Path: Path `$default` must start with `/`
+        "#]],
+    );
+}
+
+#[test]
+fn well_formed_paths_are_accepted() {
+    check(
+        &t(r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Root: {Type: Api, Properties: {Path: /, Method: get}}
+        Params: {Type: Api, Properties: {Path: '/shops/{shop_id}/items/{item-id}', Method: get}}
+        Greedy: {Type: Api, Properties: {Path: '/files/{proxy+}', Method: any}}
+        Punctuated: {Type: HttpApi, Properties: {Path: /v1.2/my-items_all, Method: get}}
+        Default: {Type: HttpApi}
+        DefaultExplicit: {Type: HttpApi, Properties: {Path: $default, Method: post}}
+"#),
+        expect![[r#"
+            function Fn name=Fn runtime=python3.12 handler=app.handler code=$DIR/hello timeout=3s memory=128 storage=512 arch=X86_64 reserved=-
+              event Root Api GET / api=ServerlessRestApi payload=1.0 auth=-
+              event Params Api GET /shops/{shop_id}/items/{item-id} api=ServerlessRestApi payload=1.0 auth=-
+              event Greedy Api ANY /files/{proxy+} api=ServerlessRestApi payload=1.0 auth=-
+              event Punctuated HttpApi GET /v1.2/my-items_all api=ServerlessHttpApi payload=2.0 auth=-
+              event Default HttpApi ANY $default api=ServerlessHttpApi payload=2.0 auth=-
+              event DefaultExplicit HttpApi POST $default api=ServerlessHttpApi payload=2.0 auth=-
+            api ServerlessRestApi Rest stage=Prod implicit=true binary=[] default_auth=-
+            api ServerlessHttpApi Http stage=$default implicit=true binary=[] default_auth=-
+        "#]],
+    );
+}
+
+#[test]
+fn numbers_and_booleans_given_as_lists_or_maps() {
+    check(
+        &t(r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: [3]
+      MemorySize: {Size: 256}
+      ReservedConcurrentExecutions: [1]
+      EphemeralStorage: {Size: [1024]}
+      FunctionUrlConfig: {AuthType: NONE, Cors: {MaxAge: [1], AllowCredentials: [true]}}
+  Q:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: [true]
+      VisibilityTimeout: [30]
+  Rest:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: Prod
+      Cors: {AllowOrigin: "'*'", MaxAge: ["'600'"]}
+"#),
+        expect![[r#"
+            $DIR/template.yaml:11:16: error: Fn.Properties.Timeout: expected a number of seconds between 1 and 900, found a list
+            $DIR/template.yaml:12:19: error: Fn.Properties.MemorySize: expected a size in MB between 128 and 10240, found a map
+            $DIR/template.yaml:13:37: error: Fn.Properties.ReservedConcurrentExecutions: expected a whole number between 0 and 4294967295, found a list
+            $DIR/template.yaml:14:32: error: Fn.Properties.EphemeralStorage.Size: expected a size in MB between 512 and 10240, found a list
+            $DIR/template.yaml:15:58: error: Fn.Properties.FunctionUrlConfig.Cors.MaxAge: expected a number of seconds between 0 and 86400, found a list
+            $DIR/template.yaml:15:81: error: Fn.Properties.FunctionUrlConfig.Cors.AllowCredentials: expected true or false, found a list
+            $DIR/template.yaml:19:18: error: Q.Properties.FifoQueue: expected true or false, found a list
+            $DIR/template.yaml:20:26: error: Q.Properties.VisibilityTimeout: expected a number of seconds between 0 and 43200, found a list
+            $DIR/template.yaml:25:42: error: Rest.Properties.Cors.MaxAge: expected a number of seconds, such as "'600'", found a list
+        "#]],
+    );
+}
+
+#[test]
+fn problems_in_globals_are_reported_once_as_globals() {
+    check(
+        &t(r#"
+Globals:
+  Function:
+    Timeout: "abc"
+    Layers: [missing/]
+    Environment:
+      Variables:
+        AWS_REGION: x
+  Api:
+    BinaryMediaTypes: {a: b}
+Resources:
+  A:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        Get: {Type: Api, Properties: {Path: /a, Method: get}}
+  B:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: hello
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 1
+      Environment:
+        Variables:
+          OWN: y
+"#),
+        expect![[r#"
+            $DIR/template.yaml:6:14: error: Globals.Function.Timeout: `abc` is not a number of seconds between 1 and 900
+            $DIR/template.yaml:7:14: error: Globals.Function.Layers[0]: layer path `missing/` does not exist (looked for $DIR/missing); create it or fix the path, which is relative to the template's directory
+            $DIR/template.yaml:10:9: error: Globals.Function.Environment.Variables.AWS_REGION: `AWS_REGION` is reserved by Lambda, which sets it itself; rename the variable
+            $DIR/template.yaml:12:23: error: Globals.Api.BinaryMediaTypes: expected a list, found a map
+            $DIR/template.yaml:28:19: error: B.Properties.MemorySize: `1` is not a size in MB between 128 and 10240
+        "#]],
+    );
+}
+
+#[test]
+fn tab_indentation_is_named() {
+    check(
+        &t(
+            "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n\t  CodeUri: hello\n      Handler: app.handler\n",
+        ),
+        expect![[r#"
+            $DIR/template.yaml:7:1: error: line 7 is indented with a tab, and YAML does not allow tabs for indentation; indent with spaces (yaml syntax error at 7:4: tabs disallowed within this context (block indentation))
         "#]],
     );
 }

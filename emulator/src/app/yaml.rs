@@ -163,13 +163,7 @@ pub(crate) fn parse(source: &str) -> Result<Node, YamlError> {
     let mut parser = Parser::new_from_str(source);
     let mut documents = 0usize;
     while let Some(next) = parser.next_event() {
-        let (event, span) = next.map_err(|e| YamlError {
-            pos: Some(Pos {
-                line: to_u32(e.marker().line()),
-                col: to_u32(e.marker().col() + 1),
-            }),
-            message: format!("yaml syntax error: {}", e.info()),
-        })?;
+        let (event, span) = next.map_err(|e| syntax_error(source, &e))?;
         match event {
             Event::DocumentStart(_) => {
                 documents += 1;
@@ -189,6 +183,64 @@ pub(crate) fn parse(source: &str) -> Result<Node, YamlError> {
     builder.root.ok_or_else(|| YamlError {
         pos: None,
         message: "the template is empty; it needs at least a `Resources` section".to_owned(),
+    })
+}
+
+/// The parser's error, pointed at the first tab-indented line when there is
+/// one up to the failure. YAML forbids tabs in block indentation, and the
+/// parser then fails with a message ("mapping values are not allowed in this
+/// context") that names neither the tab nor, often, its line, so the tab is
+/// the likely cause; the message keeps the parser's words and position in
+/// case it is not.
+fn syntax_error(source: &str, e: &saphyr_parser::ScanError) -> YamlError {
+    let at = Pos {
+        line: to_u32(e.marker().line()),
+        col: to_u32(e.marker().col() + 1),
+    };
+    // The parser may stop at the end of the line before the tab (a plain
+    // scalar it was reading ends there), so the next line counts too.
+    match first_tab_indent(source, at.line.saturating_add(1)) {
+        Some(tab) => YamlError {
+            pos: Some(tab),
+            message: format!(
+                "line {} is indented with a tab, and YAML does not allow tabs for \
+                 indentation; indent with spaces (yaml syntax error at {}:{}: {})",
+                tab.line,
+                at.line,
+                at.col,
+                e.info()
+            ),
+        },
+        None => YamlError {
+            pos: Some(at),
+            message: format!("yaml syntax error: {}", e.info()),
+        },
+    }
+}
+
+/// The first tab in the leading whitespace of a line up to `last` (1-based),
+/// in a block-style document. Blank and comment lines are skipped, since a
+/// tab there is allowed, and so are JSON-style documents (`{` first), whose
+/// indentation may be tabs.
+fn first_tab_indent(source: &str, last: u32) -> Option<Pos> {
+    let significant = |text: &&str| {
+        let text = text.trim_start_matches([' ', '\t', '\u{feff}']);
+        !text.is_empty() && !text.starts_with('#')
+    };
+    let first = source.lines().find(significant)?;
+    if first
+        .trim_start_matches([' ', '\t', '\u{feff}'])
+        .starts_with(['{', '['])
+    {
+        return None;
+    }
+    source.lines().zip(1..=last).find_map(|(text, line)| {
+        let indent = text.len() - text.trim_start_matches([' ', '\t']).len();
+        let tab = text[..indent].find('\t')?;
+        significant(&text).then_some(Pos {
+            line,
+            col: to_u32(tab + 1),
+        })
     })
 }
 
@@ -596,6 +648,39 @@ mod tests {
             "Resources:\n  F:\n    Type: x\n   bad: [\n",
             expect![
                 "error at 4:4: yaml syntax error: while parsing a block mapping, did not find expected key"
+            ],
+        );
+    }
+
+    #[test]
+    fn tab_indentation_is_named() {
+        // The parser stops at the end of `1`, the line before the tab.
+        check(
+            "a:\n  b: 1\n\tc: 2\n",
+            expect![
+                "error at 3:1: line 3 is indented with a tab, and YAML does not allow tabs for indentation; indent with spaces (yaml syntax error at 2:6: while scanning a plain scalar, found a tab)"
+            ],
+        );
+        check(
+            "a:\n  b:\n  \t c: 2\n  d: 3\n",
+            expect![
+                "error at 3:3: line 3 is indented with a tab, and YAML does not allow tabs for indentation; indent with spaces (yaml syntax error at 3:5: tabs disallowed within this context (block indentation))"
+            ],
+        );
+        // Tabs on blank or comment lines, well after the failure, inside
+        // values, or in a JSON-style document are not blamed.
+        check(
+            "a: [\n\t# comment\n\t\nb: ]\nc: 1\nd: 2\n\te: 3\n",
+            expect!["error at 4:1: yaml syntax error: invalid indentation"],
+        );
+        check(
+            "a: \"x\ty\"\nb:\n  - \tc\n",
+            expect![[r#"{a@1:1: "x\ty", b@2:1: ["c"]}"#]],
+        );
+        check(
+            "{\n\t\"a\": 1\n\t\"b\": 2\n}\n",
+            expect![
+                "error at 3:5: yaml syntax error: while parsing a flow mapping, did not find expected ',' or '}'"
             ],
         );
     }

@@ -525,6 +525,11 @@ fn extract_params<'p>(segments: &'p [Segment], path: &'p str) -> Vec<(&'p str, &
 }
 
 /// Splits a resource path template into segments.
+///
+/// The loader (`app::function::check_path`) has already refused the paths
+/// API Gateway refuses, so a `{` or `}` here always wraps a whole segment
+/// with a non-empty name, and a greedy `{name+}` is the last segment (which
+/// `Node::insert` relies on: it ignores segments after a greedy one).
 fn parse_template(path: &str) -> Vec<Segment> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     if trimmed.is_empty() {
