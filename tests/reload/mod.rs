@@ -82,7 +82,6 @@ fn start(template: &Path, args: &[&str]) -> Fogbank {
     Fogbank::start_with(StartOptions::new(template).args(args))
 }
 
-/// Waits for `needle` in fogbank's output, failing with the output.
 /// Checks that no function reported a crash: a reload whose check fails
 /// discards the new version's instance together with its output, so the
 /// log shows the build's error only.
@@ -98,6 +97,7 @@ fn assert_no_function_crash(output: &str, functions: &[&str]) {
     }
 }
 
+/// Waits for `needle` in fogbank's output, failing with the output.
 fn expect_output(fogbank: &Fogbank, needle: &str, within: Duration) {
     assert!(
         fogbank.wait_for_output(needle, within),

@@ -199,7 +199,7 @@ fn syntax_error(source: &str, e: &saphyr_parser::ScanError) -> YamlError {
     };
     // The parser may stop at the end of the line before the tab (a plain
     // scalar it was reading ends there), so the next line counts too.
-    match first_tab_indent(source, at.line.saturating_add(1)) {
+    match first_tab_indent(source, at.line, at.line.saturating_add(1)) {
         Some(tab) => YamlError {
             pos: Some(tab),
             message: format!(
@@ -218,11 +218,14 @@ fn syntax_error(source: &str, e: &saphyr_parser::ScanError) -> YamlError {
     }
 }
 
-/// The first tab in the leading whitespace of a line up to `last` (1-based),
-/// in a block-style document. Blank and comment lines are skipped, since a
-/// tab there is allowed, and so are JSON-style documents (`{` first), whose
+/// The first tab in the leading whitespace of a line from `first_line` to
+/// `last` (1-based), in a block-style document. Only the lines at the
+/// parser's error are looked at (it often stops at the end of the line
+/// before the tab), since a tab earlier may be legal content of a block
+/// scalar. Blank and comment lines are skipped, since a tab there is
+/// allowed, and so are JSON-style documents (`{` first), whose
 /// indentation may be tabs.
-fn first_tab_indent(source: &str, last: u32) -> Option<Pos> {
+fn first_tab_indent(source: &str, first_line: u32, last: u32) -> Option<Pos> {
     let significant = |text: &&str| {
         let text = text.trim_start_matches([' ', '\t', '\u{feff}']);
         !text.is_empty() && !text.starts_with('#')
@@ -234,14 +237,18 @@ fn first_tab_indent(source: &str, last: u32) -> Option<Pos> {
     {
         return None;
     }
-    source.lines().zip(1..=last).find_map(|(text, line)| {
-        let indent = text.len() - text.trim_start_matches([' ', '\t']).len();
-        let tab = text[..indent].find('\t')?;
-        significant(&text).then_some(Pos {
-            line,
-            col: to_u32(tab + 1),
+    source
+        .lines()
+        .zip(1..=last)
+        .skip_while(|(_, line)| *line < first_line)
+        .find_map(|(text, line)| {
+            let indent = text.len() - text.trim_start_matches([' ', '\t']).len();
+            let tab = text[..indent].find('\t')?;
+            significant(&text).then_some(Pos {
+                line,
+                col: to_u32(tab + 1),
+            })
         })
-    })
 }
 
 fn to_u32(n: usize) -> u32 {
@@ -672,6 +679,11 @@ mod tests {
         check(
             "a: [\n\t# comment\n\t\nb: ]\nc: 1\nd: 2\n\te: 3\n",
             expect!["error at 4:1: yaml syntax error: invalid indentation"],
+        );
+        // A tab inside a block scalar, lines before an unrelated error.
+        check(
+            "a: |\n  line\n  \tindented content\nb: 1\nc: [\nd: 2\n",
+            expect!["error at 6:1: yaml syntax error: invalid indentation"],
         );
         check(
             "a: \"x\ty\"\nb:\n  - \tc\n",

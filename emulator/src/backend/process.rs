@@ -23,6 +23,7 @@ use super::{
     Backend, BackendError, BoxFuture, ExitReason, InstanceControl, InstanceSpec, RunningInstance,
 };
 use crate::app::Runtime;
+use crate::builder::BuildKind;
 use crate::invoke::output::InstanceOutput;
 use crate::runtimes::RuntimeFiles;
 
@@ -174,7 +175,15 @@ impl Backend for ProcessBackend {
 
             let pid = child.id().map(|id| id as i32).unwrap_or(0);
             let reader = pipe::Receiver::from_owned_fd(read_end).map_err(spawn_error)?;
-            let source_paths = SourcePaths::new(&spec.code_dir, &spec.function.code_uri);
+            // Only a plain copy keeps every file's lines; pointing at the
+            // source of a bundle (esbuild) or of a makefile's output would
+            // send the developer to the right file at the wrong line.
+            let source_paths = match crate::builder::kind_of(&spec.function) {
+                Ok(BuildKind::Python | BuildKind::Node) => {
+                    SourcePaths::new(&spec.code_dir, &spec.function.code_uri)
+                }
+                _ => None,
+            };
             let pipe = Arc::new(OutputPipe {
                 reader,
                 lines: Mutex::new(LineSplitter::new(source_paths.clone())),

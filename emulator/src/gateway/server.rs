@@ -597,12 +597,12 @@ impl GatewayServer {
                 Err(GatewayError::Throttled)
             }
             Invoked::Done(Err(InvokeError::ShuttingDown)) => Err(GatewayError::ShuttingDown),
-            Invoked::Done(Err(
-                error @ (InvokeError::FunctionNotFound(_) | InvokeError::Lost { .. }),
-            )) => {
+            Invoked::Done(Err(error @ InvokeError::FunctionNotFound(_))) => {
                 self.explain(head, &error.to_string());
                 Err(GatewayError::Integration)
             }
+            // The invoker has printed it, as a bug.
+            Invoked::Done(Err(InvokeError::Lost { .. })) => Err(GatewayError::Integration),
             Invoked::TimedOut => {
                 let limit = limit.unwrap_or_default();
                 self.explain(

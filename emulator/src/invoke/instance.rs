@@ -39,6 +39,10 @@ pub(crate) struct Instance {
     init_reported: AtomicBool,
 }
 
+/// How long an instance's Runtime API outlives shutdown when the
+/// instance's exit is never reported.
+const RUNTIME_API_GRACE: Duration = Duration::from_secs(10);
+
 /// Whether an instance's output is shown from its start.
 pub(crate) enum OutputMode {
     Shown,
@@ -118,9 +122,12 @@ impl Instance {
             function.timeout,
         ));
         // The Runtime API serves until the instance's process has exited
-        // (the exit watcher below), not merely until shutdown begins.
+        // (the exit watcher below), not merely until shutdown begins. Until
+        // that watcher exists, any early return (or a panic, or the caller
+        // dropping this future) stops it.
         let stop = CancellationToken::new();
         tokio::spawn(runtime_api::run(listener, channel.clone(), stop.clone()));
+        let stop_unless_watched = stop.clone().drop_guard();
 
         let output = InstanceOutput::new(
             Arc::from(function.logical_id.as_str()),
@@ -160,13 +167,7 @@ impl Instance {
             cloud_environment: deployment.cloud_environment.clone(),
         };
         let started_at = Instant::now();
-        let running = match shared.backend.start(spec).await {
-            Ok(running) => running,
-            Err(error) => {
-                stop.cancel();
-                return Err(error.into());
-            }
-        };
+        let running = shared.backend.start(spec).await?;
 
         let function_name: Arc<str> = Arc::from(function.logical_id.as_str());
         let _ = shared.events.send(InstanceEvent::Started {
@@ -183,14 +184,31 @@ impl Instance {
         let watcher_events = shared.events.clone();
         let watcher_function = function_name.clone();
         let watcher_id = instance_id.clone();
+        let watcher_shutdown = shared.shutdown.clone();
         tokio::spawn(async move {
-            let reason = loop {
-                if let Some(reason) = exit.borrow().clone() {
-                    break reason;
+            let exited = async {
+                loop {
+                    if let Some(reason) = exit.borrow().clone() {
+                        break reason;
+                    }
+                    if exit.changed().await.is_err() {
+                        break ExitReason::Lost(
+                            "the backend stopped watching the instance".to_owned(),
+                        );
+                    }
                 }
-                if exit.changed().await.is_err() {
-                    break ExitReason::Lost("the backend stopped watching the instance".to_owned());
-                }
+            };
+            // An exit that is never reported (a hung Docker engine) must
+            // not keep the listener forever: after shutdown it gets a grace
+            // period, then stops.
+            let abandoned = async {
+                watcher_shutdown.cancelled().await;
+                tokio::time::sleep(RUNTIME_API_GRACE).await;
+                ExitReason::Lost("the instance did not exit after shutdown".to_owned())
+            };
+            let reason = tokio::select! {
+                reason = exited => reason,
+                reason = abandoned => reason,
             };
             watcher_channel.close(&reason.to_string());
             watcher_stop.cancel();
@@ -200,6 +218,7 @@ impl Instance {
             });
         });
 
+        stop_unless_watched.disarm();
         Ok(Arc::new(Instance {
             id: instance_id,
             function: function_name,

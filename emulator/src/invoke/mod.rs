@@ -207,7 +207,8 @@ pub struct Invoker {
 pub(crate) struct Shared {
     pub backend: Arc<dyn Backend>,
     pub settings: InvokerSettings,
-    /// Cancelled at shutdown; every instance's Runtime API listens to it.
+    /// Cancelled at shutdown. An instance's Runtime API outlives it until
+    /// the instance has exited (or a grace period passed).
     pub shutdown: CancellationToken,
     pub logs: broadcast::Sender<FunctionLogLine>,
     pub events: broadcast::Sender<InstanceEvent>,
@@ -336,14 +337,19 @@ impl Invoker {
     /// Queues an asynchronous (`Event`) invocation. Like Lambda's internal
     /// queue, a throttled event waits for capacity instead of failing.
     pub fn invoke_async(&self, function: &str, invocation: Invocation) -> Result<(), InvokeError> {
-        let pool = self.pool(function)?;
+        // Resolved now, so an unknown function is the caller's error.
+        self.pool(function)?;
+        let invoker = self.clone();
+        let function = function.to_owned();
         let shutdown = self.inner.shared.shutdown.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(20);
             loop {
+                // Through `invoke`, so a lost invocation is reported as
+                // for every other front door.
                 let attempt = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    result = pool.invoke(invocation.clone()) => result,
+                    result = invoker.invoke(&function, invocation.clone()) => result,
                 };
                 match attempt {
                     Err(InvokeError::TooManyRequests { .. }) => {

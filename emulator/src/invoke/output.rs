@@ -2,6 +2,7 @@
 //! function's name, and the per-invocation capture behind
 //! `X-Amz-Log-Type: Tail`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast;
@@ -31,7 +32,17 @@ pub struct InstanceOutput {
     /// a version whose check fails is discarded together with its output,
     /// which would only repeat the check's error as a crash of the live
     /// function.
-    held: Mutex<Option<Vec<Held>>>,
+    held: Mutex<Option<HeldLines>>,
+    /// True while lines are held: the common case, output shown as it
+    /// comes, then takes no lock.
+    holding: AtomicBool,
+}
+
+#[derive(Default)]
+struct HeldLines {
+    lines: Vec<Held>,
+    /// Lines past [`MAX_HELD_LINES`], counted rather than kept.
+    dropped: usize,
 }
 
 /// A line kept until the prepared instance is adopted.
@@ -58,38 +69,51 @@ impl InstanceOutput {
             capture: Mutex::new(None),
             subscribers,
             held: Mutex::new(None),
+            holding: AtomicBool::new(false),
         }
     }
 
     /// Holds every line back until [`release`](Self::release); dropping
     /// the output unreleased discards them.
     pub fn holding(self) -> InstanceOutput {
-        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
+        *self.held.lock().unwrap_or_else(PoisonError::into_inner) = Some(HeldLines::default());
+        self.holding.store(true, Ordering::SeqCst);
         self
     }
 
     /// Shows the held lines and every later one as they come.
     pub fn release(&self) {
-        let held = self
-            .held
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        for line in held.into_iter().flatten() {
-            match line {
-                Held::Function(line) => self.show_function_line(&line),
-                Held::Platform(line) => self.show_platform_line(&line),
+        // Replayed under the lock, so a line arriving meanwhile waits and
+        // follows the older ones.
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(HeldLines { lines, dropped }) = held.take() {
+            for line in lines {
+                match line {
+                    Held::Function(line) => self.show_function_line(&line),
+                    Held::Platform(line) => self.show_platform_line(&line),
+                }
+            }
+            if dropped > 0 {
+                self.show_platform_line(&format!(
+                    "({dropped} more lines written before the instance served were not kept)"
+                ));
             }
         }
+        self.holding.store(false, Ordering::SeqCst);
     }
 
     /// Keeps `line` if output is held; gives it back otherwise.
     fn hold<T>(&self, line: T, wrap: impl FnOnce(T) -> Held) -> Option<T> {
+        if !self.holding.load(Ordering::SeqCst) {
+            return Some(line);
+        }
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         match held.as_mut() {
-            Some(lines) => {
-                if lines.len() < MAX_HELD_LINES {
-                    lines.push(wrap(line));
+            Some(held) => {
+                if held.lines.len() < MAX_HELD_LINES {
+                    held.lines.push(wrap(line));
+                } else {
+                    held.dropped += 1;
                 }
                 None
             }

@@ -86,7 +86,8 @@ impl<'a> ColdSlot<'a> {
         }
     }
 
-    /// The started instance now holds the slot; `forget` frees it.
+    /// The started instance now holds the slot; the lease hands it back
+    /// (`release`) when the invocation ends.
     fn fill(mut self, instance: Arc<Instance>) -> Lent<'a> {
         self.filled = true;
         Lent::new(self.pool, instance)
@@ -134,6 +135,23 @@ impl Drop for Lent<'_> {
     fn drop(&mut self) {
         if !self.given_back {
             self.pool.release(self.instance.clone(), false);
+        }
+    }
+}
+
+/// Stops an instance that no pool list holds yet, unless defused.
+struct StopOnDrop(Option<Arc<Instance>>);
+
+impl StopOnDrop {
+    fn defuse(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(instance) = self.0.take() {
+            instance.stop();
         }
     }
 }
@@ -376,19 +394,27 @@ impl FunctionPool {
         let instance = Instance::start(&self.shared, &next, number, OutputMode::HeldUntilAdopted)
             .await
             .ok()?;
+        // No pool list holds the instance yet, so `stop_all` cannot reach
+        // it: if this future is dropped while it starts (a reload cut short
+        // by shutdown), the guard stops it.
+        let unadopted = StopOnDrop(Some(instance.clone()));
         instance.wait_ready(self.shared.settings.init_timeout).await;
-        if instance.is_alive() && instance.is_ready() {
-            Some(instance)
-        } else {
+        unadopted.defuse();
+        if instance.is_alive() && !instance.is_ready() {
             instance.stop();
-            None
+            return None;
         }
+        // A dead instance comes back too: should its version pass its
+        // check, `adopt` shows why it died.
+        Some(instance)
     }
 
     /// Takes a prepared instance into the pool as an idle instance of the
     /// current version. It is stopped instead when a redeploy in between
     /// made another version, or when the pool is at its concurrency limit
-    /// (old busy instances still count until they retire).
+    /// (old busy instances still count until they retire). One that died
+    /// during init shows its output, since its version passed its check
+    /// and the crash is news.
     pub fn adopt(&self, instance: Arc<Instance>) {
         let current = self.deployment();
         let mut state = self.state();
@@ -400,14 +426,17 @@ impl FunctionPool {
         {
             state.live += 1;
             state.all.push(instance.clone());
+            state.idle.push((instance.clone(), Instant::now()));
             drop(state);
-            // Its init output is shown before it can serve, so the lines
-            // keep their order.
+            // A call that takes the instance first has its lines held
+            // behind the init output, so the order holds.
             instance.release_output();
-            self.state().idle.push((instance, Instant::now()));
             self.slot_freed.notify_one();
         } else {
             drop(state);
+            if !instance.is_alive() {
+                instance.release_output();
+            }
             instance.stop();
         }
     }

@@ -390,6 +390,30 @@ async fn a_panic_while_starting_an_instance_frees_its_slot() {
 }
 
 #[tokio::test]
+async fn a_failed_start_leaves_no_runtime_api_behind() {
+    let (invoker, _) = invoker_with(
+        function(Duration::from_secs(3), Some(1)),
+        Init::PanicInStart,
+        echo(),
+    );
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    for _ in 0..5 {
+        let _ = invoker
+            .invoke("Hello", Invocation::new(Bytes::from_static(b"{}")))
+            .await;
+    }
+    // Each attempt bound a Runtime API; its server must end with the
+    // attempt, not linger for the rest of the run.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while metrics.num_alive_tasks() > before && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metrics.num_alive_tasks(), before);
+    invoker.shutdown().await;
+}
+
+#[tokio::test]
 async fn an_invocation_torn_down_midway_frees_its_instances_slot() {
     // Unwinding from a panic mid-invocation drops the pool's future just as
     // dropping it here does; the invoker's own task never drops it.
