@@ -45,8 +45,11 @@ async fn containers_of_a_killed_fogbank_are_removed_by_the_next_start() {
         )
         .await;
     });
+    // START is logged when the event is handed over; the function has it
+    // only once it says so. Killing fogbank in between would end the
+    // bootstrap's `next` request and with it the container.
     assert!(
-        first.wait_for_output("START RequestId", Duration::from_secs(10)),
+        first.wait_for_output("sleeping 60 s", Duration::from_secs(10)),
         "{}",
         first.output()
     );
