@@ -93,6 +93,29 @@ pub(crate) fn string(node: &Node, site: &Site, sink: &mut Sink) -> Option<String
     }
 }
 
+/// The text of a scalar that must be a number or a boolean. Not `string`:
+/// a list or map here is reported as not being what the property wants
+/// (`expected`), not as not being a string.
+fn scalar<'a>(
+    node: &'a Node,
+    expected: impl FnOnce() -> String,
+    site: &Site,
+    sink: &mut Sink,
+) -> Option<&'a String> {
+    match &node.value {
+        Value::Scalar(text) => Some(text),
+        Value::Invalid => None,
+        _ => {
+            sink.error(
+                Some(node.pos),
+                site,
+                format!("expected {}, found {}", expected(), node.kind_name()),
+            );
+            None
+        }
+    }
+}
+
 /// A whole number in `min..=max`; `what` describes the unit for messages.
 pub(crate) fn integer(
     node: &Node,
@@ -102,23 +125,12 @@ pub(crate) fn integer(
     site: &Site,
     sink: &mut Sink,
 ) -> Option<i64> {
-    // Not `string`: a list or map here should be reported as not being the
-    // number the property wants, not as not being a string.
-    let text = match &node.value {
-        Value::Scalar(text) => text,
-        Value::Invalid => return None,
-        _ => {
-            sink.error(
-                Some(node.pos),
-                site,
-                format!(
-                    "expected {what} between {min} and {max}, found {}",
-                    node.kind_name()
-                ),
-            );
-            return None;
-        }
-    };
+    let text = scalar(
+        node,
+        || format!("{what} between {min} and {max}"),
+        site,
+        sink,
+    )?;
     match parse_integer(text) {
         Some(n) if (min..=max).contains(&n) => Some(n),
         _ => {
@@ -144,18 +156,7 @@ fn parse_integer(text: &str) -> Option<i64> {
 }
 
 pub(crate) fn boolean(node: &Node, site: &Site, sink: &mut Sink) -> Option<bool> {
-    let text = match &node.value {
-        Value::Scalar(text) => text,
-        Value::Invalid => return None,
-        _ => {
-            sink.error(
-                Some(node.pos),
-                site,
-                format!("expected true or false, found {}", node.kind_name()),
-            );
-            return None;
-        }
-    };
+    let text = scalar(node, || "true or false".to_owned(), site, sink)?;
     let value = parse_bool(text);
     if value.is_none() {
         sink.error(
