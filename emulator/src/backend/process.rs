@@ -186,8 +186,9 @@ impl Backend for ProcessBackend {
             };
             let pipe = Arc::new(OutputPipe {
                 reader,
-                lines: Mutex::new(LineSplitter::new(source_paths.clone())),
+                lines: Mutex::new(LineSplitter::default()),
                 output: spec.output.clone(),
+                source_paths,
             });
             tokio::spawn(pump_output(pipe.clone()));
             let status_file = std::fs::File::open(format!("/proc/{pid}/status")).ok();
@@ -218,7 +219,6 @@ impl Backend for ProcessBackend {
                     status_file,
                     statm_file,
                     peak_mb: std::sync::atomic::AtomicU64::new(0),
-                    source_paths,
                 }),
             })
         })
@@ -236,7 +236,6 @@ struct ProcessControl {
     statm_file: Option<std::fs::File>,
     /// The peak resident size (VmHWM) last read, in MB.
     peak_mb: std::sync::atomic::AtomicU64,
-    source_paths: Option<SourcePaths>,
 }
 
 impl InstanceControl for ProcessControl {
@@ -277,7 +276,7 @@ impl InstanceControl for ProcessControl {
     }
 
     fn source_paths(&self) -> Option<&SourcePaths> {
-        self.source_paths.as_ref()
+        self.pipe.source_paths.as_ref()
     }
 }
 
@@ -287,6 +286,8 @@ struct OutputPipe {
     reader: pipe::Receiver,
     lines: Mutex<LineSplitter>,
     output: Arc<InstanceOutput>,
+    /// Set for functions run from a plain copy of their source.
+    source_paths: Option<SourcePaths>,
 }
 
 impl OutputPipe {
@@ -297,14 +298,14 @@ impl OutputPipe {
         loop {
             match self.reader.try_read(&mut chunk) {
                 Ok(0) => {
-                    lines.finish(&self.output);
+                    lines.finish(self.source_paths.as_ref(), &self.output);
                     return false;
                 }
-                Ok(n) => lines.push(&chunk[..n], &self.output),
+                Ok(n) => lines.push(&chunk[..n], self.source_paths.as_ref(), &self.output),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
-                    lines.finish(&self.output);
+                    lines.finish(self.source_paths.as_ref(), &self.output);
                     return false;
                 }
             }
@@ -326,9 +327,9 @@ async fn pump_output(pipe: Arc<OutputPipe>) {
 
 /// Splits a byte stream into lines, bounding the length of any one line,
 /// and shows paths into the build copy as source paths.
+#[derive(Default)]
 struct LineSplitter {
     partial: Vec<u8>,
-    paths: Option<SourcePaths>,
 }
 
 /// Longer lines are split, so a function printing megabytes without a
@@ -336,21 +337,14 @@ struct LineSplitter {
 const MAX_LINE: usize = 256 * 1024;
 
 impl LineSplitter {
-    fn new(paths: Option<SourcePaths>) -> LineSplitter {
-        LineSplitter {
-            partial: Vec::new(),
-            paths,
-        }
-    }
-
-    fn push(&mut self, mut bytes: &[u8], output: &InstanceOutput) {
+    fn push(&mut self, mut bytes: &[u8], paths: Option<&SourcePaths>, output: &InstanceOutput) {
         while let Some(newline) = memchr_newline(bytes) {
             let (line, rest) = bytes.split_at(newline);
             if self.partial.is_empty() {
-                emit(self.paths.as_ref(), strip_cr(line), output);
+                emit(paths, strip_cr(line), output);
             } else {
                 self.partial.extend_from_slice(line);
-                emit(self.paths.as_ref(), strip_cr(&self.partial), output);
+                emit(paths, strip_cr(&self.partial), output);
                 self.partial.clear();
             }
             bytes = &rest[1..];
@@ -358,14 +352,14 @@ impl LineSplitter {
         self.partial.extend_from_slice(bytes);
         while self.partial.len() >= MAX_LINE {
             let rest = self.partial.split_off(MAX_LINE);
-            emit(self.paths.as_ref(), &self.partial, output);
+            emit(paths, &self.partial, output);
             self.partial = rest;
         }
     }
 
-    fn finish(&mut self, output: &InstanceOutput) {
+    fn finish(&mut self, paths: Option<&SourcePaths>, output: &InstanceOutput) {
         if !self.partial.is_empty() {
-            emit(self.paths.as_ref(), strip_cr(&self.partial), output);
+            emit(paths, strip_cr(&self.partial), output);
             self.partial.clear();
         }
     }
@@ -453,11 +447,11 @@ mod tests {
     fn lines_are_split_across_chunks() {
         let output = InstanceOutput::new("F".into(), Console::silent(), None);
         output.begin_capture();
-        let mut splitter = LineSplitter::new(None);
-        splitter.push(b"hel", &output);
-        splitter.push(b"lo\r\nwor", &output);
-        splitter.push(b"ld\npartial", &output);
-        splitter.finish(&output);
+        let mut splitter = LineSplitter::default();
+        splitter.push(b"hel", None, &output);
+        splitter.push(b"lo\r\nwor", None, &output);
+        splitter.push(b"ld\npartial", None, &output);
+        splitter.finish(None, &output);
         assert_eq!(output.end_capture(), "hello\nworld\npartial\n");
     }
 

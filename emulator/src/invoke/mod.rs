@@ -224,8 +224,9 @@ impl Shared {
     }
 }
 
-/// A started, ready instance of a function's next version, made by
-/// [`Invoker::prepare`]. Dropped without being swapped in, it stops.
+/// A started instance of a function's next version (ready, or dead from
+/// its init), made by [`Invoker::prepare`]. Dropped without being swapped
+/// in, it stops.
 pub struct Prepared {
     instance: Option<Arc<Instance>>,
 }
@@ -307,6 +308,16 @@ impl Invoker {
         invocation: Invocation,
     ) -> Result<Completed, InvokeError> {
         let pool = self.pool(function)?;
+        self.run_to_end(pool, function, invocation).await
+    }
+
+    /// Runs `invocation` on `pool` to its end, whoever waits for it.
+    async fn run_to_end(
+        &self,
+        pool: Arc<FunctionPool>,
+        function: &str,
+        invocation: Invocation,
+    ) -> Result<Completed, InvokeError> {
         // The invocation runs in a task of its own so that it always ends
         // and hands its instance back, even when the caller gives up (a
         // client that hangs up drops the caller's future). Lambda too runs
@@ -337,19 +348,18 @@ impl Invoker {
     /// Queues an asynchronous (`Event`) invocation. Like Lambda's internal
     /// queue, a throttled event waits for capacity instead of failing.
     pub fn invoke_async(&self, function: &str, invocation: Invocation) -> Result<(), InvokeError> {
-        // Resolved now, so an unknown function is the caller's error.
-        self.pool(function)?;
+        let pool = self.pool(function)?;
         let invoker = self.clone();
         let function = function.to_owned();
         let shutdown = self.inner.shared.shutdown.clone();
         tokio::spawn(async move {
             let mut backoff = Duration::from_millis(20);
             loop {
-                // Through `invoke`, so a lost invocation is reported as
-                // for every other front door.
+                // Through `run_to_end`, so a lost invocation is reported
+                // as for every other front door.
                 let attempt = tokio::select! {
                     () = shutdown.cancelled() => return,
-                    result = invoker.invoke(&function, invocation.clone()) => result,
+                    result = invoker.run_to_end(pool.clone(), &function, invocation.clone()) => result,
                 };
                 match attempt {
                     Err(InvokeError::TooManyRequests { .. }) => {
@@ -528,10 +538,7 @@ impl Invoker {
     /// one and reports why).
     pub async fn prepare(&self, deployment: &Deployment) -> Option<Prepared> {
         let pool = self.pool(&deployment.function.logical_id).ok()?;
-        let instance = pool.prepare(deployment.clone()).await?;
-        Some(Prepared {
-            instance: Some(instance),
-        })
+        pool.prepare(deployment.clone()).await
     }
 
     /// Serves `deployment` as the next version of its function (a hot

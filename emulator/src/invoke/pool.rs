@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 
 use super::events::InstanceEvent;
 use super::instance::{Instance, OutputMode, RunResult, StartFailure};
-use super::{Completed, DebugConfig, Deployment, Invocation, InvokeError, Shared};
+use super::{Completed, DebugConfig, Deployment, Invocation, InvokeError, Prepared, Shared};
 use crate::backend::environment::CloudEnvironment;
 
 pub(crate) struct FunctionPool {
@@ -135,23 +135,6 @@ impl Drop for Lent<'_> {
     fn drop(&mut self) {
         if !self.given_back {
             self.pool.release(self.instance.clone(), false);
-        }
-    }
-}
-
-/// Stops an instance that no pool list holds yet, unless defused.
-struct StopOnDrop(Option<Arc<Instance>>);
-
-impl StopOnDrop {
-    fn defuse(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        if let Some(instance) = self.0.take() {
-            instance.stop();
         }
     }
 }
@@ -378,8 +361,10 @@ impl FunctionPool {
     /// will make, and waits until it is ready, without serving it: a reload
     /// overlaps the new version's cold start with its syntax check this
     /// way. Gives None when the function is being debugged (its instance
-    /// waits for a debugger) or the instance did not come up.
-    pub async fn prepare(&self, deployment: Deployment) -> Option<Arc<Instance>> {
+    /// waits for a debugger), or the instance did not start or is still
+    /// not ready after the init timeout; one that died during init comes
+    /// back, so that its output can be shown if its version is swapped in.
+    pub async fn prepare(&self, deployment: Deployment) -> Option<Prepared> {
         let current = self.deployment();
         if current.debug.is_some() || self.shared.shutdown.is_cancelled() {
             return None;
@@ -396,17 +381,17 @@ impl FunctionPool {
             .ok()?;
         // No pool list holds the instance yet, so `stop_all` cannot reach
         // it: if this future is dropped while it starts (a reload cut short
-        // by shutdown), the guard stops it.
-        let unadopted = StopOnDrop(Some(instance.clone()));
+        // by shutdown), dropping `prepared` stops it.
+        let prepared = Prepared {
+            instance: Some(instance.clone()),
+        };
         instance.wait_ready(self.shared.settings.init_timeout).await;
-        unadopted.defuse();
         if instance.is_alive() && !instance.is_ready() {
-            instance.stop();
             return None;
         }
         // A dead instance comes back too: should its version pass its
         // check, `adopt` shows why it died.
-        Some(instance)
+        Some(prepared)
     }
 
     /// Takes a prepared instance into the pool as an idle instance of the
