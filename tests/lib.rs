@@ -97,9 +97,11 @@ pub fn target_dir() -> PathBuf {
 /// `cargo test` builds another package's binaries only when that package
 /// has integration tests, so a binary in the target directory may be older
 /// than the sources. The workspace's binaries are therefore built once per
-/// test process, never trusted as found: all of them together, so that
-/// features resolve as in `cargo build --workspace --bins` (which
-/// tests/run-all runs first, making this a no-op there).
+/// test process, never trusted as found: all of them together, and with
+/// the tests, so that features resolve as in tests/run-all's
+/// `cargo build --workspace --bins --tests` (making this a no-op there).
+/// A release build (the benchmark commands) builds the binaries alone, as
+/// `cargo run --release` resolves them.
 pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
     static BUILT: Mutex<bool> = Mutex::new(false);
     let path = profile_dir().join(binary);
@@ -114,6 +116,8 @@ pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
             .env("CARGO_TARGET_DIR", target_dir());
         if release {
             command.arg("--release");
+        } else {
+            command.arg("--tests");
         }
         let status = command.status().expect("run cargo build");
         assert!(status.success(), "building the workspace's binaries failed");
