@@ -92,6 +92,18 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The variables that `cargo test` sets for a test binary, and a plain
+/// `cargo build` does not see (prefixes).
+const TEST_ONLY_CARGO_VARIABLES: &[&str] = &[
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
 /// A binary of this workspace, built with the same profile as the tests.
 ///
 /// `cargo test` builds another package's binaries only when that package
@@ -114,6 +126,19 @@ pub fn workspace_binary(package: &str, binary: &str) -> PathBuf {
             .current_dir(repo_root())
             .args(["build", "--workspace", "--bins"])
             .env("CARGO_TARGET_DIR", target_dir());
+        // `cargo test` gives this process the package's variables
+        // (CARGO_MANIFEST_DIR and the like). Some build scripts (ring's)
+        // rerun when one of them changes, which would rebuild half the
+        // workspace here, so the inner cargo runs without them.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy();
+            if TEST_ONLY_CARGO_VARIABLES
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                command.env_remove(name.as_ref());
+            }
+        }
         if release {
             command.arg("--release");
         } else {
