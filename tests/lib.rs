@@ -13,6 +13,7 @@ pub mod bench;
 /// A synchronous DAP client (fogbank-dap's tests and the debugger benchmark drive
 /// fogbank-dap and lldb-dap with it).
 pub mod dap_client;
+pub mod signal;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -436,10 +437,7 @@ impl Fogbank {
     /// Sends SIGTERM and waits for the process to exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("fogbank is running");
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(child.id().to_string())
-            .status();
+        signal::to_process(child.id(), signal::Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -468,10 +466,7 @@ impl Fogbank {
 impl Drop for Fogbank {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(child.id().to_string())
-                .status();
+            signal::to_process(child.id(), signal::Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {

@@ -226,10 +226,7 @@ struct KillOnDrop(Child);
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
         // The watcher runs the function as a child: stop the whole group.
-        let _ = Command::new("kill")
-            .arg("--")
-            .arg(format!("-{}", self.0.id()))
-            .status();
+        fogbank_tests::signal::to_group(self.0.id(), fogbank_tests::signal::Signal::SIGTERM);
         let _ = self.0.wait();
     }
 }

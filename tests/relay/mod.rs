@@ -272,9 +272,7 @@ impl Live {
 
     /// Stops it as Ctrl-C does, and waits for it to exit.
     pub fn interrupt(&mut self) -> std::process::ExitStatus {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid");
-        // SAFETY: `pid` is our own child, which has not been waited for.
-        unsafe { libc::kill(pid, libc::SIGINT) };
+        fogbank_tests::signal::to_process(self.child.id(), fogbank_tests::signal::Signal::SIGINT);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {

@@ -269,12 +269,7 @@ impl Rie {
 
 impl Drop for Rie {
     fn drop(&mut self) {
-        let group = -(self.child.id() as libc::pid_t);
-        // SAFETY: kill(2) with a negative pid signals the process group we
-        // created for this RIE; it touches no memory.
-        unsafe {
-            libc::kill(group, libc::SIGKILL);
-        }
+        fogbank_tests::signal::to_group(self.child.id(), fogbank_tests::signal::Signal::SIGKILL);
         let _ = self.child.wait();
     }
 }
