@@ -106,8 +106,7 @@ async fn the_agent_attaches_to_a_running_process_by_pid() {
 fn sigterm_to_the_agent_reaches_the_program() {
     let running = launch_agent(&agent_args(&["--wait-timeout", "0.1"], "spin"));
     std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: a plain syscall sending a signal to our own child.
-    unsafe { libc::kill(running.pid() as i32, libc::SIGTERM) };
+    fogbank_tests::signal::to_process(running.pid(), fogbank_tests::signal::Signal::SIGTERM);
     let (code, _) = running.finish(Duration::from_secs(10));
     assert_eq!(
         code,
